@@ -1,0 +1,90 @@
+// sgfw: the appliance's command-line entry point.
+//
+//   sgfw check --config FILE    validate a policy and print it compiled
+//   sgfw version
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/policy_report.hpp"
+#include "config/toml_loader.hpp"
+#include "policy/compiler.hpp"
+
+namespace {
+
+constexpr std::string_view k_usage =
+    "usage: sgfw <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  check --config FILE [--quiet]   validate a policy file and print the compiled\n"
+    "                                  policy per resource; exit 1 on any error\n"
+    "  version                         print the version\n";
+
+int usage_error(std::string_view message) {
+  std::cerr << "sgfw: " << message << "\n\n" << k_usage;
+  return 2;
+}
+
+std::string count(std::size_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
+int check(const std::vector<std::string_view>& args) {
+  std::string config;
+  bool quiet = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config = std::string(args[++i]);
+    } else if (args[i] == "--quiet" || args[i] == "-q") {
+      quiet = true;
+    } else {
+      return usage_error("check: unexpected argument '" + std::string(args[i]) + "'");
+    }
+  }
+  if (config.empty()) return usage_error("check: --config FILE is required");
+
+  const auto loaded = sgfw::config::load_policy_file(config);
+  for (const auto& d : loaded.diagnostics) std::cerr << sgfw::config::format(d) << '\n';
+  if (!loaded.ok()) {
+    std::size_t errors = 0;
+    for (const auto& d : loaded.diagnostics) errors += d.level == sgfw::config::diagnostic::severity::error ? 1 : 0;
+    std::cerr << config << ": " << errors << (errors == 1 ? " error" : " errors") << "; nothing was compiled\n";
+    return 1;
+  }
+  const auto& model = *loaded.model;
+  const auto start = std::chrono::steady_clock::now();
+  const auto policy = sgfw::cp::compile(model, 1);
+  const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+
+  std::size_t rules = 0;
+  for (const auto& g : model.groups) rules += g.ingress.size() + g.egress.size();
+  std::cout << config << ": OK: " << count(model.groups.size(), "security group") << ", " << count(rules, "rule")
+            << ", " << count(model.prefix_lists.size(), "prefix list") << ", "
+            << count(model.resources.size(), "resource") << "; compiled in " << std::fixed << std::setprecision(3)
+            << took.count() << " ms into " << count(policy.sets.size(), "group set") << " (" << std::setprecision(1)
+            << static_cast<double>(policy.memory_bytes()) / 1024.0 << " KiB)\n\n";
+  if (!quiet) sgfw::cli::print_policy(std::cout, model, policy);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty()) return usage_error("no command given");
+  const std::string_view command = args.front();
+  args.erase(args.begin());
+  if (command == "check") return check(args);
+  if (command == "version" || command == "--version") {
+    std::cout << "sgfw " << SGFW_VERSION << '\n';
+    return 0;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << k_usage;
+    return 0;
+  }
+  return usage_error("unknown command '" + std::string(command) + "'");
+}

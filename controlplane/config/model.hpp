@@ -1,0 +1,117 @@
+// The config model: security groups, prefix lists and protected resources as
+// the user described them, validated and with every reference resolved to an
+// index.  Produced by load_policy_file() (toml_loader.hpp), consumed by the
+// compiler and the reference evaluator.  Semantics: docs/configuration.md and
+// mission S1-S4.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "net/ip_address.hpp"
+#include "policy/direction.hpp"
+
+namespace sgfw::config {
+
+// Where something was written, for messages (1-based; 0 = synthesised).
+struct source_pos {
+  std::uint32_t line = 0;
+  std::uint32_t column = 0;
+};
+
+struct port_range {
+  std::uint16_t first = 0;
+  std::uint16_t last = 0;
+  friend bool operator==(const port_range&, const port_range&) = default;
+};
+
+inline constexpr int k_icmp_any = -1;
+
+struct protocol_spec {
+  bool all = false;         // "all" / -1: every protocol, every port
+  std::uint8_t number = 0;  // IANA protocol number when !all
+
+  bool is(std::uint8_t p) const { return !all && number == p; }
+  bool has_ports() const { return is(ip_proto::tcp) || is(ip_proto::udp); }
+  bool is_icmp() const { return is(ip_proto::icmp) || is(ip_proto::icmpv6); }
+  friend bool operator==(const protocol_spec&, const protocol_spec&) = default;
+};
+
+// One peer per rule (S2).
+struct prefix_list_ref {
+  std::uint32_t index = 0;  // into policy_model::prefix_lists
+  friend bool operator==(const prefix_list_ref&, const prefix_list_ref&) = default;
+};
+struct group_ref {
+  std::uint32_t index = 0;  // into policy_model::groups
+  friend bool operator==(const group_ref&, const group_ref&) = default;
+};
+using peer = std::variant<net::cidr, prefix_list_ref, group_ref>;
+
+struct rule {
+  std::string id;  // stable: configured, or derived from the rule's content
+  direction dir = direction::ingress;
+  protocol_spec protocol;
+  std::vector<port_range> ports;  // tcp/udp only; never empty for them
+  int icmp_type = k_icmp_any;     // icmp/icmpv6 only
+  int icmp_code = k_icmp_any;
+  peer remote;
+  std::string description;
+  source_pos pos;
+};
+
+struct security_group {
+  std::string id;
+  std::string description;
+  std::vector<rule> ingress;
+  std::vector<rule> egress;
+  bool synthesised = false;  // the implicit `default` group (S4)
+  source_pos pos;
+
+  const std::vector<rule>& rules(direction d) const { return d == direction::ingress ? ingress : egress; }
+};
+
+struct prefix_list {
+  std::string id;
+  std::string description;
+  net::family fam = net::family::ipv4;
+  std::uint32_t max_entries = 0;
+  std::vector<net::cidr> entries;
+  source_pos pos;
+};
+
+struct resource {
+  std::string name;
+  std::string description;
+  std::vector<net::ip_address> addresses;
+  std::vector<std::uint32_t> groups;  // indices into policy_model::groups, as listed
+  source_pos pos;
+};
+
+// Quotas (S4), defaults as the cloud's.
+struct limits {
+  std::uint32_t groups_per_resource = 5;  // 1..16
+  std::uint32_t ingress_rules_per_group = 60;
+  std::uint32_t egress_rules_per_group = 60;
+};
+
+inline constexpr std::uint32_t k_max_groups_per_resource = 16;
+inline constexpr std::uint32_t k_max_rules_per_group = 1000;
+inline constexpr std::uint32_t k_max_prefix_list_entries = 1000;
+inline constexpr const char* k_default_group_id = "default";
+
+struct policy_model {
+  std::string source_file;
+  limits quota;
+  std::vector<prefix_list> prefix_lists;
+  std::vector<security_group> groups;
+  std::vector<resource> resources;
+
+  // Addresses of every resource the group is attached to (S2: a group
+  // reference means the group's current members).
+  std::vector<net::ip_address> members(std::uint32_t group) const;
+};
+
+}  // namespace sgfw::config

@@ -1,0 +1,976 @@
+#include "config/toml_loader.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "config/address_text.hpp"
+#include "config/rule_text.hpp"
+
+namespace sgfw::config {
+
+namespace {
+
+using severity = diagnostic::severity;
+
+source_pos pos_of(const toml::source_region& r) { return {r.begin.line, r.begin.column}; }
+source_pos pos_of(const toml::node& n) { return pos_of(n.source()); }
+
+std::string_view type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
+  }
+}
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
+  std::string s;
+  for (const auto& i : items) {
+    if (!s.empty()) s += sep;
+    s += i;
+  }
+  return s;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// A name from `known` that `word` is probably a typo of, or "".
+std::string closest(std::string_view word, const std::vector<std::string>& known) {
+  std::string best;
+  std::size_t best_d = 3;  // suggest only for one or two edits
+  for (const auto& k : known) {
+    const std::size_t d = edit_distance(lower(word), lower(k));
+    if (d < best_d) {
+      best_d = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+std::string with_index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
+std::string with_key(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+bool valid_id(std::string_view id) {
+  if (id.empty() || id.size() > 255) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isgraph(c) != 0; });
+}
+
+class loader {
+ public:
+  explicit loader(std::string file) : file_(std::move(file)) { model_.source_file = file_; }
+
+  load_result run(std::string_view text) {
+    toml::table root;
+    try {
+      root = toml::parse(text, file_);
+    } catch (const toml::parse_error& e) {
+      error(pos_of(e.source()), "", "TOML syntax error: " + std::string(e.description()));
+      return finish();
+    }
+    check_keys(root, "", {"limits", "appliance", "prefix_list", "security_group", "resource"});
+    load_limits(root);
+    load_appliance(root);
+    load_prefix_lists(root);
+    const auto group_tables = collect_groups(root);
+    load_group_rules(group_tables);
+    add_default_group_if_needed();
+    load_resources(root);
+    check_rule_quotas();
+    assign_rule_ids();
+    return finish();
+  }
+
+ private:
+  // --- diagnostics -------------------------------------------------------
+
+  void report(severity level, source_pos pos, std::string key, std::string message) {
+    diags_.push_back({level, file_, pos, std::move(key), std::move(message)});
+  }
+  void error(source_pos pos, std::string key, std::string message) {
+    report(severity::error, pos, std::move(key), std::move(message));
+  }
+  void warning(source_pos pos, std::string key, std::string message) {
+    report(severity::warning, pos, std::move(key), std::move(message));
+  }
+
+  load_result finish() {
+    std::stable_sort(diags_.begin(), diags_.end(), [](const diagnostic& a, const diagnostic& b) {
+      return std::pair(a.pos.line, a.pos.column) < std::pair(b.pos.line, b.pos.column);
+    });
+    load_result r;
+    r.diagnostics = std::move(diags_);
+    if (!has_errors(r.diagnostics)) r.model = std::move(model_);
+    return r;
+  }
+
+  // --- typed access -------------------------------------------------------
+
+  void check_keys(const toml::table& t, const std::string& path, std::initializer_list<std::string_view> allowed) {
+    std::vector<std::string> known(allowed.begin(), allowed.end());
+    for (auto&& [k, v] : t) {
+      if (std::find(known.begin(), known.end(), k.str()) != known.end()) continue;
+      std::string msg = "unknown key " + quoted(k.str());
+      const std::string guess = closest(k.str(), known);
+      msg += guess.empty() ? "; expected one of: " + join(known) : "; did you mean " + quoted(guess) + "?";
+      error(pos_of(k.source()), with_key(path, k.str()), msg);
+    }
+  }
+
+  void wrong_type(const toml::node& n, const std::string& key, std::string_view expected) {
+    error(pos_of(n), key, "expected " + std::string(expected) + ", found " + std::string(type_name(n)));
+  }
+
+  std::optional<std::string> get_string(const toml::table& t, std::string_view key, const std::string& path,
+                                        bool required, std::string_view what = "a string") {
+    const toml::node* n = t.get(key);
+    const std::string k = with_key(path, key);
+    if (n == nullptr) {
+      if (required) error(pos_of(t), k, "missing required key " + quoted(key) + "; expected " + std::string(what));
+      return std::nullopt;
+    }
+    if (!n->is_string()) {
+      wrong_type(*n, k, what);
+      return std::nullopt;
+    }
+    return n->as_string()->get();
+  }
+
+  // An integer in [lo, hi]; `present` tells a missing key from a bad one.
+  std::optional<std::int64_t> get_integer(const toml::table& t, std::string_view key, const std::string& path,
+                                          std::int64_t lo, std::int64_t hi) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::nullopt;
+    const std::string k = with_key(path, key);
+    if (!n->is_integer()) {
+      wrong_type(*n, k, "an integer");
+      return std::nullopt;
+    }
+    const std::int64_t v = n->as_integer()->get();
+    if (v < lo || v > hi) {
+      error(pos_of(*n), k,
+            std::to_string(v) + " is out of range; expected " + std::to_string(lo) + "-" + std::to_string(hi));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // Elements of an array of tables ([[name]] or name = [{...}]).
+  std::vector<std::pair<const toml::table*, std::string>> tables_in(const toml::table& parent, std::string_view key,
+                                                                    const std::string& path) {
+    std::vector<std::pair<const toml::table*, std::string>> out;
+    const toml::node* n = parent.get(key);
+    if (n == nullptr) return out;
+    const std::string k = with_key(path, key);
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) {
+      wrong_type(*n, k, "an array of tables ([[" + k + "]])");
+      return out;
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& e = *arr->get(i);
+      if (!e.is_table()) {
+        wrong_type(e, with_index(k, i), "a table");
+        continue;
+      }
+      out.emplace_back(e.as_table(), with_index(k, i));
+    }
+    return out;
+  }
+
+  // --- top-level tables ---------------------------------------------------
+
+  void load_limits(const toml::table& root) {
+    const toml::node* n = root.get("limits");
+    if (n == nullptr) return;
+    if (!n->is_table()) return wrong_type(*n, "limits", "a table");
+    const toml::table& t = *n->as_table();
+    check_keys(t, "limits", {"groups_per_resource", "ingress_rules_per_group", "egress_rules_per_group"});
+    limits& q = model_.quota;
+    if (auto v = get_integer(t, "groups_per_resource", "limits", 1, k_max_groups_per_resource)) {
+      q.groups_per_resource = static_cast<std::uint32_t>(*v);
+    }
+    if (auto v = get_integer(t, "ingress_rules_per_group", "limits", 1, k_max_rules_per_group)) {
+      q.ingress_rules_per_group = static_cast<std::uint32_t>(*v);
+    }
+    if (auto v = get_integer(t, "egress_rules_per_group", "limits", 1, k_max_rules_per_group)) {
+      q.egress_rules_per_group = static_cast<std::uint32_t>(*v);
+    }
+  }
+
+  // Reserved for the appliance's own settings (ports, workers, timeouts),
+  // which arrive with the dataplane; until then it must be empty.
+  void load_appliance(const toml::table& root) {
+    const toml::node* n = root.get("appliance");
+    if (n == nullptr) return;
+    if (!n->is_table()) return wrong_type(*n, "appliance", "a table");
+    for (auto&& [k, v] : *n->as_table()) {
+      error(pos_of(k.source()), with_key("appliance", k.str()),
+            "unknown key " + quoted(k.str()) + "; [appliance] has no settings in this version");
+    }
+  }
+
+  void load_prefix_lists(const toml::table& root) {
+    std::map<std::string, source_pos> seen;
+    for (const auto& [t, path] : tables_in(root, "prefix_list", "")) {
+      check_keys(*t, path, {"id", "description", "address_family", "max_entries", "entries"});
+      prefix_list pl;
+      pl.pos = pos_of(*t);
+      if (auto id = get_string(*t, "id", path, true, "a prefix-list id such as \"pl-office\"")) {
+        pl.id = *id;
+        if (!valid_id(pl.id)) {
+          error(pos_of(*t->get("id")), with_key(path, "id"), "expected 1-255 printable characters without spaces");
+        } else if (auto [it, fresh] = seen.emplace(pl.id, pos_of(*t->get("id"))); !fresh) {
+          error(pos_of(*t->get("id")), with_key(path, "id"),
+                "duplicate prefix-list id " + quoted(pl.id) + "; first defined at line " +
+                    std::to_string(it->second.line));
+        }
+      }
+      pl.description = get_string(*t, "description", path, false).value_or("");
+
+      std::optional<net::family> declared;
+      if (auto fam = get_string(*t, "address_family", path, false, "\"IPv4\" or \"IPv6\"")) {
+        const std::string f = lower(*fam);
+        if (f == "ipv4") {
+          declared = net::family::ipv4;
+        } else if (f == "ipv6") {
+          declared = net::family::ipv6;
+        } else {
+          error(pos_of(*t->get("address_family")), with_key(path, "address_family"),
+                "unknown address family " + quoted(*fam) + "; expected \"IPv4\" or \"IPv6\"");
+        }
+      }
+
+      load_prefix_list_entries(*t, path, pl, declared);
+
+      const auto max = get_integer(*t, "max_entries", path, 1, k_max_prefix_list_entries);
+      pl.max_entries = max ? static_cast<std::uint32_t>(*max)
+                           : std::max<std::uint32_t>(1, static_cast<std::uint32_t>(pl.entries.size()));
+      if (pl.entries.size() > pl.max_entries) {
+        error(pos_of(*t->get("entries")), with_key(path, "entries"),
+              std::to_string(pl.entries.size()) + " entries exceed max_entries = " + std::to_string(pl.max_entries));
+      }
+      model_.prefix_lists.push_back(std::move(pl));
+    }
+  }
+
+  void load_prefix_list_entries(const toml::table& t, const std::string& path, prefix_list& pl,
+                                std::optional<net::family> declared) {
+    const toml::node* n = t.get("entries");
+    const std::string k = with_key(path, "entries");
+    if (n == nullptr) {
+      error(pos_of(t), k, "missing required key 'entries'; expected an array of CIDR blocks");
+      return;
+    }
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) return wrong_type(*n, k, "an array of CIDR blocks");
+    std::optional<std::pair<net::family, source_pos>> first;
+    if (declared) first = {*declared, pos_of(*t.get("address_family"))};
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node* e = arr->get(i);
+      const std::string ek = with_index(k, i);
+      const toml::node* value = e;
+      std::string ekey = ek;
+      if (const toml::table* et = e->as_table()) {  // { cidr = "...", description = "..." }
+        check_keys(*et, ek, {"cidr", "description"});
+        get_string(*et, "description", ek, false);
+        value = et->get("cidr");
+        ekey = with_key(ek, "cidr");
+        if (value == nullptr) {
+          error(pos_of(*et), ekey, "missing required key 'cidr'; expected a CIDR block");
+          continue;
+        }
+      }
+      if (!value->is_string()) {
+        wrong_type(*value, ekey, "a CIDR block such as \"192.0.2.0/24\"");
+        continue;
+      }
+      auto parsed = parse_cidr(value->as_string()->get());
+      if (auto* err = std::get_if<text_error>(&parsed)) {
+        error(pos_of(*value), ekey, err->message);
+        continue;
+      }
+      const net::cidr c = std::get<net::cidr>(parsed);
+      if (!first) {
+        first = {c.fam(), pos_of(*value)};
+      } else if (c.fam() != first->first) {
+        error(pos_of(*value), ekey,
+              to_string(c) + " is " + std::string(to_string(c.fam())) + " but the list is " +
+                  std::string(to_string(first->first)) + " (line " + std::to_string(first->second.line) +
+                  "); a prefix list holds one address family");
+        continue;
+      }
+      if (std::find(pl.entries.begin(), pl.entries.end(), c) != pl.entries.end()) {
+        error(pos_of(*value), ekey, "duplicate entry " + to_string(c));
+        continue;
+      }
+      pl.entries.push_back(c);
+    }
+    if (first) {
+      pl.fam = first->first;
+    } else {
+      error(pos_of(*n), k, "an empty prefix list needs address_family = \"IPv4\" or \"IPv6\"");
+    }
+  }
+
+  // Groups are read in two passes so that rules can reference groups defined
+  // further down the file (or themselves).
+  std::vector<std::pair<const toml::table*, std::string>> collect_groups(const toml::table& root) {
+    auto tables = tables_in(root, "security_group", "");
+    std::map<std::string, source_pos> seen;
+    for (const auto& [t, path] : tables) {
+      security_group g;
+      g.pos = pos_of(*t);
+      if (auto id = get_string(*t, "id", path, true, "a group id such as \"web\"")) {
+        g.id = *id;
+        const source_pos p = pos_of(*t->get("id"));
+        if (!valid_id(g.id)) {
+          error(p, with_key(path, "id"), "expected 1-255 printable characters without spaces");
+        } else if (auto [it, fresh] = seen.emplace(g.id, p); !fresh) {
+          error(p, with_key(path, "id"),
+                "duplicate security group id " + quoted(g.id) + "; first defined at line " +
+                    std::to_string(it->second.line));
+        }
+      }
+      model_.groups.push_back(std::move(g));
+    }
+    return tables;
+  }
+
+  void load_group_rules(const std::vector<std::pair<const toml::table*, std::string>>& tables) {
+    for (std::size_t gi = 0; gi < tables.size(); ++gi) {
+      const auto& [t, path] = tables[gi];
+      check_keys(*t, path, {"id", "description", "ingress", "egress"});
+      security_group& g = model_.groups[gi];
+      g.description = get_string(*t, "description", path, false).value_or("");
+      for (const direction d : {direction::ingress, direction::egress}) {
+        const std::string_view key = to_string(d);
+        std::vector<rule>& out = d == direction::ingress ? g.ingress : g.egress;
+        for (const auto& [rt, rpath] : tables_in(*t, key, path)) {
+          if (auto r = load_rule(*rt, rpath, d)) out.push_back(std::move(*r));
+        }
+        check_duplicate_rules(out, with_key(path, key));
+      }
+      // S4: a group that declares no egress rules allows all outbound
+      // traffic; `egress = []` declares that it allows none.
+      if (t->get("egress") == nullptr) add_allow_all_egress(g);
+    }
+  }
+
+  void add_allow_all_egress(security_group& g) {
+    for (const net::family f : {net::family::ipv4, net::family::ipv6}) {
+      rule r;
+      r.dir = direction::egress;
+      r.protocol.all = true;
+      r.remote = net::cidr::any(f);
+      r.description = "default: all outbound traffic";
+      r.pos = g.pos;
+      g.egress.push_back(std::move(r));
+    }
+  }
+
+  std::optional<protocol_spec> parse_protocol(const toml::node& n, const std::string& key) {
+    static constexpr std::string_view expected = "tcp, udp, icmp, icmpv6, all, -1 or a protocol number 0-255";
+    std::int64_t number = 0;
+    if (n.is_integer()) {
+      number = n.as_integer()->get();
+    } else if (n.is_string()) {
+      const std::string s = lower(n.as_string()->get());
+      if (s == "tcp") return protocol_spec{false, ip_proto::tcp};
+      if (s == "udp") return protocol_spec{false, ip_proto::udp};
+      if (s == "icmp") return protocol_spec{false, ip_proto::icmp};
+      if (s == "icmpv6") return protocol_spec{false, ip_proto::icmpv6};
+      if (s == "all") return protocol_spec{true, 0};
+      std::istringstream in(s);
+      if (s.empty() || !(in >> number) || !in.eof()) {
+        error(pos_of(n), key,
+              "unknown protocol " + quoted(n.as_string()->get()) + "; expected " + std::string(expected));
+        return std::nullopt;
+      }
+    } else {
+      wrong_type(n, key, expected);
+      return std::nullopt;
+    }
+    if (number == -1) return protocol_spec{true, 0};
+    if (number < 0 || number > 255) {
+      error(pos_of(n), key,
+            "protocol number " + std::to_string(number) + " is out of range; expected " + std::string(expected));
+      return std::nullopt;
+    }
+    return protocol_spec{false, static_cast<std::uint8_t>(number)};
+  }
+
+  std::optional<port_range> parse_port_item(const toml::node& n, const std::string& key) {
+    static constexpr std::string_view expected = "a port 0-65535, a range such as \"1024-65535\", or \"all\"";
+    auto port = [&](std::int64_t v) -> std::optional<std::uint16_t> {
+      if (v < 0 || v > 65535) {
+        error(pos_of(n), key, "port " + std::to_string(v) + " is out of range; expected 0-65535");
+        return std::nullopt;
+      }
+      return static_cast<std::uint16_t>(v);
+    };
+    if (n.is_integer()) {
+      auto p = port(n.as_integer()->get());
+      if (!p) return std::nullopt;
+      return port_range{*p, *p};
+    }
+    if (!n.is_string()) {
+      wrong_type(n, key, expected);
+      return std::nullopt;
+    }
+    const std::string& s = n.as_string()->get();
+    if (lower(s) == "all") return port_range{0, 65535};
+    std::int64_t a = 0;
+    std::int64_t b = 0;
+    char dash = 0;
+    std::istringstream in(s);
+    if (!(in >> a)) {
+      error(pos_of(n), key, quoted(s) + " is not a port; expected " + std::string(expected));
+      return std::nullopt;
+    }
+    if (in.eof()) {
+      b = a;
+    } else if (!(in >> dash >> b) || dash != '-' || !in.eof()) {
+      error(pos_of(n), key, quoted(s) + " is not a port range; expected " + std::string(expected));
+      return std::nullopt;
+    }
+    auto first = port(a);
+    auto last = port(b);
+    if (!first || !last) return std::nullopt;
+    if (*first > *last) {
+      error(pos_of(n), key,
+            "port range " + s + " is reversed; expected first <= last, e.g. \"" + std::to_string(*last) + "-" +
+                std::to_string(*first) + "\"");
+      return std::nullopt;
+    }
+    return port_range{*first, *last};
+  }
+
+  std::optional<std::vector<port_range>> parse_ports(const toml::node& n, const std::string& key) {
+    std::vector<port_range> out;
+    bool ok = true;
+    if (const toml::array* arr = n.as_array()) {
+      if (arr->empty()) {
+        error(pos_of(n), key, "empty port list; expected at least one port or range");
+        return std::nullopt;
+      }
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        if (auto p = parse_port_item(*arr->get(i), with_index(key, i))) {
+          out.push_back(*p);
+        } else {
+          ok = false;
+        }
+      }
+    } else if (auto p = parse_port_item(n, key)) {
+      out.push_back(*p);
+    } else {
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    std::sort(out.begin(), out.end(), [](const port_range& a, const port_range& b) {
+      return std::pair(a.first, a.last) < std::pair(b.first, b.last);
+    });
+    for (std::size_t i = 1; i < out.size(); ++i) {
+      if (out[i].first <= out[i - 1].last) {
+        error(pos_of(n), key, "ports overlap: " + std::to_string(out[i].first) + " is listed twice");
+        return std::nullopt;
+      }
+    }
+    return out;
+  }
+
+  std::optional<int> parse_icmp_field(const toml::node& n, const std::string& key, std::string_view name) {
+    if (n.is_string() && lower(n.as_string()->get()) == "all") return k_icmp_any;
+    if (!n.is_integer()) {
+      wrong_type(n, key, "an integer 0-255, or -1 / \"all\"");
+      return std::nullopt;
+    }
+    const std::int64_t v = n.as_integer()->get();
+    if (v == -1) return k_icmp_any;
+    if (v < 0 || v > 255) {
+      error(pos_of(n), key,
+            std::string(name) + " " + std::to_string(v) +
+                " is out of range; expected 0-255, or -1 / \"all\" for every " +
+                std::string(name == "icmp_type" ? "type" : "code"));
+      return std::nullopt;
+    }
+    return static_cast<int>(v);
+  }
+
+  std::optional<std::uint32_t> find_prefix_list(std::string_view id) const {
+    for (std::size_t i = 0; i < model_.prefix_lists.size(); ++i) {
+      if (model_.prefix_lists[i].id == id) return static_cast<std::uint32_t>(i);
+    }
+    return std::nullopt;
+  }
+  std::optional<std::uint32_t> find_group(std::string_view id) const {
+    for (std::size_t i = 0; i < model_.groups.size(); ++i) {
+      if (model_.groups[i].id == id) return static_cast<std::uint32_t>(i);
+    }
+    return std::nullopt;
+  }
+  std::vector<std::string> group_ids() const {
+    std::vector<std::string> ids;
+    for (const auto& g : model_.groups) ids.push_back(g.id);
+    if (!find_group(k_default_group_id)) ids.emplace_back(k_default_group_id);
+    return ids;
+  }
+
+  std::optional<peer> parse_peer(const toml::table& t, const std::string& path, const protocol_spec& proto) {
+    std::vector<std::string_view> present;
+    for (std::string_view k : {"cidr", "prefix_list", "security_group"}) {
+      if (t.contains(k)) present.push_back(k);
+    }
+    if (present.empty()) {
+      error(pos_of(t), path, "a rule needs exactly one peer; expected one of cidr, prefix_list or security_group");
+      return std::nullopt;
+    }
+    if (present.size() > 1) {
+      error(pos_of(*t.get(present[1])), with_key(path, present[1]),
+            "a rule has exactly one peer, found both " + std::string(present[0]) + " and " + std::string(present[1]) +
+                "; write two rules instead");
+      return std::nullopt;
+    }
+    const std::string_view kind = present[0];
+    const std::string key = with_key(path, kind);
+    const toml::node& n = *t.get(kind);
+    if (!n.is_string()) {
+      wrong_type(n, key, kind == "cidr" ? "a CIDR block such as \"10.0.0.0/8\"" : "an id string");
+      return std::nullopt;
+    }
+    const std::string& text = n.as_string()->get();
+
+    // ICMP has one protocol number per family: a rule for icmp can only
+    // match IPv4 peers, one for icmpv6 only IPv6 peers.
+    auto family_fits = [&](net::family f) {
+      if (proto.is(ip_proto::icmp) && f == net::family::ipv6) {
+        error(pos_of(n), key,
+              "protocol icmp matches IPv4 only, but " + quoted(text) + " is IPv6; use protocol = \"icmpv6\"");
+        return false;
+      }
+      if (proto.is(ip_proto::icmpv6) && f == net::family::ipv4) {
+        error(pos_of(n), key,
+              "protocol icmpv6 matches IPv6 only, but " + quoted(text) + " is IPv4; use protocol = \"icmp\"");
+        return false;
+      }
+      return true;
+    };
+
+    if (kind == "cidr") {
+      auto parsed = parse_cidr(text);
+      if (auto* err = std::get_if<text_error>(&parsed)) {
+        error(pos_of(n), key, err->message);
+        return std::nullopt;
+      }
+      const auto c = std::get<net::cidr>(parsed);
+      if (!family_fits(c.fam())) return std::nullopt;
+      return peer{c};
+    }
+    if (kind == "prefix_list") {
+      auto idx = find_prefix_list(text);
+      if (!idx) {
+        std::vector<std::string> ids;
+        for (const auto& pl : model_.prefix_lists) ids.push_back(pl.id);
+        const std::string guess = closest(text, ids);
+        error(pos_of(n), key,
+              "unknown prefix list " + quoted(text) +
+                  (guess.empty() ? "; define it with [[prefix_list]]" : "; did you mean " + quoted(guess) + "?"));
+        return std::nullopt;
+      }
+      if (!family_fits(model_.prefix_lists[*idx].fam)) return std::nullopt;
+      return peer{prefix_list_ref{*idx}};
+    }
+    auto idx = find_group(text);
+    if (!idx && text == k_default_group_id) {
+      idx = default_group_index();  // the appliance's implicit default group
+    }
+    if (!idx) {
+      const std::string guess = closest(text, group_ids());
+      error(pos_of(n), key,
+            "unknown security group " + quoted(text) +
+                (guess.empty() ? "; define it with [[security_group]]" : "; did you mean " + quoted(guess) + "?"));
+      return std::nullopt;
+    }
+    return peer{group_ref{*idx}};
+  }
+
+  std::optional<rule> load_rule(const toml::table& t, const std::string& path, direction dir) {
+    check_keys(
+        t, path,
+        {"id", "protocol", "ports", "icmp_type", "icmp_code", "cidr", "prefix_list", "security_group", "description"});
+    rule r;
+    r.dir = dir;
+    r.pos = pos_of(t);
+    bool ok = true;
+
+    if (const toml::node* n = t.get("id")) {
+      if (!n->is_string()) {
+        wrong_type(*n, with_key(path, "id"), "a rule id string");
+        ok = false;
+      } else {
+        r.id = n->as_string()->get();
+        const bool good =
+            !r.id.empty() && r.id.size() <= 64 && std::all_of(r.id.begin(), r.id.end(), [](unsigned char c) {
+              return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == ':';
+            });
+        if (!good) {
+          error(pos_of(*n), with_key(path, "id"),
+                "invalid rule id " + quoted(r.id) + "; expected 1-64 letters, digits, '-', '_', '.' or ':'");
+          ok = false;
+        }
+      }
+    }
+    r.description = get_string(t, "description", path, false).value_or("");
+
+    const toml::node* pn = t.get("protocol");
+    if (pn == nullptr) {
+      error(r.pos, with_key(path, "protocol"),
+            "missing required key 'protocol'; expected tcp, udp, icmp, icmpv6, all, -1 or a protocol number 0-255");
+      return std::nullopt;
+    }
+    auto proto = parse_protocol(*pn, with_key(path, "protocol"));
+    if (!proto) return std::nullopt;
+    r.protocol = *proto;
+    const std::string proto_name = describe_protocol(r.protocol);
+
+    const toml::node* ports = t.get("ports");
+    const toml::node* type = t.get("icmp_type");
+    const toml::node* code = t.get("icmp_code");
+    if (r.protocol.has_ports()) {
+      if (ports == nullptr) {
+        error(r.pos, with_key(path, "ports"),
+              "missing required key 'ports' for protocol " + proto_name +
+                  "; expected a port, a range such as \"1024-65535\", a list, or \"all\"");
+        ok = false;
+      } else if (auto p = parse_ports(*ports, with_key(path, "ports"))) {
+        r.ports = std::move(*p);
+      } else {
+        ok = false;
+      }
+    } else if (ports != nullptr) {
+      if (r.protocol.is_icmp()) {
+        error(pos_of(*ports), with_key(path, "ports"),
+              "ports are only valid for tcp and udp; protocol " + proto_name +
+                  " is matched with icmp_type and icmp_code");
+        ok = false;
+      } else {
+        // S2: for other protocols every port matches, as in the cloud, which
+        // accepts and ignores a port range there.
+        warning(pos_of(*ports), with_key(path, "ports"),
+                "ignored: protocol " + proto_name + " has no ports, so every port matches");
+      }
+    }
+    for (const auto& [node, name] : {std::pair{type, "icmp_type"}, std::pair{code, "icmp_code"}}) {
+      if (node != nullptr && !r.protocol.is_icmp()) {
+        error(pos_of(*node), with_key(path, name),
+              std::string(name) + " is only valid for protocol icmp or icmpv6, not " + proto_name);
+        ok = false;
+      }
+    }
+    if (r.protocol.is_icmp()) {
+      if (type != nullptr) {
+        auto v = parse_icmp_field(*type, with_key(path, "icmp_type"), "icmp_type");
+        ok = ok && v.has_value();
+        r.icmp_type = v.value_or(k_icmp_any);
+      }
+      if (code != nullptr) {
+        auto v = parse_icmp_field(*code, with_key(path, "icmp_code"), "icmp_code");
+        ok = ok && v.has_value();
+        r.icmp_code = v.value_or(k_icmp_any);
+        if (v && *v != k_icmp_any && type == nullptr) {
+          error(pos_of(*code), with_key(path, "icmp_code"), "icmp_code needs an icmp_type");
+          ok = false;
+        } else if (v && *v != k_icmp_any && r.icmp_type == k_icmp_any && type != nullptr) {
+          error(pos_of(*code), with_key(path, "icmp_code"),
+                "icmp_type \"all\" needs icmp_code \"all\"; found code " + std::to_string(*v));
+          ok = false;
+        }
+      }
+    }
+
+    auto remote = parse_peer(t, path, r.protocol);
+    if (!remote) return std::nullopt;
+    r.remote = *remote;
+    if (!ok) return std::nullopt;
+    return r;
+  }
+
+  // Two rules of one group and direction that match the same traffic: the
+  // cloud rejects the second (InvalidPermission.Duplicate), and so do we.
+  void check_duplicate_rules(const std::vector<rule>& rules, const std::string& path) {
+    std::map<std::string, source_pos> seen;
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const rule& r = rules[i];
+      const std::string key =
+          describe_protocol(r.protocol) + '|' + describe_ports(r) + '|' + describe_peer(model_, r.remote);
+      if (auto [it, fresh] = seen.emplace(key, r.pos); !fresh) {
+        error(r.pos, path,
+              "duplicate rule: same protocol, ports and peer as the rule at line " + std::to_string(it->second.line));
+      }
+    }
+  }
+
+  // --- the default group (S4) ----------------------------------------------
+
+  std::optional<std::uint32_t> default_group_;
+
+  std::uint32_t default_group_index() {
+    if (auto i = find_group(k_default_group_id)) return *i;
+    if (!default_group_) {
+      // Reserve the index now; the group itself is completed at the end.
+      default_group_ = static_cast<std::uint32_t>(model_.groups.size());
+      security_group g;
+      g.id = k_default_group_id;
+      g.synthesised = true;
+      g.description = "the appliance's default group: ingress from its own members, egress to all";
+      model_.groups.push_back(std::move(g));
+    }
+    return *default_group_;
+  }
+
+  void add_default_group_if_needed() {
+    // Always present so that resources without groups and references to
+    // "default" find it; a user-defined group of that id takes its place.
+    if (find_group(k_default_group_id) && !default_group_) return;
+    const std::uint32_t idx = default_group_index();
+    security_group& g = model_.groups[idx];
+    if (!g.synthesised || !g.ingress.empty()) return;
+    rule self;
+    self.dir = direction::ingress;
+    self.protocol.all = true;
+    self.remote = group_ref{idx};
+    self.description = "default: all traffic from members of this group";
+    g.ingress.push_back(std::move(self));
+    add_allow_all_egress(g);
+  }
+
+  // --- resources ------------------------------------------------------------
+
+  void load_resources(const toml::table& root) {
+    std::map<std::string, source_pos> names;
+    std::map<net::ip_address, std::pair<std::string, source_pos>> owners;
+    for (const auto& [t, path] : tables_in(root, "resource", "")) {
+      check_keys(*t, path, {"name", "description", "addresses", "security_groups"});
+      resource res;
+      res.pos = pos_of(*t);
+      if (auto name = get_string(*t, "name", path, true, "a resource name such as \"web-1\"")) {
+        res.name = *name;
+        const source_pos p = pos_of(*t->get("name"));
+        if (!valid_id(res.name)) {
+          error(p, with_key(path, "name"), "expected 1-255 printable characters without spaces");
+        } else if (auto [it, fresh] = names.emplace(res.name, p); !fresh) {
+          error(p, with_key(path, "name"),
+                "duplicate resource name " + quoted(res.name) + "; first defined at line " +
+                    std::to_string(it->second.line));
+        }
+      }
+      res.description = get_string(*t, "description", path, false).value_or("");
+      load_addresses(*t, path, res, owners);
+      load_resource_groups(*t, path, res);
+      model_.resources.push_back(std::move(res));
+    }
+  }
+
+  void load_addresses(const toml::table& t, const std::string& path, resource& res,
+                      std::map<net::ip_address, std::pair<std::string, source_pos>>& owners) {
+    const std::string k = with_key(path, "addresses");
+    const toml::node* n = t.get("addresses");
+    if (n == nullptr) {
+      error(pos_of(t), k, "missing required key 'addresses'; expected an array of IPv4/IPv6 addresses");
+      return;
+    }
+    std::vector<std::pair<const toml::node*, std::string>> items;
+    if (const toml::array* arr = n->as_array()) {
+      for (std::size_t i = 0; i < arr->size(); ++i) items.emplace_back(arr->get(i), with_index(k, i));
+      if (arr->empty()) error(pos_of(*n), k, "a resource needs at least one address");
+    } else {
+      items.emplace_back(n, k);
+    }
+    for (const auto& [item, key] : items) {
+      if (!item->is_string()) {
+        wrong_type(*item, key, "an IP address string such as \"10.0.1.10\"");
+        continue;
+      }
+      auto parsed = parse_address(item->as_string()->get());
+      if (auto* err = std::get_if<text_error>(&parsed)) {
+        error(pos_of(*item), key, err->message);
+        continue;
+      }
+      const auto a = std::get<net::ip_address>(parsed);
+      if (auto [it, fresh] = owners.emplace(a, std::pair{res.name, pos_of(*item)}); !fresh) {
+        error(pos_of(*item), key,
+              "address " + to_string(a) + " already belongs to resource " + quoted(it->second.first) + " (line " +
+                  std::to_string(it->second.second.line) + "); an address has one owner");
+        continue;
+      }
+      res.addresses.push_back(a);
+    }
+  }
+
+  void load_resource_groups(const toml::table& t, const std::string& path, resource& res) {
+    const std::string k = with_key(path, "security_groups");
+    const toml::node* n = t.get("security_groups");
+    const toml::array* arr = n != nullptr ? n->as_array() : nullptr;
+    if (n != nullptr && arr == nullptr) return wrong_type(*n, k, "an array of security group ids");
+    if (arr == nullptr || arr->empty()) {
+      // S4: a resource listed without groups gets the default group.
+      res.groups.push_back(default_group_index());
+      return;
+    }
+    if (arr->size() > model_.quota.groups_per_resource) {
+      error(pos_of(*n), k,
+            std::to_string(arr->size()) + " security groups exceed the limit of " +
+                std::to_string(model_.quota.groups_per_resource) +
+                " per resource ([limits] groups_per_resource, at most " + std::to_string(k_max_groups_per_resource) +
+                ")");
+    }
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& e = *arr->get(i);
+      const std::string ek = with_index(k, i);
+      if (!e.is_string()) {
+        wrong_type(e, ek, "a security group id");
+        continue;
+      }
+      const std::string& id = e.as_string()->get();
+      auto idx = find_group(id);
+      if (!idx && id == k_default_group_id) idx = default_group_index();
+      if (!idx) {
+        const std::string guess = closest(id, group_ids());
+        error(pos_of(e), ek,
+              "unknown security group " + quoted(id) +
+                  (guess.empty() ? "; define it with [[security_group]]" : "; did you mean " + quoted(guess) + "?"));
+        continue;
+      }
+      if (std::find(res.groups.begin(), res.groups.end(), *idx) != res.groups.end()) {
+        error(pos_of(e), ek, "security group " + quoted(id) + " is listed twice");
+        continue;
+      }
+      res.groups.push_back(*idx);
+    }
+  }
+
+  // --- quotas (S4) ------------------------------------------------------------
+
+  // The cloud counts rules per group, direction and address family; a
+  // prefix-list reference counts as its max_entries, a group reference as
+  // one rule of each family, and each port range as a rule of its own.
+  void check_rule_quotas() {
+    for (const security_group& g : model_.groups) {
+      for (const direction d : {direction::ingress, direction::egress}) {
+        std::array<std::uint64_t, net::family_count> count{};
+        for (const rule& r : g.rules(d)) {
+          const std::uint64_t ranges = r.protocol.has_ports() ? std::max<std::size_t>(1, r.ports.size()) : 1;
+          if (const auto* c = std::get_if<net::cidr>(&r.remote)) {
+            count[static_cast<std::size_t>(c->fam())] += ranges;
+          } else if (const auto* pl = std::get_if<prefix_list_ref>(&r.remote)) {
+            const prefix_list& list = model_.prefix_lists[pl->index];
+            count[static_cast<std::size_t>(list.fam)] += ranges * list.max_entries;
+          } else {
+            count[0] += ranges;
+            count[1] += ranges;
+          }
+        }
+        const std::uint32_t limit =
+            d == direction::ingress ? model_.quota.ingress_rules_per_group : model_.quota.egress_rules_per_group;
+        for (const net::family f : {net::family::ipv4, net::family::ipv6}) {
+          const std::uint64_t c = count[static_cast<std::size_t>(f)];
+          if (c <= limit) continue;
+          error(g.pos, "security_group." + g.id + "." + std::string(to_string(d)),
+                "security group " + quoted(g.id) + " has " + std::to_string(c) + " " + std::string(to_string(f)) + " " +
+                    std::string(to_string(d)) + " rules, more than the limit of " + std::to_string(limit) +
+                    " ([limits] " + std::string(to_string(d)) +
+                    "_rules_per_group; a prefix-list reference counts as its max_entries, each port range as "
+                    "one rule)");
+        }
+      }
+    }
+  }
+
+  void assign_rule_ids() {
+    std::map<std::string, source_pos> seen;
+    for (security_group& g : model_.groups) {
+      for (auto* rules : {&g.ingress, &g.egress}) {
+        for (rule& r : *rules) {
+          const bool derived = r.id.empty();
+          if (derived) r.id = derive_rule_id(model_, g.id, r);
+          // Two derived ids only collide for duplicate rules, which are
+          // reported already.
+          if (auto [it, fresh] = seen.emplace(r.id, r.pos); !fresh && !derived) {
+            error(r.pos, "security_group." + g.id + "." + std::string(to_string(r.dir)) + ".id",
+                  "duplicate rule id " + quoted(r.id) + "; also used at line " + std::to_string(it->second.line));
+          }
+        }
+      }
+    }
+  }
+
+  std::string file_;
+  std::vector<diagnostic> diags_;
+  policy_model model_;
+};
+
+}  // namespace
+
+load_result load_policy_text(std::string_view text, const std::string& path) { return loader(path).run(text); }
+
+load_result load_policy_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    load_result r;
+    r.diagnostics.push_back(
+        {severity::error, path, {}, "", "cannot open the file: " + std::string(std::strerror(errno))});
+    return r;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_policy_text(text.str(), path);
+}
+
+}  // namespace sgfw::config

@@ -1,0 +1,343 @@
+#include "policy/compiler.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace sgfw::cp {
+
+namespace {
+
+using config::policy_model;
+using config::port_range;
+using config::rule;
+
+template <class K>
+struct interval {
+  K first;
+  K last;
+};
+
+template <class K>
+struct event {
+  K key;
+  std::uint32_t bit;
+  std::int32_t delta;
+};
+
+template <class K>
+constexpr K key_max() {
+  return static_cast<K>(~K{0});
+}
+
+// Interns rule bitsets: equal rows share one id, so tables hold each
+// distinct row once however many intervals map to it.
+class row_interner {
+ public:
+  explicit row_interner(std::uint32_t words) : words_(words), slots_(64, 0) {}
+
+  std::uint32_t intern(const std::uint64_t* bits) {
+    std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash(bits) & mask;; i = (i + 1) & mask) {
+      const std::uint32_t s = slots_[i];
+      if (s == 0) {
+        const auto id = static_cast<std::uint32_t>(rows_.size() / words_);
+        rows_.insert(rows_.end(), bits, bits + words_);
+        slots_[i] = id + 1;
+        if (2 * (std::size_t{id} + 1) > slots_.size()) grow();
+        return id;
+      }
+      if (std::equal(bits, bits + words_, rows_.begin() + static_cast<std::ptrdiff_t>((s - 1) * words_))) {
+        return s - 1;
+      }
+    }
+  }
+
+  std::vector<std::uint64_t> take_rows() { return std::move(rows_); }
+
+ private:
+  std::size_t hash(const std::uint64_t* bits) const {
+    std::uint64_t h = 0x9E3779B97F4A7C15ULL;
+    for (std::uint32_t w = 0; w < words_; ++w) {
+      h = (h ^ bits[w]) * 0xBF58476D1CE4E5B9ULL;
+      h ^= h >> 31;
+    }
+    return static_cast<std::size_t>(h);
+  }
+
+  void grow() {
+    std::vector<std::uint32_t> old = std::move(slots_);
+    slots_.assign(old.size() * 2, 0);
+    const std::size_t mask = slots_.size() - 1;
+    for (const std::uint32_t s : old) {
+      if (s == 0) continue;
+      std::size_t i = hash(rows_.data() + std::size_t{s - 1} * words_) & mask;
+      while (slots_[i] != 0) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+
+  std::uint32_t words_;
+  std::vector<std::uint64_t> rows_;
+  std::vector<std::uint32_t> slots_;  // row id + 1; 0 = empty
+};
+
+// Cuts the key space into elementary intervals, each mapped to the interned
+// bitset of the rules whose intervals cover it; neighbours with the same
+// bitset are merged.  Intervals of one rule may overlap (a prefix list with
+// nested entries): a per-bit count keeps that right.
+template <class K>
+void sweep(std::vector<event<K>>& events, std::uint32_t bits_used, std::uint32_t words, row_interner& rows,
+           std::vector<K>& bounds, std::vector<std::uint32_t>& values) {
+  std::sort(events.begin(), events.end(), [](const event<K>& a, const event<K>& b) { return a.key < b.key; });
+  std::vector<std::uint32_t> count(bits_used, 0);
+  std::vector<std::uint64_t> bits(words, 0);
+  std::size_t i = 0;
+  K cur = 0;
+  for (;;) {
+    for (; i < events.size() && events[i].key == cur; ++i) {
+      const event<K>& e = events[i];
+      const std::uint32_t before = count[e.bit];
+      count[e.bit] = static_cast<std::uint32_t>(static_cast<std::int64_t>(before) + e.delta);
+      const std::uint64_t mask = std::uint64_t{1} << (e.bit % 64);
+      if (count[e.bit] != 0) {
+        bits[e.bit / 64] |= mask;
+      } else {
+        bits[e.bit / 64] &= ~mask;
+      }
+    }
+    const std::uint32_t row = rows.intern(bits.data());
+    if (values.empty() || values.back() != row) {
+      bounds.push_back(cur);
+      values.push_back(row);
+    }
+    if (i == events.size()) break;
+    cur = events[i].key;
+  }
+}
+
+template <class K>
+void add_interval(std::vector<event<K>>& events, std::uint32_t bit, K first, K last) {
+  events.push_back({first, bit, +1});
+  if (last != key_max<K>()) events.push_back({static_cast<K>(last + 1), bit, -1});
+}
+
+// Everything the compiler derives once from the model.
+struct compile_context {
+  const policy_model& model;
+  std::vector<std::array<std::vector<net::u128>, net::family_count>> members;       // group -> family -> addresses
+  std::vector<std::array<std::vector<std::uint32_t>, direction_count>> rule_index;  // group -> dir -> global
+
+  explicit compile_context(const policy_model& m) : model(m), members(m.groups.size()), rule_index(m.groups.size()) {
+    for (const auto& r : m.resources) {
+      for (const std::uint32_t g : r.groups) {
+        for (const net::ip_address& a : r.addresses) members[g][static_cast<std::size_t>(a.fam)].push_back(a.value);
+      }
+    }
+    for (auto& per_family : members) {
+      for (auto& v : per_family) {
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+      }
+    }
+  }
+};
+
+bool peer_is_whole_family(const policy_model& m, const config::peer& p, net::family f) {
+  if (const auto* c = std::get_if<net::cidr>(&p)) return c->fam() == f && c->is_any();
+  if (const auto* pl = std::get_if<config::prefix_list_ref>(&p)) {
+    const auto& list = m.prefix_lists[pl->index];
+    return list.fam == f &&
+           std::any_of(list.entries.begin(), list.entries.end(), [](const net::cidr& c) { return c.is_any(); });
+  }
+  return false;  // a group's members are never the whole address space
+}
+
+template <class K>
+void peer_intervals(const compile_context& ctx, const config::peer& p, net::family f, std::vector<interval<K>>& out) {
+  if (const auto* c = std::get_if<net::cidr>(&p)) {
+    if (c->fam() == f) out.push_back({static_cast<K>(c->first()), static_cast<K>(c->last())});
+  } else if (const auto* pl = std::get_if<config::prefix_list_ref>(&p)) {
+    const auto& list = ctx.model.prefix_lists[pl->index];
+    if (list.fam != f) return;
+    for (const net::cidr& e : list.entries) out.push_back({static_cast<K>(e.first()), static_cast<K>(e.last())});
+  } else {
+    const auto g = std::get<config::group_ref>(p).index;
+    for (const net::u128 a : ctx.members[g][static_cast<std::size_t>(f)]) {
+      out.push_back({static_cast<K>(a), static_cast<K>(a)});
+    }
+  }
+}
+
+void service_intervals(const rule& r, net::family f, std::vector<interval<std::uint32_t>>& out) {
+  const auto& p = r.protocol;
+  if (p.all) {
+    out.push_back({0, dp::k_service_key_max});
+    return;
+  }
+  if (p.has_ports()) {
+    for (const port_range& pr : r.ports) {
+      out.push_back({dp::service_key(p.number, pr.first), dp::service_key(p.number, pr.last)});
+    }
+    return;
+  }
+  if (p.is_icmp()) {
+    // icmp matches ICMP over IPv4 only, icmpv6 ICMPv6 over IPv6 only.
+    const bool fits = p.number == ip_proto::icmp ? f == net::family::ipv4 : f == net::family::ipv6;
+    if (!fits) return;
+    if (r.icmp_type == config::k_icmp_any) {
+      out.push_back({dp::service_key(p.number, 0), dp::service_key(p.number, 0xFFFF)});
+    } else {
+      const auto t = static_cast<std::uint16_t>(r.icmp_type << 8);
+      if (r.icmp_code == config::k_icmp_any) {
+        out.push_back({dp::service_key(p.number, t), dp::service_key(p.number, static_cast<std::uint16_t>(t | 0xFF))});
+      } else {
+        const auto v = static_cast<std::uint16_t>(t | r.icmp_code);
+        out.push_back({dp::service_key(p.number, v), dp::service_key(p.number, v)});
+      }
+    }
+    return;
+  }
+  // Any other protocol: every port matches (S2); its key's value is 0.
+  out.push_back({dp::service_key(p.number, 0), dp::service_key(p.number, 0xFFFF)});
+}
+
+std::vector<port_range> merge_ranges(std::vector<port_range> v) {
+  std::sort(v.begin(), v.end(), [](const port_range& a, const port_range& b) { return a.first < b.first; });
+  std::vector<port_range> out;
+  for (const port_range& r : v) {
+    if (!out.empty() && std::uint32_t{r.first} <= std::uint32_t{out.back().last} + 1) {
+      out.back().last = std::max(out.back().last, r.last);
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+// Ports of protocol `proto` that rules of `dir` allow to or from the whole
+// family (0.0.0.0/0 or ::/0).
+std::vector<port_range> whole_family_ports(const policy_model& m, const std::vector<std::uint32_t>& groups,
+                                           direction dir, net::family f, std::uint8_t proto) {
+  std::vector<port_range> ranges;
+  for (const std::uint32_t g : groups) {
+    for (const rule& r : m.groups[g].rules(dir)) {
+      if (!peer_is_whole_family(m, r.remote, f)) continue;
+      if (r.protocol.all) {
+        ranges.push_back({0, 65535});
+      } else if (r.protocol.is(proto)) {
+        ranges.insert(ranges.end(), r.ports.begin(), r.ports.end());
+      }
+    }
+  }
+  return merge_ranges(std::move(ranges));
+}
+
+template <class K>
+dp::rule_table<K> build_table(const compile_context& ctx, const std::vector<std::uint32_t>& groups, direction dir,
+                              net::family f) {
+  dp::rule_table<K> t;
+  std::vector<event<K>> address_events;
+  std::vector<event<std::uint32_t>> service_events;
+  std::vector<interval<K>> addrs;
+  std::vector<interval<std::uint32_t>> services;
+
+  for (const std::uint32_t g : groups) {
+    const auto& rules = ctx.model.groups[g].rules(dir);
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      addrs.clear();
+      services.clear();
+      peer_intervals<K>(ctx, rules[i].remote, f, addrs);
+      service_intervals(rules[i], f, services);
+      if (addrs.empty() || services.empty()) continue;  // cannot match in this family
+      const auto bit = static_cast<std::uint32_t>(t.rules.size());
+      t.rules.push_back(ctx.rule_index[g][static_cast<std::size_t>(dir)][i]);
+      for (const auto& a : addrs) add_interval(address_events, bit, a.first, a.last);
+      for (const auto& s : services) add_interval(service_events, bit, s.first, s.last);
+    }
+  }
+  if (t.rules.empty()) return t;  // words == 0: everything is denied
+
+  // One more bit in service rows flags the services whose flows would be
+  // untracked (S8); address rows never set it, so it cannot allow anything.
+  t.untracked_bit = static_cast<std::uint32_t>(t.rules.size());
+  for (const service_range& s : untracked_services(ctx.model, groups, dir, f)) {
+    add_interval(service_events, t.untracked_bit, dp::service_key(s.proto, s.ports.first),
+                 dp::service_key(s.proto, s.ports.last));
+  }
+  const std::uint32_t bits_used = t.untracked_bit + 1;
+  t.words = (bits_used + 63) / 64;
+
+  std::vector<K> address_bounds;
+  std::vector<std::uint32_t> address_values;
+  row_interner address_rows(t.words);
+  sweep(address_events, bits_used, t.words, address_rows, address_bounds, address_values);
+  t.addresses = dp::interval_map<K>::build(address_bounds, address_values);
+  t.address_rows = address_rows.take_rows();
+
+  std::vector<std::uint32_t> service_bounds;
+  std::vector<std::uint32_t> service_values;
+  row_interner service_rows(t.words);
+  sweep(service_events, bits_used, t.words, service_rows, service_bounds, service_values);
+  t.services = dp::interval_map<std::uint32_t>::build(service_bounds, service_values);
+  t.service_rows = service_rows.take_rows();
+  return t;
+}
+
+}  // namespace
+
+std::vector<service_range> untracked_services(const policy_model& model, const std::vector<std::uint32_t>& groups,
+                                              direction initiated, net::family fam) {
+  std::vector<service_range> out;
+  for (const std::uint8_t proto : {ip_proto::tcp, ip_proto::udp}) {
+    const auto back = whole_family_ports(model, groups, opposite(initiated), fam, proto);
+    if (back.size() != 1 || back[0].first != 0 || back[0].last != 65535) continue;
+    for (const port_range& r : whole_family_ports(model, groups, initiated, fam, proto)) out.push_back({proto, r});
+  }
+  return out;
+}
+
+dp::compiled_policy compile(const policy_model& model, std::uint64_t generation) {
+  compile_context ctx(model);
+  dp::compiled_policy p;
+  p.generation = generation;
+
+  // Global rule indices, 1-based: 0 is dp::k_no_rule.
+  p.rules.push_back({"", 0, direction::ingress});
+  for (std::size_t g = 0; g < model.groups.size(); ++g) {
+    p.group_ids.push_back(model.groups[g].id);
+    for (const direction d : {direction::ingress, direction::egress}) {
+      for (const rule& r : model.groups[g].rules(d)) {
+        ctx.rule_index[g][static_cast<std::size_t>(d)].push_back(static_cast<std::uint32_t>(p.rules.size()));
+        p.rules.push_back({r.id, static_cast<std::uint32_t>(g), d});
+      }
+    }
+  }
+
+  // Resources with the same groups share one set of tables.
+  std::map<std::vector<std::uint32_t>, std::uint32_t> set_of_groups;
+  std::vector<dp::resource_map::entry> addresses;
+  for (std::size_t r = 0; r < model.resources.size(); ++r) {
+    const auto& res = model.resources[r];
+    p.resource_names.push_back(res.name);
+    std::vector<std::uint32_t> groups = res.groups;
+    std::sort(groups.begin(), groups.end());
+    auto [it, fresh] = set_of_groups.emplace(groups, static_cast<std::uint32_t>(p.sets.size()));
+    if (fresh) {
+      dp::group_set_tables s;
+      s.groups = groups;
+      for (const direction d : {direction::ingress, direction::egress}) {
+        const auto di = static_cast<std::size_t>(d);
+        s.v4[di] = build_table<std::uint32_t>(ctx, groups, d, net::family::ipv4);
+        s.v6[di] = build_table<net::u128>(ctx, groups, d, net::family::ipv6);
+      }
+      p.sets.push_back(std::move(s));
+    }
+    p.resource_set.push_back(it->second);
+    for (const net::ip_address& a : res.addresses) addresses.push_back({a, static_cast<std::uint32_t>(r)});
+  }
+  p.resources = dp::resource_map::build(addresses);
+  return p;
+}
+
+}  // namespace sgfw::cp

@@ -1,0 +1,27 @@
+// Words shared by the config model, the compiler and the dataplane.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace sgfw {
+
+// Which way a packet crosses a protected resource's boundary (mission S1):
+// ingress = towards the resource, egress = away from it.
+enum class direction : std::uint8_t { ingress = 0, egress = 1 };
+
+inline constexpr int direction_count = 2;
+
+constexpr direction opposite(direction d) { return d == direction::ingress ? direction::egress : direction::ingress; }
+
+constexpr std::string_view to_string(direction d) { return d == direction::ingress ? "ingress" : "egress"; }
+
+// IANA protocol numbers that security-group rules treat specially (S2).
+namespace ip_proto {
+inline constexpr std::uint8_t icmp = 1;
+inline constexpr std::uint8_t tcp = 6;
+inline constexpr std::uint8_t udp = 17;
+inline constexpr std::uint8_t icmpv6 = 58;
+}  // namespace ip_proto
+
+}  // namespace sgfw

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# setup.sh: everything sgfw needs on a fresh Debian 12 machine.
+#
+#   ./setup.sh demo    install packages, build, run the appliance's main job
+#   ./setup.sh test    install packages, build, run the whole test suite
+#   ./setup.sh         install packages and build
+#
+# Run as root on a bare machine (packages are installed with apt-get); as
+# another user it works once the packages are there.  Idempotent: installed
+# packages are skipped, existing build directories are reused.  Every package
+# the project needs is listed here and nowhere else, so that CI on a clean
+# clone and a bare machine both work.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build_dir=${SGFW_BUILD_DIR:-"$here/build"}
+asan_dir=${SGFW_ASAN_BUILD_DIR:-"$here/build-asan"}
+
+packages=(
+  build-essential pkg-config meson ninja-build clang clang-format
+  libdpdk-dev dpdk
+  libhyperscan-dev
+  libtomlplusplus-dev
+  libboost-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-scapy iproute2 ethtool curl tcpdump
+)
+
+log() { printf '\n== %s\n' "$*"; }
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup.sh: missing packages (${missing[*]}); run as root to install them" >&2
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# build DIR [meson options...]
+build() {
+  local dir=$1
+  shift
+  if [[ ! -f "$dir/build.ninja" ]]; then
+    meson setup "$dir" "$here" --buildtype=release -Dwerror=true "$@"
+  fi
+  ninja -C "$dir"
+}
+
+check_format() {
+  log "clang-format"
+  local bad
+  bad=$(cd "$here" && git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run 2>&1 | grep -o '^[^:]*:[0-9]*' | sort -u || true)
+  if [[ -n "$bad" ]]; then
+    echo "not clang-formatted (run clang-format -i on these files):" >&2
+    echo "$bad" >&2
+    return 1
+  fi
+}
+
+run_tests() {
+  check_format
+  log "tests (release build)"
+  meson test -C "$build_dir" --print-errorlogs
+  log "tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+  build "$asan_dir" -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Dperf=disabled
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C "$asan_dir" --print-errorlogs
+  log "all tests passed"
+}
+
+install_packages
+build "$build_dir"
+
+case "${1:-}" in
+  "") ;;
+  demo) exec "$build_dir/sgfw" check --config "$here/config/examples/web-server.toml" ;;
+  test) run_tests ;;
+  *) echo "setup.sh: unknown command '$1' (expected: demo | test)" >&2; exit 2 ;;
+esac

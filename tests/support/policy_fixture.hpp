@@ -1,0 +1,114 @@
+// A policy loaded from TOML text, compiled, and paired with the reference
+// evaluator, so that every question a test asks is answered by both and the
+// answers are compared.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "config/address_text.hpp"
+#include "config/toml_loader.hpp"
+#include "policy/classifier.hpp"
+#include "policy/compiler.hpp"
+#include "policy/reference_evaluator.hpp"
+
+namespace sgfw::testing {
+
+inline net::ip_address ip(std::string_view text) {
+  auto parsed = config::parse_address(text);
+  if (auto* e = std::get_if<config::text_error>(&parsed)) {
+    ADD_FAILURE() << "bad address in test: " << e->message;
+    return {};
+  }
+  return std::get<net::ip_address>(parsed);
+}
+
+class policy_fixture {
+ public:
+  explicit policy_fixture(std::string_view toml) {
+    auto loaded = config::load_policy_text(toml, "test.toml");
+    for (const auto& d : loaded.diagnostics) {
+      if (d.level == config::diagnostic::severity::error) ADD_FAILURE() << config::format(d);
+    }
+    if (!loaded.ok()) throw std::runtime_error("test policy does not load");
+    model_ = std::make_unique<config::policy_model>(std::move(*loaded.model));
+    compiled_ = cp::compile(*model_, 1);
+    reference_ = std::make_unique<cp::reference_evaluator>(*model_);
+  }
+
+  const config::policy_model& model() const { return *model_; }
+  const dp::compiled_policy& compiled() const { return compiled_; }
+
+  std::uint32_t resource(std::string_view name) const {
+    for (std::size_t i = 0; i < model_->resources.size(); ++i) {
+      if (model_->resources[i].name == name) return static_cast<std::uint32_t>(i);
+    }
+    ADD_FAILURE() << "no resource " << name;
+    return 0;
+  }
+
+  // Asks the compiled classifier (single and batched) and the reference.
+  dp::decision ask(const dp::classify_key& k) const {
+    const dp::decision compiled = dp::classify(compiled_, k);
+    dp::decision burst;
+    dp::classify_burst(compiled_, &k, &burst, 1);
+    const dp::decision reference = reference_->classify(k);
+    EXPECT_EQ(compiled, reference) << "compiled rule " << compiled.rule << " vs reference rule " << reference.rule;
+    EXPECT_EQ(compiled, burst);
+    return compiled;
+  }
+
+  // The first packet of a flow from `remote` to the resource's `port`.
+  dp::decision inbound(std::string_view res, std::string_view proto, std::string_view remote, std::uint16_t port,
+                       std::uint16_t remote_port = 40000) const {
+    return ask(key(res, direction::ingress, proto, remote, port, remote_port));
+  }
+  // The first packet of a flow from the resource to `remote`'s `port`.
+  dp::decision outbound(std::string_view res, std::string_view proto, std::string_view remote, std::uint16_t port,
+                        std::uint16_t local_port = 40000) const {
+    return ask(key(res, direction::egress, proto, remote, local_port, port));
+  }
+  dp::decision icmp(std::string_view res, direction d, std::string_view remote, std::uint8_t type,
+                    std::uint8_t code) const {
+    dp::classify_key k = key(res, d, "icmp", remote, 0, 0);
+    k.proto = k.fam == net::family::ipv4 ? ip_proto::icmp : ip_proto::icmpv6;
+    k.icmp_type = type;
+    k.icmp_code = code;
+    return ask(k);
+  }
+
+  dp::classify_key key(std::string_view res, direction d, std::string_view proto, std::string_view remote,
+                       std::uint16_t local_port, std::uint16_t remote_port) const {
+    dp::classify_key k;
+    k.resource = resource(res);
+    k.dir = d;
+    k.proto = proto == "tcp"      ? ip_proto::tcp
+              : proto == "udp"    ? ip_proto::udp
+              : proto == "icmp"   ? ip_proto::icmp
+              : proto == "icmpv6" ? ip_proto::icmpv6
+                                  : static_cast<std::uint8_t>(std::stoi(std::string(proto)));
+    const net::ip_address a = ip(remote);
+    k.fam = a.fam;
+    k.remote = a.value;
+    k.local_port = local_port;
+    k.remote_port = remote_port;
+    return k;
+  }
+
+  // "group/rule-id" of the rule that decided, or "deny".
+  std::string who(const dp::decision& d) const {
+    if (!d.allowed()) return "deny";
+    const auto& r = compiled_.rules[d.rule];
+    return compiled_.group_ids[r.group] + "/" + r.id;
+  }
+
+ private:
+  std::unique_ptr<config::policy_model> model_;
+  dp::compiled_policy compiled_;
+  std::unique_ptr<cp::reference_evaluator> reference_;
+};
+
+}  // namespace sgfw::testing

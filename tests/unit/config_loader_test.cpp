@@ -1,0 +1,170 @@
+// The TOML loader on good input: what the model says, defaults, warnings.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "config/address_text.hpp"
+#include "config/toml_loader.hpp"
+
+namespace sgfw::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+load_result load(std::string_view text) { return load_policy_text(text, "t.toml"); }
+
+const policy_model& ok(const load_result& r) {
+  for (const auto& d : r.diagnostics) ADD_FAILURE() << format(d);
+  if (!r.ok()) throw std::runtime_error("did not load");
+  return *r.model;
+}
+
+TEST(Examples, EveryExampleConfigChecksCleanWithoutWarnings) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(SGFW_SOURCE_DIR "/config/examples")) {
+    if (e.path().extension() != ".toml") continue;
+    ++n;
+    const load_result r = load_policy_file(e.path().string());
+    EXPECT_TRUE(r.ok()) << e.path();
+    for (const auto& d : r.diagnostics) ADD_FAILURE() << format(d);
+  }
+  EXPECT_GE(n, 3U);
+}
+
+TEST(Loader, RuleFieldsAreReadAsWritten) {
+  const auto r = load(R"(
+[[prefix_list]]
+id = "pl"
+entries = [{ cidr = "2001:db8::/32", description = "docs" }, "2001:db8:1::/48"]
+[[security_group]]
+id = "g"
+description = "a group"
+  [[security_group.ingress]]
+  id = "x1"
+  protocol = "TCP"
+  ports = [443, "1000-2000", 80]
+  cidr = "10.0.0.0/8"
+  description = "web"
+  [[security_group.ingress]]
+  protocol = 6
+  ports = "all"
+  prefix_list = "pl"
+  [[security_group.ingress]]
+  protocol = "icmpv6"
+  icmp_type = 128
+  icmp_code = "all"
+  security_group = "g"
+  [[security_group.egress]]
+  protocol = "-1"
+  cidr = "::/0"
+[[resource]]
+name = "r"
+addresses = "10.1.1.1"
+security_groups = ["g"]
+)");
+  const auto& m = ok(r);
+  ASSERT_EQ(m.groups.size(), 2U);  // g and the implicit default
+  const auto& g = m.groups[0];
+  EXPECT_EQ(g.description, "a group");
+  ASSERT_EQ(g.ingress.size(), 3U);
+  EXPECT_EQ(g.ingress[0].id, "x1");
+  EXPECT_TRUE(g.ingress[0].protocol.is(ip_proto::tcp));
+  ASSERT_EQ(g.ingress[0].ports.size(), 3U);  // sorted
+  EXPECT_EQ(g.ingress[0].ports[0], (port_range{80, 80}));
+  EXPECT_EQ(g.ingress[0].ports[1], (port_range{443, 443}));
+  EXPECT_EQ(g.ingress[0].ports[2], (port_range{1000, 2000}));
+  EXPECT_EQ(g.ingress[1].ports[0], (port_range{0, 65535}));
+  EXPECT_EQ(std::get<prefix_list_ref>(g.ingress[1].remote).index, 0U);
+  EXPECT_EQ(g.ingress[2].icmp_type, 128);
+  EXPECT_EQ(g.ingress[2].icmp_code, k_icmp_any);
+  EXPECT_EQ(std::get<group_ref>(g.ingress[2].remote).index, 0U);
+  ASSERT_EQ(g.egress.size(), 1U);  // declared egress replaces the default
+  EXPECT_TRUE(g.egress[0].protocol.all);
+  EXPECT_EQ(m.prefix_lists[0].fam, net::family::ipv6);
+  EXPECT_EQ(m.prefix_lists[0].max_entries, 2U);  // defaults to the entry count
+  EXPECT_EQ(m.resources[0].addresses.size(), 1U);
+  EXPECT_EQ(g.ingress[0].pos.line, 8U);
+}
+
+TEST(Loader, DefaultEgressAndDefaultGroup) {
+  const auto r = load(R"(
+[[security_group]]
+id = "g"
+[[resource]]
+name = "r"
+addresses = ["10.0.0.1"]
+)");
+  const auto& m = ok(r);
+  ASSERT_EQ(m.groups.size(), 2U);
+  EXPECT_EQ(m.groups[0].egress.size(), 2U);  // 0.0.0.0/0 and ::/0
+  EXPECT_TRUE(m.groups[0].egress[0].protocol.all);
+  EXPECT_EQ(std::get<net::cidr>(m.groups[0].egress[0].remote), net::cidr::any(net::family::ipv4));
+  EXPECT_EQ(std::get<net::cidr>(m.groups[0].egress[1].remote), net::cidr::any(net::family::ipv6));
+  EXPECT_EQ(m.groups[1].id, "default");
+  EXPECT_TRUE(m.groups[1].synthesised);
+  EXPECT_EQ(m.resources[0].groups, std::vector<std::uint32_t>{1});
+}
+
+TEST(Loader, LimitsAreConfigurable) {
+  const auto r = load(R"(
+[limits]
+groups_per_resource = 16
+ingress_rules_per_group = 100
+egress_rules_per_group = 1
+[[security_group]]
+id = "g"
+egress = []
+  [[security_group.ingress]]
+  protocol = "tcp"
+  ports = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62]
+  cidr = "10.0.0.0/8"
+)");
+  const auto& m = ok(r);
+  EXPECT_EQ(m.quota.groups_per_resource, 16U);
+  EXPECT_EQ(m.quota.ingress_rules_per_group, 100U);
+  EXPECT_EQ(m.quota.egress_rules_per_group, 1U);
+}
+
+TEST(Loader, SixteenGroupsPerResourceWhenAllowed) {
+  std::string text = "[limits]\ngroups_per_resource = 16\n";
+  std::string list;
+  for (int i = 0; i < 16; ++i) {
+    text += "[[security_group]]\nid = \"g" + std::to_string(i) + "\"\n";
+    list += (i ? ", " : "") + std::string("\"g") + std::to_string(i) + "\"";
+  }
+  text += "[[resource]]\nname = \"r\"\naddresses = [\"10.0.0.1\"]\nsecurity_groups = [" + list + "]\n";
+  EXPECT_EQ(ok(load(text)).resources[0].groups.size(), 16U);
+  const auto over = load(text + "[[resource]]\nname = \"r2\"\naddresses = [\"10.0.0.2\"]\nsecurity_groups = [" + list +
+                         ", \"default\"]\n");
+  EXPECT_FALSE(over.ok());
+}
+
+TEST(Loader, PortsOnOtherProtocolsAreAWarningNotAnError) {
+  const auto r = load(R"(
+[[security_group]]
+id = "g"
+  [[security_group.ingress]]
+  protocol = 132
+  ports = "5000-5001"
+  cidr = "10.0.0.0/8"
+)");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.diagnostics.size(), 1U);
+  EXPECT_EQ(format(r.diagnostics[0]),
+            "t.toml:6:11: warning: security_group[0].ingress[0].ports: ignored: protocol 132 has no ports, so "
+            "every port matches");
+}
+
+TEST(Loader, ExplicitIdsAndDerivedIdsAreBothStable) {
+  const auto a = load(
+      "[[security_group]]\nid = \"g\"\n[[security_group.ingress]]\nprotocol = \"tcp\"\nports = 22\ncidr = "
+      "\"10.0.0.0/8\"\n");
+  const auto b = load(
+      "# moved down\n\n[[security_group]]\nid = \"g\"\n[[security_group.ingress]]\ncidr = \"10.0.0.0/8\"\nports = "
+      "22\nprotocol = \"tcp\"\n");
+  EXPECT_EQ(ok(a).groups[0].ingress[0].id, ok(b).groups[0].ingress[0].id);
+  EXPECT_EQ(ok(a).groups[0].ingress[0].id.substr(0, 4), "sgr-");
+}
+
+}  // namespace
+}  // namespace sgfw::config
