@@ -1,6 +1,7 @@
 #include "policy/compiler.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <map>
 
@@ -234,9 +235,24 @@ std::vector<port_range> whole_family_ports(const policy_model& m, const std::vec
 }
 
 template <class K>
-dp::rule_table<K> build_table(const compile_context& ctx, const std::vector<std::uint32_t>& groups, direction dir,
-                              net::family f) {
-  dp::rule_table<K> t;
+struct pending_map {
+  std::vector<K> bounds{0};
+  std::vector<std::uint32_t> values{0};
+};
+
+// A table before the policy-wide shapes (row width, tree depths) are known.
+struct pending_table {
+  pending_map<std::uint32_t> services;
+  std::uint32_t words = 1;
+  std::vector<std::uint64_t> address_rows = std::vector<std::uint64_t>(1, 0);  // row 0: nothing allowed
+  std::vector<std::uint64_t> service_rows = std::vector<std::uint64_t>(1, 0);
+  std::vector<std::uint32_t> rules;
+  std::uint32_t untracked_bit = 0;
+};
+
+template <class K>
+void build_table(const compile_context& ctx, const std::vector<std::uint32_t>& groups, direction dir, net::family f,
+                 pending_table& t, pending_map<K>& addresses) {
   std::vector<event<K>> address_events;
   std::vector<event<std::uint32_t>> service_events;
   std::vector<interval<K>> addrs;
@@ -253,35 +269,125 @@ dp::rule_table<K> build_table(const compile_context& ctx, const std::vector<std:
       const auto bit = static_cast<std::uint32_t>(t.rules.size());
       t.rules.push_back(ctx.rule_index[g][static_cast<std::size_t>(dir)][i]);
       for (const auto& a : addrs) add_interval(address_events, bit, a.first, a.last);
-      for (const auto& s : services) add_interval(service_events, bit, s.first, s.last);
+      for (const auto& sv : services) add_interval(service_events, bit, sv.first, sv.last);
     }
   }
-  if (t.rules.empty()) return t;  // words == 0: everything is denied
+  if (t.rules.empty()) return;  // the defaults: one interval each way, nothing allowed
 
   // One more bit in service rows flags the services whose flows would be
   // untracked (S8); address rows never set it, so it cannot allow anything.
   t.untracked_bit = static_cast<std::uint32_t>(t.rules.size());
-  for (const service_range& s : untracked_services(ctx.model, groups, dir, f)) {
-    add_interval(service_events, t.untracked_bit, dp::service_key(s.proto, s.ports.first),
-                 dp::service_key(s.proto, s.ports.last));
+  for (const service_range& sr : untracked_services(ctx.model, groups, dir, f)) {
+    add_interval(service_events, t.untracked_bit, dp::service_key(sr.proto, sr.ports.first),
+                 dp::service_key(sr.proto, sr.ports.last));
   }
   const std::uint32_t bits_used = t.untracked_bit + 1;
   t.words = (bits_used + 63) / 64;
 
-  std::vector<K> address_bounds;
-  std::vector<std::uint32_t> address_values;
+  addresses = {{}, {}};
   row_interner address_rows(t.words);
-  sweep(address_events, bits_used, t.words, address_rows, address_bounds, address_values);
-  t.addresses = dp::interval_map<K>::build(address_bounds, address_values);
+  sweep(address_events, bits_used, t.words, address_rows, addresses.bounds, addresses.values);
   t.address_rows = address_rows.take_rows();
 
-  std::vector<std::uint32_t> service_bounds;
-  std::vector<std::uint32_t> service_values;
+  t.services = {{}, {}};
   row_interner service_rows(t.words);
-  sweep(service_events, bits_used, t.words, service_rows, service_bounds, service_values);
-  t.services = dp::interval_map<std::uint32_t>::build(service_bounds, service_values);
+  sweep(service_events, bits_used, t.words, service_rows, t.services.bounds, t.services.values);
   t.service_rows = service_rows.take_rows();
-  return t;
+}
+
+// Widens rows from `from` to `to` words (the new words are zero).
+dp::aligned_vector<std::uint64_t> widen_rows(const std::vector<std::uint64_t>& rows, std::uint32_t from,
+                                             std::uint32_t to) {
+  dp::aligned_vector<std::uint64_t> out(rows.size() / from * to, 0);
+  for (std::size_t r = 0; r < rows.size() / from; ++r) {
+    std::copy_n(rows.begin() + static_cast<std::ptrdiff_t>(r * from), from,
+                out.begin() + static_cast<std::ptrdiff_t>(r * to));
+  }
+  return out;
+}
+
+struct pending_set {
+  std::vector<std::uint32_t> groups;
+  std::array<std::array<pending_table, direction_count>, net::family_count> tables;
+  std::array<pending_map<std::uint32_t>, direction_count> v4_addresses;
+  std::array<pending_map<net::u128>, direction_count> v6_addresses;
+};
+
+pending_set build_set(const compile_context& ctx, std::vector<std::uint32_t> groups) {
+  pending_set s;
+  s.groups = std::move(groups);
+  for (const direction d : {direction::ingress, direction::egress}) {
+    const auto di = static_cast<std::size_t>(d);
+    build_table<std::uint32_t>(ctx, s.groups, d, net::family::ipv4, s.tables[0][di], s.v4_addresses[di]);
+    build_table<net::u128>(ctx, s.groups, d, net::family::ipv6, s.tables[1][di], s.v6_addresses[di]);
+  }
+  return s;
+}
+
+// Fixes the policy-wide shapes and builds the search trees.
+void finish(std::vector<pending_set>& pending, dp::compiled_policy& p) {
+  using dp::interval_map;
+  p.row_words = 1;
+  p.address_depth = {1, 1};
+  p.service_depth = 1;
+  for (const auto& s : pending) {
+    for (const auto& per_family : s.tables) {
+      for (const auto& t : per_family) {
+        p.row_words = std::max(p.row_words, std::bit_ceil(t.words));
+        p.service_depth =
+            std::max(p.service_depth, interval_map<std::uint32_t>::natural_depth(t.services.bounds.size()));
+      }
+    }
+    for (const auto& m : s.v4_addresses) {
+      p.address_depth[0] = std::max(p.address_depth[0], interval_map<std::uint32_t>::natural_depth(m.bounds.size()));
+    }
+    for (const auto& m : s.v6_addresses) {
+      p.address_depth[1] = std::max(p.address_depth[1], interval_map<net::u128>::natural_depth(m.bounds.size()));
+    }
+  }
+  p.sets.reserve(pending.size());
+  for (auto& s : pending) {
+    dp::group_set_tables out;
+    out.groups = std::move(s.groups);
+    for (std::size_t f = 0; f < net::family_count; ++f) {
+      for (std::size_t d = 0; d < direction_count; ++d) {
+        pending_table& t = s.tables[f][d];
+        dp::rule_table& o = out.tables[f][d];
+        o.services = interval_map<std::uint32_t>::build(t.services.bounds, t.services.values, p.service_depth);
+        o.address_rows = widen_rows(t.address_rows, t.words, p.row_words);
+        o.service_rows = widen_rows(t.service_rows, t.words, p.row_words);
+        o.rules = std::move(t.rules);
+        o.rules.resize(std::size_t{p.row_words} * 64 + 1, dp::k_no_rule);
+        o.untracked_bit = t.untracked_bit;
+      }
+    }
+    for (std::size_t d = 0; d < direction_count; ++d) {
+      out.v4_addresses[d] =
+          interval_map<std::uint32_t>::build(s.v4_addresses[d].bounds, s.v4_addresses[d].values, p.address_depth[0]);
+      out.v6_addresses[d] =
+          interval_map<net::u128>::build(s.v6_addresses[d].bounds, s.v6_addresses[d].values, p.address_depth[1]);
+    }
+    p.sets.push_back(std::move(out));
+  }
+  // The views, once every vector is in its final place.
+  p.views.resize(p.sets.size() * 4);
+  for (std::size_t i = 0; i < p.sets.size(); ++i) {
+    const dp::group_set_tables& s = p.sets[i];
+    for (std::size_t f = 0; f < net::family_count; ++f) {
+      for (std::size_t d = 0; d < direction_count; ++d) {
+        const dp::rule_table& t = s.tables[f][d];
+        dp::table_view& v = p.views[i * 4 + f * 2 + d];
+        v.service_nodes = t.services.nodes();
+        v.service_values = t.services.values();
+        v.address_nodes = f == 0 ? static_cast<const void*>(s.v4_addresses[d].nodes()) : s.v6_addresses[d].nodes();
+        v.address_values = f == 0 ? s.v4_addresses[d].values() : s.v6_addresses[d].values();
+        v.address_rows = t.address_rows.data();
+        v.service_rows = t.service_rows.data();
+        v.rules = t.rules.data();
+        v.untracked_bit = t.untracked_bit;
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -316,26 +422,22 @@ dp::compiled_policy compile(const policy_model& model, std::uint64_t generation)
 
   // Resources with the same groups share one set of tables.
   std::map<std::vector<std::uint32_t>, std::uint32_t> set_of_groups;
+  std::vector<pending_set> pending;
   std::vector<dp::resource_map::entry> addresses;
   for (std::size_t r = 0; r < model.resources.size(); ++r) {
     const auto& res = model.resources[r];
     p.resource_names.push_back(res.name);
     std::vector<std::uint32_t> groups = res.groups;
     std::sort(groups.begin(), groups.end());
-    auto [it, fresh] = set_of_groups.emplace(groups, static_cast<std::uint32_t>(p.sets.size()));
-    if (fresh) {
-      dp::group_set_tables s;
-      s.groups = groups;
-      for (const direction d : {direction::ingress, direction::egress}) {
-        const auto di = static_cast<std::size_t>(d);
-        s.v4[di] = build_table<std::uint32_t>(ctx, groups, d, net::family::ipv4);
-        s.v6[di] = build_table<net::u128>(ctx, groups, d, net::family::ipv6);
-      }
-      p.sets.push_back(std::move(s));
-    }
+    auto [it, fresh] = set_of_groups.emplace(groups, static_cast<std::uint32_t>(pending.size()));
+    if (fresh) pending.push_back(build_set(ctx, groups));
     p.resource_set.push_back(it->second);
     for (const net::ip_address& a : res.addresses) addresses.push_back({a, static_cast<std::uint32_t>(r)});
   }
+  // The deny-all set, for resource indices past the end.
+  p.resource_set.push_back(static_cast<std::uint32_t>(pending.size()));
+  pending.push_back(build_set(ctx, {}));
+  finish(pending, p);
   p.resources = dp::resource_map::build(addresses);
   return p;
 }

@@ -65,34 +65,40 @@ struct decision {
   friend bool operator==(const decision&, const decision&) = default;
 };
 
-// Rules of one (group set, direction, family), compiled.
-template <class AddressKey>
+// Rules of one (group set, family, direction), compiled.  Rows are bitsets
+// over the table's rules of compiled_policy::row_words words each.
 struct rule_table {
-  interval_map<AddressKey> addresses;       // remote address -> address row
-  interval_map<std::uint32_t> services;     // service_key -> service row
-  std::uint32_t words = 0;                  // 64-bit words per row; 0 = no rule at all
-  std::uint32_t untracked_bit = 0;          // bit of the untracked flag in service rows
-  std::vector<std::uint64_t> address_rows;  // rows x words
-  std::vector<std::uint64_t> service_rows;  // rows x words
-  std::vector<std::uint32_t> rules;         // bit -> global rule index
+  interval_map<std::uint32_t> services;        // service_key -> service row
+  aligned_vector<std::uint64_t> address_rows;  // address row x row_words
+  aligned_vector<std::uint64_t> service_rows;  // service row x row_words
+  // bit -> global rule index; row_words * 64 + 1 entries, k_no_rule beyond
+  // the real rules, so "no bit set" (index row_words * 64) reads k_no_rule.
+  std::vector<std::uint32_t> rules;
+  std::uint32_t untracked_bit = 0;  // bit of the untracked flag in service rows
 
-  bool empty() const { return words == 0; }
   std::size_t memory_bytes() const {
-    return addresses.memory_bytes() + services.memory_bytes() +
-           (address_rows.size() + service_rows.size()) * sizeof(std::uint64_t) + rules.size() * sizeof(std::uint32_t);
+    return services.memory_bytes() + (address_rows.size() + service_rows.size()) * sizeof(std::uint64_t) +
+           rules.size() * sizeof(std::uint32_t);
   }
 };
 
 // The merged rules of one set of security groups (S3: allow-only union).
 struct group_set_tables {
-  std::array<rule_table<std::uint32_t>, direction_count> v4;  // by direction
-  std::array<rule_table<net::u128>, direction_count> v6;
+  std::array<std::array<rule_table, direction_count>, net::family_count> tables;  // [family][direction]
+  std::array<interval_map<std::uint32_t>, direction_count> v4_addresses;          // remote -> address row
+  std::array<interval_map<net::u128>, direction_count> v6_addresses;
   std::vector<std::uint32_t> groups;  // group indices, ascending
 
+  const rule_table& table(net::family f, direction d) const {
+    return tables[static_cast<std::size_t>(f)][static_cast<std::size_t>(d)];
+  }
   std::size_t memory_bytes() const {
     std::size_t b = 0;
-    for (const auto& t : v4) b += t.memory_bytes();
-    for (const auto& t : v6) b += t.memory_bytes();
+    for (const auto& per_family : tables) {
+      for (const auto& t : per_family) b += t.memory_bytes();
+    }
+    for (const auto& m : v4_addresses) b += m.memory_bytes();
+    for (const auto& m : v6_addresses) b += m.memory_bytes();
     return b;
   }
 };
@@ -104,12 +110,52 @@ struct rule_info {
   direction dir = direction::ingress;
 };
 
+// Everything a lookup in one (group set, family, direction) needs, in one
+// cache line: workers find it with one index and follow no other pointer
+// chain.  The pointers point into the same compiled_policy's storage.
+struct alignas(64) table_view {
+  const std::uint32_t* service_nodes = nullptr;
+  const std::uint32_t* service_values = nullptr;
+  const void* address_nodes = nullptr;  // interval_map<uint32_t> or <u128> nodes
+  const std::uint32_t* address_values = nullptr;
+  const std::uint64_t* address_rows = nullptr;
+  const std::uint64_t* service_rows = nullptr;
+  const std::uint32_t* rules = nullptr;
+  std::uint32_t untracked_bit = 0;
+};
+
 struct compiled_policy {
+  compiled_policy() = default;
+  // Move-only: views point into the policy's own vectors, whose storage
+  // moves with them but would not be shared by a copy.
+  compiled_policy(const compiled_policy&) = delete;
+  compiled_policy& operator=(const compiled_policy&) = delete;
+  compiled_policy(compiled_policy&&) = default;
+  compiled_policy& operator=(compiled_policy&&) = default;
+
   std::uint64_t generation = 0;
 
-  std::vector<group_set_tables> sets;
-  std::vector<std::uint32_t> resource_set;  // resource index -> set index
-  resource_map resources;                   // address -> resource index
+  std::vector<group_set_tables> sets;  // the last one has no groups: deny all
+  // resource index -> set index; one extra entry past the last resource
+  // names the deny-all set, so an out-of-range index needs no branch.
+  std::vector<std::uint32_t> resource_set;
+  resource_map resources;  // address -> resource index
+  // [set * 4 + family * 2 + direction]
+  std::vector<table_view> views;
+
+  const table_view& view(std::uint32_t set, net::family f, direction d) const {
+    return views[std::size_t{set} * 4 + static_cast<std::size_t>(f) * 2 + static_cast<std::size_t>(d)];
+  }
+
+  // Uniform shapes, so a burst's loops have fixed trip counts: every
+  // table's rows have row_words words (a power of two, so that rows of up
+  // to eight words never straddle a cache line), every address map of a family has
+  // address_depth levels and every service map service_depth levels.
+  std::uint32_t row_words = 1;
+  std::array<std::uint32_t, net::family_count> address_depth{1, 1};
+  std::uint32_t service_depth = 1;
+
+  std::size_t resource_count() const { return resource_names.size(); }
 
   std::vector<rule_info> rules;  // [k_no_rule] is a placeholder
   std::vector<std::string> group_ids;

@@ -4,176 +4,225 @@
 // The key space is cut into intervals by sorted lower bounds b[0] = 0 <
 // b[1] < ... < b[n-1]; lookup(x) returns the value of the last interval whose
 // bound is <= x.  The classifier uses it twice per lookup: remote address ->
-// address class, and (protocol, port or ICMP type/code) -> service class.
+// address row, and (protocol, port or ICMP type/code) -> service row.
 //
-// Layout: an implicit B+-tree of 16-key nodes, root level first ("S+-tree").
-// A node of 32-bit keys is one cache line, and the branch-free "count keys
-// <= x" inside a node compiles to one or two SIMD compares, so a lookup is
-// depth dependent loads with no mispredicted branches.  128-bit keys (IPv6)
-// store each node as 16 high halves then 16 low halves so the same count
-// vectorises on 64-bit lanes.
+// Layout: an implicit B-tree, root first.  The tree stores k[i] = b[i+1] - 1
+// and answers "how many stored keys are < x", which is exactly the index of
+// x's interval; padding with the largest key can then never be counted, so
+// no clamping is needed for any x, the largest included.  A node of 32-bit
+// keys is 32 lanes (two cache lines): 31 keys and, in the last lane, the
+// index of the node's first child (or, in a leaf, of its first value).  A
+// level is therefore just
+//     node = nodes + index * 32;  index = node[31] + count(node[0..30] < x)
+// with no per-map metadata, and a lookup is `depth` such steps, each two
+// SIMD compares and a popcount.  128-bit keys (IPv6) use 16-lane nodes of 16
+// high halves then 16 low halves, 15 keys and the child index in the last
+// high lane.  Two levels cover 992 IPv4 or 240 IPv6 bounds.
 //
-// Padding: a level is padded to a whole node with the largest key.  A lookup
-// of the largest key itself counts those pads, so the child index is clamped
-// to the last real node of the level; a pad can never be the right answer
-// for any other key because pads only follow the last real key.
+// Every map of one kind in a policy is built to the same depth (extra levels
+// on top hold no keys), so a burst's loops have fixed trip counts.
 //
 // Immutable once built; readers need no synchronisation.
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <span>
-#include <type_traits>
 #include <vector>
 
 #include "net/ip_address.hpp"
 
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace sgfw::dp {
 
-inline constexpr unsigned k_interval_node_keys = 16;
+// Cache-line-aligned storage, so nodes and rule rows start on cache lines
+// and SIMD loads are aligned.
+template <class T>
+struct aligned_allocator {
+  using value_type = T;
+  aligned_allocator() = default;
+  template <class U>
+  aligned_allocator(const aligned_allocator<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, std::size_t) { ::operator delete (p, std::align_val_t{64}); }
+  friend bool operator==(const aligned_allocator&, const aligned_allocator&) { return true; }
+};
 
-namespace detail {
+template <class T>
+using aligned_vector = std::vector<T, aligned_allocator<T>>;
 
 template <class Key>
-struct interval_node_traits;
+struct interval_node;
 
 template <>
-struct interval_node_traits<std::uint32_t> {
-  static constexpr std::size_t words_per_node = k_interval_node_keys;  // uint32 words
+struct interval_node<std::uint32_t> {
   using word = std::uint32_t;
+  static constexpr unsigned lanes = 32;
+  static constexpr unsigned keys = lanes - 1;  // lane 31: first child / value index
+  static constexpr std::size_t words = lanes;
 
-  static void store(word* node, unsigned i, std::uint32_t key) { node[i] = key; }
-  static std::uint32_t load_first(const word* node) { return node[0]; }
+  static void store_key(word* node, unsigned i, std::uint32_t key) { node[i] = key; }
+  static void store_base(word* node, std::uint32_t base) { node[keys] = base; }
+  static std::uint32_t base(const word* node) { return node[keys]; }
 
-  // Number of keys in the node that are <= x.
-  static unsigned count_le(const word* node, std::uint32_t x) {
+  // Number of keys in the node that are < x (lanes 0..30).
+  static unsigned count_lt(const word* node, std::uint32_t x) {
+#if defined(__AVX512F__)
+    const __m512i xv = _mm512_set1_epi32(static_cast<int>(x));
+    const __mmask16 lo = _mm512_cmplt_epu32_mask(_mm512_load_si512(node), xv);
+    const __mmask16 hi = _mm512_mask_cmplt_epu32_mask(0x7FFF, _mm512_load_si512(node + 16), xv);
+    return static_cast<unsigned>(__builtin_popcount(_mm512_kunpackw(hi, lo)));
+#elif defined(__AVX2__)
+    // Unsigned compare through the sign flip: a < x <=> (x ^ MSB) > (a ^ MSB), signed.
+    const __m256i flip = _mm256_set1_epi32(INT32_MIN);
+    const __m256i xv = _mm256_xor_si256(_mm256_set1_epi32(static_cast<int>(x)), flip);
+    unsigned lt = 0;
+    for (unsigned q = 0; q < 4; ++q) {
+      const __m256i v = _mm256_xor_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(node + 8 * q)), flip);
+      lt |= static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(xv, v)))) << (8 * q);
+    }
+    return static_cast<unsigned>(__builtin_popcount(lt & 0x7FFFFFFFU));
+#else
     unsigned c = 0;
-    for (unsigned i = 0; i < k_interval_node_keys; ++i) c += node[i] <= x ? 1U : 0U;
+    for (unsigned i = 0; i < keys; ++i) c += node[i] < x ? 1U : 0U;
     return c;
+#endif
   }
 };
 
 template <>
-struct interval_node_traits<net::u128> {
-  static constexpr std::size_t words_per_node = 2 * k_interval_node_keys;  // hi[16], lo[16]
+struct interval_node<net::u128> {
   using word = std::uint64_t;
+  static constexpr unsigned lanes = 16;
+  static constexpr unsigned keys = lanes - 1;      // hi lane 15: first child / value index
+  static constexpr std::size_t words = 2 * lanes;  // hi[16], lo[16]
 
-  static void store(word* node, unsigned i, net::u128 key) {
+  static void store_key(word* node, unsigned i, net::u128 key) {
     node[i] = static_cast<std::uint64_t>(key >> 64);
-    node[k_interval_node_keys + i] = static_cast<std::uint64_t>(key);
+    node[lanes + i] = static_cast<std::uint64_t>(key);
   }
-  static net::u128 load_first(const word* node) { return (net::u128{node[0]} << 64) | node[k_interval_node_keys]; }
-  static unsigned count_le(const word* node, net::u128 x) {
+  static void store_base(word* node, std::uint32_t base) { node[keys] = base; }
+  static std::uint32_t base(const word* node) { return static_cast<std::uint32_t>(node[keys]); }
+
+  static unsigned count_lt(const word* node, net::u128 x) {
     const auto xh = static_cast<std::uint64_t>(x >> 64);
     const auto xl = static_cast<std::uint64_t>(x);
     const word* hi = node;
-    const word* lo = node + k_interval_node_keys;
+    const word* lo = node + lanes;
+#if defined(__AVX512F__)
+    const __m512i vh = _mm512_set1_epi64(static_cast<long long>(xh));
+    const __m512i vl = _mm512_set1_epi64(static_cast<long long>(xl));
     unsigned c = 0;
-    for (unsigned i = 0; i < k_interval_node_keys; ++i) {
-      c += ((hi[i] < xh) | ((hi[i] == xh) & (lo[i] <= xl))) ? 1U : 0U;
+    for (unsigned half = 0; half < 2; ++half) {
+      const __m512i h = _mm512_load_si512(hi + 8 * half);
+      const __m512i l = _mm512_load_si512(lo + 8 * half);
+      const auto valid = static_cast<__mmask8>(half == 0 ? 0xFF : 0x7F);
+      const auto lt =
+          static_cast<unsigned>(_mm512_mask_cmplt_epu64_mask(valid, h, vh) |
+                                _mm512_mask_cmplt_epu64_mask(_mm512_mask_cmpeq_epu64_mask(valid, h, vh), l, vl));
+      c += static_cast<unsigned>(__builtin_popcount(lt));
     }
     return c;
+#else
+    unsigned c = 0;
+    for (unsigned i = 0; i < keys; ++i) c += ((hi[i] < xh) | ((hi[i] == xh) & (lo[i] < xl))) ? 1U : 0U;
+    return c;
+#endif
   }
 };
 
-}  // namespace detail
-
 template <class Key>
 class interval_map {
-  using traits = detail::interval_node_traits<Key>;
-  using word = typename traits::word;
-
  public:
+  using node = interval_node<Key>;
+  using word = typename node::word;
   static constexpr unsigned k_max_depth = 8;
 
   interval_map() = default;
 
   // bounds: strictly increasing, bounds[0] == 0; values: one per bound.
-  static interval_map build(std::span<const Key> bounds, std::span<const std::uint32_t> values) {
+  // `depth`: at least this many levels.
+  static interval_map build(std::span<const Key> bounds, std::span<const std::uint32_t> values, unsigned depth = 1) {
     interval_map m;
-    m.build_from(bounds, values);
+    m.build_from(bounds, values, depth);
     return m;
   }
 
-  bool empty() const { return values_.empty(); }
-  std::size_t size() const { return real_slots_; }
+  // Levels a map of n bounds needs.
+  static unsigned natural_depth(std::size_t n) {
+    unsigned d = 1;
+    for (std::size_t keys = n == 0 ? 0 : n - 1; keys > node::keys; keys = nodes_for(keys) - 1) ++d;
+    return d;
+  }
+
+  std::size_t size() const { return values_.size(); }
   unsigned depth() const { return depth_; }
   std::size_t memory_bytes() const { return words_.size() * sizeof(word) + values_.size() * sizeof(std::uint32_t); }
+  const word* nodes() const { return words_.data(); }
+  const std::uint32_t* values() const { return values_.data(); }
+
+  // One level: `index` (0 at the root) becomes the index of the node at the
+  // next level, or after the last level the index of the value.
+  static std::uint32_t descend(const word* nodes, std::uint32_t index, Key x) {
+    const word* n = nodes + std::size_t{index} * node::words;
+    return node::base(n) + node::count_lt(n, x);
+  }
 
   std::uint32_t lookup(Key x) const {
-    const word* w = words_.data();
-    std::uint32_t node = 0;
-    for (unsigned level = 0; level < depth_; ++level) {
-      const word* n = w + (std::size_t{level_offset_[level]} + node) * traits::words_per_node;
-      const std::uint32_t child = node * k_interval_node_keys + traits::count_le(n, x) - 1;
-      node = std::min(child, level_last_[level]);
-    }
-    return values_[node];
+    std::uint32_t index = 0;
+    for (unsigned level = 0; level < depth_; ++level) index = descend(words_.data(), index, x);
+    return values_[index];
   }
-
-  // One level of the descent for a burst of independent lookups: callers
-  // interleave levels across the burst so the loads of different keys are in
-  // flight together.  `node` starts at 0 for every key.
-  void descend(unsigned level, Key x, std::uint32_t& node) const {
-    const word* n = words_.data() + (std::size_t{level_offset_[level]} + node) * traits::words_per_node;
-    const std::uint32_t child = node * k_interval_node_keys + traits::count_le(n, x) - 1;
-    node = std::min(child, level_last_[level]);
-  }
-  void prefetch_root() const { __builtin_prefetch(words_.data()); }
-  void prefetch_node(unsigned level, std::uint32_t node) const {
-    __builtin_prefetch(words_.data() + (std::size_t{level_offset_[level]} + node) * traits::words_per_node);
-  }
-  std::uint32_t value_at(std::uint32_t slot) const { return values_[slot]; }
 
  private:
-  void build_from(std::span<const Key> bounds, std::span<const std::uint32_t> values) {
-    const std::size_t n = bounds.size();
-    real_slots_ = n;
-    if (n == 0) return;
-    // Level sizes, leaves last: each level has one separator per node below.
-    std::vector<std::size_t> level_keys{n};
-    while (level_keys.back() > k_interval_node_keys) {
-      level_keys.push_back((level_keys.back() + k_interval_node_keys - 1) / k_interval_node_keys);
-    }
-    std::reverse(level_keys.begin(), level_keys.end());
-    depth_ = static_cast<unsigned>(level_keys.size());
-
-    std::size_t total_nodes = 0;
-    for (unsigned l = 0; l < depth_; ++l) {
-      const std::size_t nodes = (level_keys[l] + k_interval_node_keys - 1) / k_interval_node_keys;
-      level_offset_[l] = static_cast<std::uint32_t>(total_nodes);
-      level_last_[l] = static_cast<std::uint32_t>(level_keys[l] - 1);
-      total_nodes += nodes;
-    }
-    words_.assign(total_nodes * traits::words_per_node, std::numeric_limits<word>::max());
-
-    // Leaves: the bounds themselves.
-    std::vector<Key> level(bounds.begin(), bounds.end());
-    for (int l = static_cast<int>(depth_) - 1; l >= 0; --l) {
-      const auto ul = static_cast<unsigned>(l);
-      for (std::size_t i = 0; i < level.size(); ++i) {
-        word* node = words_.data() + (level_offset_[ul] + i / k_interval_node_keys) * traits::words_per_node;
-        traits::store(node, static_cast<unsigned>(i % k_interval_node_keys), level[i]);
-      }
-      // Separators for the level above: the first key of each node.
-      std::vector<Key> up;
-      up.reserve((level.size() + k_interval_node_keys - 1) / k_interval_node_keys);
-      for (std::size_t i = 0; i < level.size(); i += k_interval_node_keys) up.push_back(level[i]);
-      level = std::move(up);
-    }
-    values_.assign(values.begin(), values.end());
+  static std::size_t nodes_for(std::size_t keys) {
+    return std::max<std::size_t>(1, (keys + node::keys - 1) / node::keys);
   }
 
-  std::vector<word> words_;  // all levels, root first, 16 keys per node
+  void build_from(std::span<const Key> bounds, std::span<const std::uint32_t> values, unsigned min_depth) {
+    values_.assign(values.begin(), values.end());
+    // Stored keys: b[i+1] - 1; the leaf level holds them all.
+    std::vector<std::vector<Key>> levels(1);  // leaves first
+    for (std::size_t i = 1; i < bounds.size(); ++i) levels[0].push_back(bounds[i] - 1);
+    // Each level above holds the first key of every node but the first of
+    // the level below: "keys < x" there counts the nodes below to skip.
+    while (levels.size() < std::min(min_depth, k_max_depth) || nodes_for(levels.back().size()) > 1) {
+      const auto& below = levels.back();
+      std::vector<Key> up;
+      for (std::size_t i = node::keys; i < below.size(); i += node::keys) up.push_back(below[i]);
+      levels.push_back(std::move(up));
+    }
+    std::reverse(levels.begin(), levels.end());  // root first
+    depth_ = static_cast<unsigned>(levels.size());
+
+    std::vector<std::size_t> first_node(depth_ + 1, 0);
+    for (unsigned l = 0; l < depth_; ++l) first_node[l + 1] = first_node[l] + nodes_for(levels[l].size());
+    words_.assign(first_node[depth_] * node::words, std::numeric_limits<word>::max());
+    for (unsigned l = 0; l < depth_; ++l) {
+      const bool leaf = l + 1 == depth_;
+      for (std::size_t n = 0; n < nodes_for(levels[l].size()); ++n) {
+        word* out = words_.data() + (first_node[l] + n) * node::words;
+        // A node's children (or values) start at its position times its
+        // key count within the next level: node n covers keys
+        // [n * keys, (n + 1) * keys) and so children n * keys onwards.
+        const std::size_t child = n * node::keys + (leaf ? 0 : first_node[l + 1]);
+        node::store_base(out, static_cast<std::uint32_t>(child));
+        for (std::size_t i = 0; i < node::keys && n * node::keys + i < levels[l].size(); ++i) {
+          node::store_key(out, static_cast<unsigned>(i), levels[l][n * node::keys + i]);
+        }
+      }
+    }
+  }
+
+  aligned_vector<word> words_;  // all levels, root first
   std::vector<std::uint32_t> values_;
-  std::array<std::uint32_t, k_max_depth> level_offset_{};  // first node of each level
-  std::array<std::uint32_t, k_max_depth> level_last_{};    // last real slot of each level
   unsigned depth_ = 0;
-  std::size_t real_slots_ = 0;
 };
 
 }  // namespace sgfw::dp
