@@ -117,15 +117,6 @@ std::vector<service_span> spans_of(const config::rule& r, net::family f) {
   return {{false, p.number, 0, 65535}};
 }
 
-std::uint16_t service_value(const dp::classify_key& k) {
-  if (k.proto == ip_proto::tcp || k.proto == ip_proto::udp) {
-    return k.dir == direction::ingress ? k.local_port : k.remote_port;
-  }
-  const bool icmp = (k.proto == ip_proto::icmp && k.fam == net::family::ipv4) ||
-                    (k.proto == ip_proto::icmpv6 && k.fam == net::family::ipv6);
-  return icmp ? static_cast<std::uint16_t>((k.icmp_type << 8) | k.icmp_code) : 0;
-}
-
 struct acl_context {
   rte_acl_ctx* ctx = nullptr;
   std::size_t rules = 0;
@@ -253,8 +244,9 @@ std::unique_ptr<workload> make_workload(const size_spec& size, const std::string
   w->keys = testing::random_keys(w->model, k_pool, o.seed + 1);
   for (auto& k : w->keys) {
     if (mix == "v4" && k.fam != net::family::ipv4) {
-      k.fam = net::family::ipv4;
-      k.remote &= 0xFFFFFFFFU;
+      const std::uint8_t proto = k.proto() == ip_proto::icmpv6 ? ip_proto::icmp : k.proto();
+      k = dp::classify_key::make({k.resource, k.dir, net::ip_address::v4(static_cast<std::uint32_t>(k.remote)), proto,
+                                  k.local_port, k.remote_port, k.icmp_type, k.icmp_code});
     }
   }
 
@@ -265,10 +257,10 @@ std::unique_ptr<workload> make_workload(const size_spec& size, const std::string
   for (const auto& k : w->keys) {
     const std::uint32_t expect = dp::classify(w->compiled, k).rule;
     const auto res_dir = htonl(k.resource * 2 + static_cast<std::uint32_t>(k.dir));
-    const auto service = htons(service_value(k));
+    const auto service = htons(static_cast<std::uint16_t>(k.service & 0xFFFF));
     if (k.fam == net::family::ipv4) {
       std::array<std::uint8_t, k_v4_key_bytes> d{};
-      d[0] = k.proto;
+      d[0] = k.proto();
       const auto addr = htonl(static_cast<std::uint32_t>(k.remote));
       std::memcpy(&d[4], &res_dir, 4);
       std::memcpy(&d[8], &addr, 4);
@@ -277,7 +269,7 @@ std::unique_ptr<workload> make_workload(const size_spec& size, const std::string
       w->expected4.push_back(expect);
     } else {
       std::array<std::uint8_t, k_v6_key_bytes> d{};
-      d[0] = k.proto;
+      d[0] = k.proto();
       std::memcpy(&d[4], &res_dir, 4);
       for (int b = 0; b < 16; ++b)
         d[8 + static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(k.remote >> (120 - 8 * b));

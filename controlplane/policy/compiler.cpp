@@ -353,15 +353,18 @@ void finish(std::vector<pending_set>& pending, dp::compiled_policy& p) {
       for (std::size_t d = 0; d < direction_count; ++d) {
         pending_table& t = s.tables[f][d];
         dp::rule_table& o = out.tables[f][d];
+        for (auto& row : t.services.values) row *= p.row_words;  // leaves hold word offsets
         o.services = interval_map<std::uint32_t>::build(t.services.bounds, t.services.values, p.service_depth);
         o.address_rows = widen_rows(t.address_rows, t.words, p.row_words);
         o.service_rows = widen_rows(t.service_rows, t.words, p.row_words);
         o.rules = std::move(t.rules);
-        o.rules.resize(std::size_t{p.row_words} * 64 + 1, dp::k_no_rule);
+        o.rules.push_back(dp::k_no_rule);
         o.untracked_bit = t.untracked_bit;
       }
     }
     for (std::size_t d = 0; d < direction_count; ++d) {
+      for (auto& row : s.v4_addresses[d].values) row *= p.row_words;
+      for (auto& row : s.v6_addresses[d].values) row *= p.row_words;
       out.v4_addresses[d] =
           interval_map<std::uint32_t>::build(s.v4_addresses[d].bounds, s.v4_addresses[d].values, p.address_depth[0]);
       out.v6_addresses[d] =
@@ -377,13 +380,15 @@ void finish(std::vector<pending_set>& pending, dp::compiled_policy& p) {
       for (std::size_t d = 0; d < direction_count; ++d) {
         const dp::rule_table& t = s.tables[f][d];
         dp::table_view& v = p.views[i * 4 + f * 2 + d];
-        v.service_nodes = t.services.nodes();
-        v.service_values = t.services.values();
-        v.address_nodes = f == 0 ? static_cast<const void*>(s.v4_addresses[d].nodes()) : s.v6_addresses[d].nodes();
-        v.address_values = f == 0 ? s.v4_addresses[d].values() : s.v6_addresses[d].values();
+        v.service_inner = t.services.inner_nodes();
+        v.service_leaves = t.services.leaves();
+        v.address_inner =
+            f == 0 ? static_cast<const void*>(s.v4_addresses[d].inner_nodes()) : s.v6_addresses[d].inner_nodes();
+        v.address_leaves = f == 0 ? static_cast<const void*>(s.v4_addresses[d].leaves()) : s.v6_addresses[d].leaves();
         v.address_rows = t.address_rows.data();
         v.service_rows = t.service_rows.data();
         v.rules = t.rules.data();
+        v.rule_count = static_cast<std::uint32_t>(t.rules.size() - 1);
         v.untracked_bit = t.untracked_bit;
       }
     }

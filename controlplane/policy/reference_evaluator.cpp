@@ -44,7 +44,7 @@ bool reference_evaluator::peer_contains(const config::peer& p, const net::ip_add
 
 bool reference_evaluator::matches(const rule& r, const dp::classify_key& k) const {
   if (!r.protocol.all) {
-    if (r.protocol.number != k.proto) return false;
+    if (r.protocol.number != k.proto()) return false;
     if (r.protocol.has_ports()) {
       const std::uint16_t port = k.dir == direction::ingress ? k.local_port : k.remote_port;
       const bool in_range = std::any_of(r.ports.begin(), r.ports.end(), [&](const config::port_range& pr) {
@@ -91,10 +91,10 @@ const std::bitset<65536>& reference_evaluator::whole_family_ports(std::uint32_t 
 // in the direction it started, and every port of its protocol is open to the
 // whole family in the other direction.
 bool reference_evaluator::untracked(const dp::classify_key& k) const {
-  if (k.proto != ip_proto::tcp && k.proto != ip_proto::udp) return false;
+  if (k.proto() != ip_proto::tcp && k.proto() != ip_proto::udp) return false;
   const std::uint16_t port = k.dir == direction::ingress ? k.local_port : k.remote_port;
-  if (!whole_family_ports(k.resource, k.dir, k.fam, k.proto).test(port)) return false;
-  return whole_family_ports(k.resource, opposite(k.dir), k.fam, k.proto).all();
+  if (!whole_family_ports(k.resource, k.dir, k.fam, k.proto()).test(port)) return false;
+  return whole_family_ports(k.resource, opposite(k.dir), k.fam, k.proto()).all();
 }
 
 dp::decision reference_evaluator::classify(const dp::classify_key& k) const {

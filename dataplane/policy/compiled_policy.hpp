@@ -45,17 +45,57 @@ constexpr std::uint32_t service_key(std::uint8_t proto, std::uint16_t value) {
 inline constexpr std::uint32_t k_service_key_max = 0xFFFFFF;
 
 // The question the classifier answers for the first packet of a new flow.
+// Built with make(), which derives `service` (what rules match against) once,
+// where the packet's fields are at hand, so lookups only index.
 struct classify_key {
   net::u128 remote = 0;           // remote address, host order (IPv4: low 32 bits)
   std::uint32_t resource = 0;     // index of the protected resource
+  std::uint32_t service = 0;      // service_key(protocol, value): see above
   std::uint16_t local_port = 0;   // TCP/UDP port on the resource's side
   std::uint16_t remote_port = 0;  // TCP/UDP port on the peer's side
-  std::uint8_t proto = 0;         // IP protocol / IPv6 next header
-  direction dir = direction::ingress;
-  net::family fam = net::family::ipv4;
   std::uint8_t icmp_type = 0;
   std::uint8_t icmp_code = 0;
+  direction dir = direction::ingress;
+  net::family fam = net::family::ipv4;
+
+  struct fields {
+    std::uint32_t resource = 0;
+    direction dir = direction::ingress;
+    net::ip_address remote;
+    std::uint8_t proto = 0;  // IP protocol / IPv6 next header
+    std::uint16_t local_port = 0;
+    std::uint16_t remote_port = 0;
+    std::uint8_t icmp_type = 0;
+    std::uint8_t icmp_code = 0;
+  };
+
+  static constexpr classify_key make(const fields& f) {
+    classify_key k;
+    k.remote = f.remote.value;
+    k.fam = f.remote.fam;
+    k.resource = f.resource;
+    k.dir = f.dir;
+    k.local_port = f.local_port;
+    k.remote_port = f.remote_port;
+    k.icmp_type = f.icmp_type;
+    k.icmp_code = f.icmp_code;
+    std::uint16_t value = 0;
+    if (f.proto == ip_proto::tcp || f.proto == ip_proto::udp) {
+      // Rules name the destination port of the flow's first packet: the
+      // resource's port for ingress, the peer's for egress.
+      value = f.dir == direction::ingress ? f.local_port : f.remote_port;
+    } else if ((f.proto == ip_proto::icmp && f.remote.fam == net::family::ipv4) ||
+               (f.proto == ip_proto::icmpv6 && f.remote.fam == net::family::ipv6)) {
+      value = static_cast<std::uint16_t>((f.icmp_type << 8) | f.icmp_code);
+    }
+    k.service = service_key(f.proto, value);
+    return k;
+  }
+
+  constexpr std::uint8_t proto() const { return static_cast<std::uint8_t>(service >> 16); }
+  constexpr net::ip_address remote_address() const { return {fam, remote}; }
 };
+static_assert(sizeof(classify_key) == 32, "two keys per cache line");
 
 struct decision {
   std::uint32_t rule = k_no_rule;  // allowing rule (global index), or k_no_rule
@@ -71,8 +111,7 @@ struct rule_table {
   interval_map<std::uint32_t> services;        // service_key -> service row
   aligned_vector<std::uint64_t> address_rows;  // address row x row_words
   aligned_vector<std::uint64_t> service_rows;  // service row x row_words
-  // bit -> global rule index; row_words * 64 + 1 entries, k_no_rule beyond
-  // the real rules, so "no bit set" (index row_words * 64) reads k_no_rule.
+  // bit -> global rule index, then one k_no_rule for "no bit set".
   std::vector<std::uint32_t> rules;
   std::uint32_t untracked_bit = 0;  // bit of the untracked flag in service rows
 
@@ -113,15 +152,17 @@ struct rule_info {
 // Everything a lookup in one (group set, family, direction) needs, in one
 // cache line: workers find it with one index and follow no other pointer
 // chain.  The pointers point into the same compiled_policy's storage.
+// Tree leaves hold row offsets in words (row index * row_words).
 struct alignas(64) table_view {
-  const std::uint32_t* service_nodes = nullptr;
-  const std::uint32_t* service_values = nullptr;
-  const void* address_nodes = nullptr;  // interval_map<uint32_t> or <u128> nodes
-  const std::uint32_t* address_values = nullptr;
+  const std::uint32_t* service_inner = nullptr;
+  const std::uint32_t* service_leaves = nullptr;
+  const void* address_inner = nullptr;  // interval_map<uint32_t> or <u128> nodes
+  const void* address_leaves = nullptr;
   const std::uint64_t* address_rows = nullptr;
   const std::uint64_t* service_rows = nullptr;
   const std::uint32_t* rules = nullptr;
-  std::uint32_t untracked_bit = 0;
+  std::uint32_t rule_count = 0;     // rules[rule_count] is k_no_rule
+  std::uint32_t untracked_bit = 0;  // bit of the untracked flag in service rows
 };
 
 struct compiled_policy {

@@ -143,6 +143,9 @@ class interval_map {
   using node = interval_node<Key>;
   using word = typename node::word;
   static constexpr unsigned k_max_depth = 8;
+  // A leaf is a node followed by the values of its node::keys + 1 slots,
+  // so the last step reads its answer from the lines it already touched.
+  static constexpr std::size_t k_leaf_words = node::words + (node::lanes * sizeof(std::uint32_t)) / sizeof(word);
 
   interval_map() = default;
 
@@ -161,23 +164,28 @@ class interval_map {
     return d;
   }
 
-  std::size_t size() const { return values_.size(); }
+  std::size_t size() const { return size_; }
   unsigned depth() const { return depth_; }
-  std::size_t memory_bytes() const { return words_.size() * sizeof(word) + values_.size() * sizeof(std::uint32_t); }
-  const word* nodes() const { return words_.data(); }
-  const std::uint32_t* values() const { return values_.data(); }
+  std::size_t memory_bytes() const { return (inner_.size() + leaves_.size()) * sizeof(word); }
+  const word* inner_nodes() const { return inner_.data(); }
+  const word* leaves() const { return leaves_.data(); }
 
-  // One level: `index` (0 at the root) becomes the index of the node at the
-  // next level, or after the last level the index of the value.
-  static std::uint32_t descend(const word* nodes, std::uint32_t index, Key x) {
-    const word* n = nodes + std::size_t{index} * node::words;
+  // One inner level: `index` (0 at the root) becomes the index of the node
+  // at the next level (a leaf after the last inner level).
+  static std::uint32_t descend(const word* inner, std::uint32_t index, Key x) {
+    const word* n = inner + std::size_t{index} * node::words;
     return node::base(n) + node::count_lt(n, x);
+  }
+  // The last level: the value of x's interval, from leaf `index`.
+  static std::uint32_t leaf_value(const word* leaves, std::uint32_t index, Key x) {
+    const word* n = leaves + std::size_t{index} * k_leaf_words;
+    return reinterpret_cast<const std::uint32_t*>(n + node::words)[node::count_lt(n, x)];
   }
 
   std::uint32_t lookup(Key x) const {
     std::uint32_t index = 0;
-    for (unsigned level = 0; level < depth_; ++level) index = descend(words_.data(), index, x);
-    return values_[index];
+    for (unsigned level = 1; level < depth_; ++level) index = descend(inner_.data(), index, x);
+    return leaf_value(leaves_.data(), index, x);
   }
 
  private:
@@ -186,7 +194,7 @@ class interval_map {
   }
 
   void build_from(std::span<const Key> bounds, std::span<const std::uint32_t> values, unsigned min_depth) {
-    values_.assign(values.begin(), values.end());
+    size_ = values.size();
     // Stored keys: b[i+1] - 1; the leaf level holds them all.
     std::vector<std::vector<Key>> levels(1);  // leaves first
     for (std::size_t i = 1; i < bounds.size(); ++i) levels[0].push_back(bounds[i] - 1);
@@ -198,30 +206,42 @@ class interval_map {
       for (std::size_t i = node::keys; i < below.size(); i += node::keys) up.push_back(below[i]);
       levels.push_back(std::move(up));
     }
-    std::reverse(levels.begin(), levels.end());  // root first
+    std::reverse(levels.begin(), levels.end());  // root first, leaves last
     depth_ = static_cast<unsigned>(levels.size());
 
-    std::vector<std::size_t> first_node(depth_ + 1, 0);
-    for (unsigned l = 0; l < depth_; ++l) first_node[l + 1] = first_node[l] + nodes_for(levels[l].size());
-    words_.assign(first_node[depth_] * node::words, std::numeric_limits<word>::max());
-    for (unsigned l = 0; l < depth_; ++l) {
-      const bool leaf = l + 1 == depth_;
+    // Inner levels: node n of a level covers keys [n * keys, (n + 1) * keys)
+    // of that level, which separate the next level's nodes n * keys onwards.
+    std::vector<std::size_t> first_node(depth_, 0);
+    for (unsigned l = 0; l + 1 < depth_; ++l) first_node[l + 1] = first_node[l] + nodes_for(levels[l].size());
+    inner_.assign(first_node[depth_ - 1] * node::words, std::numeric_limits<word>::max());
+    for (unsigned l = 0; l + 1 < depth_; ++l) {
+      const std::size_t next_first = l + 2 < depth_ ? first_node[l + 1] : 0;  // leaves are numbered apart
       for (std::size_t n = 0; n < nodes_for(levels[l].size()); ++n) {
-        word* out = words_.data() + (first_node[l] + n) * node::words;
-        // A node's children (or values) start at its position times its
-        // key count within the next level: node n covers keys
-        // [n * keys, (n + 1) * keys) and so children n * keys onwards.
-        const std::size_t child = n * node::keys + (leaf ? 0 : first_node[l + 1]);
-        node::store_base(out, static_cast<std::uint32_t>(child));
+        word* out = inner_.data() + (first_node[l] + n) * node::words;
+        node::store_base(out, static_cast<std::uint32_t>(next_first + n * node::keys));
         for (std::size_t i = 0; i < node::keys && n * node::keys + i < levels[l].size(); ++i) {
           node::store_key(out, static_cast<unsigned>(i), levels[l][n * node::keys + i]);
         }
       }
     }
+    // Leaves: keys, then the values of slots n * keys .. n * keys + keys.
+    const auto& keys = levels[depth_ - 1];
+    const std::size_t leaves = nodes_for(keys.size());
+    leaves_.assign(leaves * k_leaf_words, std::numeric_limits<word>::max());
+    for (std::size_t n = 0; n < leaves; ++n) {
+      word* out = leaves_.data() + n * k_leaf_words;
+      auto* vals = reinterpret_cast<std::uint32_t*>(out + node::words);
+      for (std::size_t i = 0; i <= node::keys; ++i) {
+        const std::size_t slot = n * node::keys + i;
+        if (i < node::keys && slot < keys.size()) node::store_key(out, static_cast<unsigned>(i), keys[slot]);
+        vals[i] = slot < values.size() ? values[slot] : 0;
+      }
+    }
   }
 
-  aligned_vector<word> words_;  // all levels, root first
-  std::vector<std::uint32_t> values_;
+  aligned_vector<word> inner_;   // inner levels, root first
+  aligned_vector<word> leaves_;  // leaf nodes with their values
+  std::size_t size_ = 0;
   unsigned depth_ = 0;
 };
 

@@ -73,16 +73,14 @@ class policy_fixture {
   }
   dp::decision icmp(std::string_view res, direction d, std::string_view remote, std::uint8_t type,
                     std::uint8_t code) const {
-    dp::classify_key k = key(res, d, "icmp", remote, 0, 0);
-    k.proto = k.fam == net::family::ipv4 ? ip_proto::icmp : ip_proto::icmpv6;
-    k.icmp_type = type;
-    k.icmp_code = code;
-    return ask(k);
+    const net::ip_address a = ip(remote);
+    return ask(key(res, d, a.fam == net::family::ipv4 ? "icmp" : "icmpv6", remote, 0, 0, type, code));
   }
 
   dp::classify_key key(std::string_view res, direction d, std::string_view proto, std::string_view remote,
-                       std::uint16_t local_port, std::uint16_t remote_port) const {
-    dp::classify_key k;
+                       std::uint16_t local_port, std::uint16_t remote_port, std::uint8_t icmp_type = 0,
+                       std::uint8_t icmp_code = 0) const {
+    dp::classify_key::fields k;
     k.resource = resource(res);
     k.dir = d;
     k.proto = proto == "tcp"      ? ip_proto::tcp
@@ -90,12 +88,12 @@ class policy_fixture {
               : proto == "icmp"   ? ip_proto::icmp
               : proto == "icmpv6" ? ip_proto::icmpv6
                                   : static_cast<std::uint8_t>(std::stoi(std::string(proto)));
-    const net::ip_address a = ip(remote);
-    k.fam = a.fam;
-    k.remote = a.value;
+    k.remote = ip(remote);
     k.local_port = local_port;
     k.remote_port = remote_port;
-    return k;
+    k.icmp_type = icmp_type;
+    k.icmp_code = icmp_code;
+    return dp::classify_key::make(k);
   }
 
   // "group/rule-id" of the rule that decided, or "deny".

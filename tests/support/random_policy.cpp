@@ -280,16 +280,16 @@ std::vector<dp::classify_key> random_keys(const config::policy_model& m, std::si
   std::vector<dp::classify_key> keys;
   keys.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
-    dp::classify_key k;
+    dp::classify_key::fields k;
     k.resource = static_cast<std::uint32_t>(uniform(r, 0, m.resources.size() - 1));
     k.dir = chance(r, 0.5) ? direction::ingress : direction::egress;
     k.proto = protos[uniform(r, 0, std::size(protos) - 1)];
-    k.fam = chance(r, 0.5) ? net::family::ipv4 : net::family::ipv6;
+    net::family fam = chance(r, 0.5) ? net::family::ipv4 : net::family::ipv6;
     k.local_port = static_cast<std::uint16_t>(uniform(r, 0, 65535));
     k.remote_port = static_cast<std::uint16_t>(uniform(r, 0, 65535));
     k.icmp_type = static_cast<std::uint8_t>(uniform(r, 0, 10));
     k.icmp_code = static_cast<std::uint8_t>(uniform(r, 0, 4));
-    k.remote = k.fam == net::family::ipv4 ? net::u128{static_cast<std::uint32_t>(r())} : random_bits(r, 128);
+    net::u128 remote = fam == net::family::ipv4 ? net::u128{static_cast<std::uint32_t>(r())} : random_bits(r, 128);
 
     const auto aim = uniform(r, 0, 9);
     if (aim < 6 && !rules.empty()) {
@@ -305,28 +305,29 @@ std::vector<dp::classify_key> random_keys(const config::policy_model& m, std::si
       if (rule.icmp_type != config::k_icmp_any) k.icmp_type = static_cast<std::uint8_t>(rule.icmp_type);
       if (rule.icmp_code != config::k_icmp_any) k.icmp_code = static_cast<std::uint8_t>(rule.icmp_code);
       if (const auto* c = std::get_if<net::cidr>(&rule.remote)) {
-        k.fam = c->fam();
-        k.remote = near(r, *c);
+        fam = c->fam();
+        remote = near(r, *c);
       } else if (const auto* pl = std::get_if<config::prefix_list_ref>(&rule.remote)) {
         const auto& list = m.prefix_lists[pl->index];
         if (!list.entries.empty()) {
-          k.fam = list.fam;
-          k.remote = near(r, list.entries[uniform(r, 0, list.entries.size() - 1)]);
+          fam = list.fam;
+          remote = near(r, list.entries[uniform(r, 0, list.entries.size() - 1)]);
         }
       } else if (!hosts.empty()) {
         const net::ip_address h = hosts[uniform(r, 0, hosts.size() - 1)];
-        k.fam = h.fam;
-        k.remote = h.value;
+        fam = h.fam;
+        remote = h.value;
       }
-      if (k.proto == ip_proto::icmp && chance(r, 0.8)) k.fam = net::family::ipv4;
-      if (k.proto == ip_proto::icmpv6 && chance(r, 0.8)) k.fam = net::family::ipv6;
+      if (k.proto == ip_proto::icmp && chance(r, 0.8)) fam = net::family::ipv4;
+      if (k.proto == ip_proto::icmpv6 && chance(r, 0.8)) fam = net::family::ipv6;
     } else if (aim < 8 && !hosts.empty()) {
       const net::ip_address h = hosts[uniform(r, 0, hosts.size() - 1)];
-      k.fam = h.fam;
-      k.remote = h.value;
+      fam = h.fam;
+      remote = h.value;
     }
-    if (k.fam == net::family::ipv4) k.remote &= 0xFFFFFFFFULL;
-    keys.push_back(k);
+    if (fam == net::family::ipv4) remote &= 0xFFFFFFFFULL;
+    k.remote = {fam, remote};
+    keys.push_back(dp::classify_key::make(k));
   }
   return keys;
 }

@@ -46,7 +46,7 @@ TEST_P(Differential, CompiledEqualsReference) {
       if (got != want || burst[i] != want) {
         const auto& k = keys[i];
         FAIL() << c.name << " seed " << o.seed << " key " << i << ": resource " << k.resource << " dir "
-               << to_string(k.dir) << " proto " << int{k.proto} << " fam " << int(k.fam) << " lport " << k.local_port
+               << to_string(k.dir) << " proto " << int{k.proto()} << " fam " << int(k.fam) << " lport " << k.local_port
                << " rport " << k.remote_port << " icmp " << int{k.icmp_type} << "/" << int{k.icmp_code}
                << ": reference rule " << want.rule << (want.untracked ? " untracked" : "") << ", compiled rule "
                << got.rule << (got.untracked ? " untracked" : "") << ", burst rule " << burst[i].rule;

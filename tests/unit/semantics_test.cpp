@@ -362,9 +362,7 @@ TEST(Rules, IcmpTypeAndCodeWildcards) {
   EXPECT_EQ(p.who(p.icmp("r", direction::ingress, "2001:db8:1::5", 128, 0)), "g/all-icmpv6");
   EXPECT_EQ(p.who(p.icmp("r", direction::ingress, "2001:db8:1::5", 2, 0)), "g/all-icmpv6");
   // An icmp (IPv4) rule never matches ICMPv6, nor the reverse.
-  auto k = p.key("r", direction::ingress, "icmp", "2001:db8:1::5", 0, 0);
-  k.icmp_type = 8;
-  EXPECT_FALSE(p.ask(k).allowed());
+  EXPECT_FALSE(p.ask(p.key("r", direction::ingress, "icmp", "2001:db8:1::5", 0, 0, 8, 0)).allowed());
 }
 
 TEST(Rules, PortRangesAndLists) {
