@@ -16,8 +16,9 @@ class capturing_reporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& r : runs) {
+      // With --benchmark_repetitions the median stands for the run.
       if (r.run_type != Run::RT_Iteration && r.aggregate_name != "median") continue;
-      run_result& out = results_[r.benchmark_name()];
+      run_result& out = results_[r.run_name.str()];
       const auto it = r.counters.find("items_per_second");
       out.items_per_second = it == r.counters.end() ? 0 : static_cast<double>(it->second);
       out.real_ns = r.GetAdjustedRealTime();
@@ -65,6 +66,7 @@ int bench_main(int argc, char** argv, const bench_program& program) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   std::fflush(stdout);
   program.summarise(reporter.collected());
+  if (program.release) program.release();
   benchmark::Shutdown();
   rte_eal_cleanup();
   return 0;

@@ -25,6 +25,7 @@ using results = std::map<std::string, run_result>;
 struct bench_program {
   std::function<void()> register_benchmarks;
   std::function<void(const results&)> summarise;
+  std::function<void()> release;  // frees what lives in EAL memory, before EAL goes
 };
 
 int bench_main(int argc, char** argv, const bench_program& program);

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -34,7 +35,11 @@
 namespace sgfw::perf {
 namespace {
 
-constexpr std::size_t k_pool = 8192;  // keys per iteration
+// Keys per iteration; SGFW_BENCH_KEYS overrides.
+std::size_t pool_size() {
+  const char* env = std::getenv("SGFW_BENCH_KEYS");
+  return env != nullptr ? std::strtoul(env, nullptr, 10) : 8192;
+}
 constexpr std::size_t k_batch = dp::k_classify_burst;
 
 struct size_spec {
@@ -241,7 +246,7 @@ std::unique_ptr<workload> make_workload(const size_spec& size, const std::string
   w->model = testing::random_policy(o);
   for (const auto& g : w->model.groups) w->model_rules += g.ingress.size() + g.egress.size();
   w->compiled = cp::compile(w->model, 1);
-  w->keys = testing::random_keys(w->model, k_pool, o.seed + 1);
+  w->keys = testing::random_keys(w->model, pool_size(), o.seed + 1);
   for (auto& k : w->keys) {
     if (mix == "v4" && k.fam != net::family::ipv4) {
       const std::uint8_t proto = k.proto() == ip_proto::icmpv6 ? ip_proto::icmp : k.proto();
@@ -316,10 +321,14 @@ bool check_acl_agrees(workload& w) {
   return ok;
 }
 
+}  // namespace
+
 std::map<std::string, std::unique_ptr<workload>>& workloads() {
   static std::map<std::string, std::unique_ptr<workload>> w;
   return w;
 }
+
+namespace {
 
 void register_benchmarks() {
   for (const size_spec& size : k_sizes) {
@@ -452,5 +461,6 @@ void summarise(const results& r) {
 }  // namespace sgfw::perf
 
 int main(int argc, char** argv) {
-  return sgfw::perf::bench_main(argc, argv, {sgfw::perf::register_benchmarks, sgfw::perf::summarise});
+  return sgfw::perf::bench_main(
+      argc, argv, {sgfw::perf::register_benchmarks, sgfw::perf::summarise, [] { sgfw::perf::workloads().clear(); }});
 }

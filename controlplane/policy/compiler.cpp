@@ -353,18 +353,26 @@ void finish(std::vector<pending_set>& pending, dp::compiled_policy& p) {
       for (std::size_t d = 0; d < direction_count; ++d) {
         pending_table& t = s.tables[f][d];
         dp::rule_table& o = out.tables[f][d];
-        for (auto& row : t.services.values) row *= p.row_words;  // leaves hold word offsets
+        // Rows are widened to a power of two so that they never straddle a
+        // cache line; leaves hold offsets in words.
+        o.words = std::bit_ceil(t.words);
+        for (auto& row : t.services.values) {
+          // Bit 31 of a service leaf value says whether the service's flows
+          // are untracked (S8), so lookups need not read it from the row.
+          const std::uint64_t flag_word = t.service_rows[std::size_t{row} * t.words + t.untracked_bit / 64];
+          const bool untracked = !t.rules.empty() && ((flag_word >> (t.untracked_bit % 64)) & 1U) != 0;
+          row = row * o.words | (untracked ? dp::k_untracked_service : 0U);
+        }
         o.services = interval_map<std::uint32_t>::build(t.services.bounds, t.services.values, p.service_depth);
-        o.address_rows = widen_rows(t.address_rows, t.words, p.row_words);
-        o.service_rows = widen_rows(t.service_rows, t.words, p.row_words);
+        o.address_rows = widen_rows(t.address_rows, t.words, o.words);
+        o.service_rows = widen_rows(t.service_rows, t.words, o.words);
         o.rules = std::move(t.rules);
         o.rules.push_back(dp::k_no_rule);
-        o.untracked_bit = t.untracked_bit;
       }
     }
     for (std::size_t d = 0; d < direction_count; ++d) {
-      for (auto& row : s.v4_addresses[d].values) row *= p.row_words;
-      for (auto& row : s.v6_addresses[d].values) row *= p.row_words;
+      for (auto& row : s.v4_addresses[d].values) row *= out.tables[0][d].words;
+      for (auto& row : s.v6_addresses[d].values) row *= out.tables[1][d].words;
       out.v4_addresses[d] =
           interval_map<std::uint32_t>::build(s.v4_addresses[d].bounds, s.v4_addresses[d].values, p.address_depth[0]);
       out.v6_addresses[d] =
@@ -389,7 +397,7 @@ void finish(std::vector<pending_set>& pending, dp::compiled_policy& p) {
         v.service_rows = t.service_rows.data();
         v.rules = t.rules.data();
         v.rule_count = static_cast<std::uint32_t>(t.rules.size() - 1);
-        v.untracked_bit = t.untracked_bit;
+        v.words = t.words;
       }
     }
   }

@@ -38,10 +38,11 @@ std::uint32_t address_offset(const table_view& v, std::uint32_t depth, Key remot
 // AND of the two rows: the lowest set bit names the first allowing rule in
 // canonical order.  Branch-free; "none" is words * 64, where the view's
 // rules hold k_no_rule.
-std::uint32_t first_common_bit(const std::uint64_t* a, const std::uint64_t* s, std::uint32_t words) {
+std::uint32_t first_common_bit(const std::uint64_t* a, const std::uint64_t* s, std::uint32_t words,
+                               std::uint32_t widest) {
   std::uint32_t bit = words * 64;
 #if defined(__AVX512F__)
-  if (words <= 8) {  // the same for every key of a policy: predictable
+  if (widest <= 8) {  // the same for every key of a policy: predictable
     // Rows of up to eight words sit in one cache line: one masked load each,
     // one test for the non-zero words, then the first of them.
     const auto lanes = static_cast<__mmask8>((1U << words) - 1);
@@ -61,10 +62,9 @@ std::uint32_t first_common_bit(const std::uint64_t* a, const std::uint64_t* s, s
   return bit;
 }
 
-decision decide(const table_view& v, const std::uint64_t* service_row, std::uint32_t bit) {
+decision decide(const table_view& v, std::uint32_t service_value, std::uint32_t bit) {
   const std::uint32_t rule = v.rules[std::min(bit, v.rule_count)];
-  const bool untracked_service = ((service_row[v.untracked_bit / 64] >> (v.untracked_bit % 64)) & 1U) != 0;
-  return {rule, untracked_service && rule != k_no_rule};
+  return {rule, (service_value & k_untracked_service) != 0 && rule != k_no_rule};
 }
 
 }  // namespace
@@ -74,8 +74,9 @@ decision classify(const compiled_policy& policy, const classify_key& key) {
   const std::uint32_t a = key.fam == net::family::ipv4 ? address_offset<v4_map>(v, policy.address_depth[0],
                                                                                 static_cast<std::uint32_t>(key.remote))
                                                        : address_offset<v6_map>(v, policy.address_depth[1], key.remote);
-  const std::uint64_t* srow = v.service_rows + service_offset(v, policy.service_depth, key.service);
-  return decide(v, srow, first_common_bit(v.address_rows + a, srow, policy.row_words));
+  const std::uint32_t service = service_offset(v, policy.service_depth, key.service);
+  const std::uint64_t* srow = v.service_rows + (service & ~k_untracked_service);
+  return decide(v, service, first_common_bit(v.address_rows + a, srow, v.words, policy.row_words));
 }
 
 // Stages across the burst (docs/classifier.md): resolve every key's table
@@ -89,13 +90,13 @@ void classify_burst(const compiled_policy& policy, const classify_key* keys, dec
     const table_view* view;
     const std::uint64_t* service_row;
     const std::uint64_t* address_row;
-    std::uint32_t service;  // inner node index
-    std::uint32_t address;  // inner node index, then first common bit
+    std::uint32_t service;  // inner node index, then the leaf's value
+    std::uint32_t address;  // inner node index
   };
   std::array<lane, k_classify_burst> lanes;
   std::array<std::uint8_t, k_classify_burst> v4;
   std::array<std::uint8_t, k_classify_burst> v6;
-  const std::uint32_t words = policy.row_words;
+  const std::uint32_t widest = policy.row_words;
 
   for (std::size_t base = 0; base < n; base += k_classify_burst) {
     const std::size_t m = std::min(k_classify_burst, n - base);
@@ -122,7 +123,8 @@ void classify_burst(const compiled_policy& policy, const classify_key* keys, dec
     }
     for (std::size_t i = 0; i < m; ++i) {
       const table_view& v = *lanes[i].view;
-      lanes[i].service_row = v.service_rows + v4_map::leaf_value(v.service_leaves, lanes[i].service, k[i].service);
+      lanes[i].service = v4_map::leaf_value(v.service_leaves, lanes[i].service, k[i].service);
+      lanes[i].service_row = v.service_rows + (lanes[i].service & ~k_untracked_service);
     }
 
     for (std::uint32_t level = 1; level < policy.address_depth[0]; ++level) {
@@ -153,11 +155,9 @@ void classify_burst(const compiled_policy& policy, const classify_key* keys, dec
     }
 
     for (std::size_t i = 0; i < m; ++i) {
-      lane& l = lanes[i];
-      l.address = first_common_bit(l.address_row, l.service_row, words);
-      __builtin_prefetch(l.view->rules + std::min(l.address, l.view->rule_count));
+      const lane& l = lanes[i];
+      out[base + i] = decide(*l.view, l.service, first_common_bit(l.address_row, l.service_row, l.view->words, widest));
     }
-    for (std::size_t i = 0; i < m; ++i) out[base + i] = decide(*lanes[i].view, lanes[i].service_row, lanes[i].address);
   }
 }
 

@@ -106,14 +106,14 @@ struct decision {
 };
 
 // Rules of one (group set, family, direction), compiled.  Rows are bitsets
-// over the table's rules of compiled_policy::row_words words each.
+// over the table's rules, `words` 64-bit words each (a power of two).
 struct rule_table {
-  interval_map<std::uint32_t> services;        // service_key -> service row
-  aligned_vector<std::uint64_t> address_rows;  // address row x row_words
-  aligned_vector<std::uint64_t> service_rows;  // service row x row_words
+  interval_map<std::uint32_t> services;  // service_key -> service row
+  std::uint32_t words = 1;
+  aligned_vector<std::uint64_t> address_rows;  // address row x words
+  aligned_vector<std::uint64_t> service_rows;  // service row x words
   // bit -> global rule index, then one k_no_rule for "no bit set".
   std::vector<std::uint32_t> rules;
-  std::uint32_t untracked_bit = 0;  // bit of the untracked flag in service rows
 
   std::size_t memory_bytes() const {
     return services.memory_bytes() + (address_rows.size() + service_rows.size()) * sizeof(std::uint64_t) +
@@ -152,7 +152,10 @@ struct rule_info {
 // Everything a lookup in one (group set, family, direction) needs, in one
 // cache line: workers find it with one index and follow no other pointer
 // chain.  The pointers point into the same compiled_policy's storage.
-// Tree leaves hold row offsets in words (row index * row_words).
+// Tree leaves hold row offsets in words (row index * words); service leaves
+// also carry k_untracked_service for services whose flows are untracked.
+inline constexpr std::uint32_t k_untracked_service = 0x80000000U;
+
 struct alignas(64) table_view {
   const std::uint32_t* service_inner = nullptr;
   const std::uint32_t* service_leaves = nullptr;
@@ -161,8 +164,8 @@ struct alignas(64) table_view {
   const std::uint64_t* address_rows = nullptr;
   const std::uint64_t* service_rows = nullptr;
   const std::uint32_t* rules = nullptr;
-  std::uint32_t rule_count = 0;     // rules[rule_count] is k_no_rule
-  std::uint32_t untracked_bit = 0;  // bit of the untracked flag in service rows
+  std::uint32_t rule_count = 0;  // rules[rule_count] is k_no_rule
+  std::uint32_t words = 1;       // per row
 };
 
 struct compiled_policy {
@@ -189,9 +192,9 @@ struct compiled_policy {
   }
 
   // Uniform shapes, so a burst's loops have fixed trip counts: every
-  // table's rows have row_words words (a power of two, so that rows of up
-  // to eight words never straddle a cache line), every address map of a family has
-  // address_depth levels and every service map service_depth levels.
+  // address map of a family has address_depth levels and every service map
+  // service_depth levels; row_words is the widest table's row (which picks
+  // the code path for the whole policy).
   std::uint32_t row_words = 1;
   std::array<std::uint32_t, net::family_count> address_depth{1, 1};
   std::uint32_t service_depth = 1;

@@ -67,9 +67,27 @@ struct interval_node<std::uint32_t> {
   static constexpr unsigned keys = lanes - 1;  // lane 31: first child / value index
   static constexpr std::size_t words = lanes;
 
+  // Leaves are one cache line of keys (15, lane 15 unused) and one of the
+  // 16 values their counts can select: two lines per leaf, both read.
+  static constexpr unsigned leaf_keys = 15;
+  static constexpr std::size_t leaf_words = 32;  // 16 key lanes + 16 values
+
   static void store_key(word* node, unsigned i, std::uint32_t key) { node[i] = key; }
   static void store_base(word* node, std::uint32_t base) { node[keys] = base; }
   static std::uint32_t base(const word* node) { return node[keys]; }
+  static std::uint32_t* leaf_values(word* leaf) { return leaf + 16; }
+  static const std::uint32_t* leaf_values(const word* leaf) { return leaf + 16; }
+
+  static unsigned leaf_count_lt(const word* leaf, std::uint32_t x) {
+#if defined(__AVX512F__)
+    return static_cast<unsigned>(__builtin_popcount(
+        _mm512_mask_cmplt_epu32_mask(0x7FFF, _mm512_load_si512(leaf), _mm512_set1_epi32(static_cast<int>(x)))));
+#else
+    unsigned c = 0;
+    for (unsigned i = 0; i < leaf_keys; ++i) c += leaf[i] < x ? 1U : 0U;
+    return c;
+#endif
+  }
 
   // Number of keys in the node that are < x (lanes 0..30).
   static unsigned count_lt(const word* node, std::uint32_t x) {
@@ -103,12 +121,21 @@ struct interval_node<net::u128> {
   static constexpr unsigned keys = lanes - 1;      // hi lane 15: first child / value index
   static constexpr std::size_t words = 2 * lanes;  // hi[16], lo[16]
 
+  // Leaves: a node's 15 keys, then its 16 values (four and one lines).
+  static constexpr unsigned leaf_keys = keys;
+  static constexpr std::size_t leaf_words = words + lanes * sizeof(std::uint32_t) / sizeof(word);
+
   static void store_key(word* node, unsigned i, net::u128 key) {
     node[i] = static_cast<std::uint64_t>(key >> 64);
     node[lanes + i] = static_cast<std::uint64_t>(key);
   }
   static void store_base(word* node, std::uint32_t base) { node[keys] = base; }
   static std::uint32_t base(const word* node) { return static_cast<std::uint32_t>(node[keys]); }
+  static std::uint32_t* leaf_values(word* leaf) { return reinterpret_cast<std::uint32_t*>(leaf + words); }
+  static const std::uint32_t* leaf_values(const word* leaf) {
+    return reinterpret_cast<const std::uint32_t*>(leaf + words);
+  }
+  static unsigned leaf_count_lt(const word* leaf, net::u128 x) { return count_lt(leaf, x); }
 
   static unsigned count_lt(const word* node, net::u128 x) {
     const auto xh = static_cast<std::uint64_t>(x >> 64);
@@ -143,9 +170,6 @@ class interval_map {
   using node = interval_node<Key>;
   using word = typename node::word;
   static constexpr unsigned k_max_depth = 8;
-  // A leaf is a node followed by the values of its node::keys + 1 slots,
-  // so the last step reads its answer from the lines it already touched.
-  static constexpr std::size_t k_leaf_words = node::words + (node::lanes * sizeof(std::uint32_t)) / sizeof(word);
 
   interval_map() = default;
 
@@ -159,8 +183,13 @@ class interval_map {
 
   // Levels a map of n bounds needs.
   static unsigned natural_depth(std::size_t n) {
-    unsigned d = 1;
-    for (std::size_t keys = n == 0 ? 0 : n - 1; keys > node::keys; keys = nodes_for(keys) - 1) ++d;
+    const std::size_t stored = n == 0 ? 0 : n - 1;
+    if (stored <= node::leaf_keys) return 1;
+    unsigned d = 2;
+    for (std::size_t keys = nodes_for(stored, node::leaf_keys) - 1; keys > node::keys;
+         keys = nodes_for(keys, node::keys) - 1) {
+      ++d;
+    }
     return d;
   }
 
@@ -178,8 +207,8 @@ class interval_map {
   }
   // The last level: the value of x's interval, from leaf `index`.
   static std::uint32_t leaf_value(const word* leaves, std::uint32_t index, Key x) {
-    const word* n = leaves + std::size_t{index} * k_leaf_words;
-    return reinterpret_cast<const std::uint32_t*>(n + node::words)[node::count_lt(n, x)];
+    const word* n = leaves + std::size_t{index} * node::leaf_words;
+    return node::leaf_values(n)[node::leaf_count_lt(n, x)];
   }
 
   std::uint32_t lookup(Key x) const {
@@ -189,21 +218,24 @@ class interval_map {
   }
 
  private:
-  static std::size_t nodes_for(std::size_t keys) {
-    return std::max<std::size_t>(1, (keys + node::keys - 1) / node::keys);
+  static std::size_t nodes_for(std::size_t keys, std::size_t per_node) {
+    return std::max<std::size_t>(1, (keys + per_node - 1) / per_node);
   }
 
   void build_from(std::span<const Key> bounds, std::span<const std::uint32_t> values, unsigned min_depth) {
     size_ = values.size();
-    // Stored keys: b[i+1] - 1; the leaf level holds them all.
+    // Stored keys: b[i+1] - 1; the leaf level holds them all.  Each level
+    // above holds the first key of every node but the first of the level
+    // below: "keys < x" there counts the nodes below to skip.
     std::vector<std::vector<Key>> levels(1);  // leaves first
     for (std::size_t i = 1; i < bounds.size(); ++i) levels[0].push_back(bounds[i] - 1);
-    // Each level above holds the first key of every node but the first of
-    // the level below: "keys < x" there counts the nodes below to skip.
-    while (levels.size() < std::min(min_depth, k_max_depth) || nodes_for(levels.back().size()) > 1) {
+    auto per_node = [&](std::size_t level) -> std::size_t { return level == 0 ? node::leaf_keys : node::keys; };
+    while (levels.size() < std::min(min_depth, k_max_depth) ||
+           nodes_for(levels.back().size(), per_node(levels.size() - 1)) > 1) {
+      const std::size_t step = per_node(levels.size() - 1);
       const auto& below = levels.back();
       std::vector<Key> up;
-      for (std::size_t i = node::keys; i < below.size(); i += node::keys) up.push_back(below[i]);
+      for (std::size_t i = step; i < below.size(); i += step) up.push_back(below[i]);
       levels.push_back(std::move(up));
     }
     std::reverse(levels.begin(), levels.end());  // root first, leaves last
@@ -212,11 +244,13 @@ class interval_map {
     // Inner levels: node n of a level covers keys [n * keys, (n + 1) * keys)
     // of that level, which separate the next level's nodes n * keys onwards.
     std::vector<std::size_t> first_node(depth_, 0);
-    for (unsigned l = 0; l + 1 < depth_; ++l) first_node[l + 1] = first_node[l] + nodes_for(levels[l].size());
+    for (unsigned l = 0; l + 1 < depth_; ++l) {
+      first_node[l + 1] = first_node[l] + nodes_for(levels[l].size(), node::keys);
+    }
     inner_.assign(first_node[depth_ - 1] * node::words, std::numeric_limits<word>::max());
     for (unsigned l = 0; l + 1 < depth_; ++l) {
       const std::size_t next_first = l + 2 < depth_ ? first_node[l + 1] : 0;  // leaves are numbered apart
-      for (std::size_t n = 0; n < nodes_for(levels[l].size()); ++n) {
+      for (std::size_t n = 0; n < nodes_for(levels[l].size(), node::keys); ++n) {
         word* out = inner_.data() + (first_node[l] + n) * node::words;
         node::store_base(out, static_cast<std::uint32_t>(next_first + n * node::keys));
         for (std::size_t i = 0; i < node::keys && n * node::keys + i < levels[l].size(); ++i) {
@@ -224,16 +258,16 @@ class interval_map {
         }
       }
     }
-    // Leaves: keys, then the values of slots n * keys .. n * keys + keys.
+    // Leaves: keys, then the values of slots n * leaf_keys .. + leaf_keys.
     const auto& keys = levels[depth_ - 1];
-    const std::size_t leaves = nodes_for(keys.size());
-    leaves_.assign(leaves * k_leaf_words, std::numeric_limits<word>::max());
+    const std::size_t leaves = nodes_for(keys.size(), node::leaf_keys);
+    leaves_.assign(leaves * node::leaf_words, std::numeric_limits<word>::max());
     for (std::size_t n = 0; n < leaves; ++n) {
-      word* out = leaves_.data() + n * k_leaf_words;
-      auto* vals = reinterpret_cast<std::uint32_t*>(out + node::words);
-      for (std::size_t i = 0; i <= node::keys; ++i) {
-        const std::size_t slot = n * node::keys + i;
-        if (i < node::keys && slot < keys.size()) node::store_key(out, static_cast<unsigned>(i), keys[slot]);
+      word* out = leaves_.data() + n * node::leaf_words;
+      std::uint32_t* vals = node::leaf_values(out);
+      for (std::size_t i = 0; i <= node::leaf_keys; ++i) {
+        const std::size_t slot = n * node::leaf_keys + i;
+        if (i < node::leaf_keys && slot < keys.size()) node::store_key(out, static_cast<unsigned>(i), keys[slot]);
         vals[i] = slot < values.size() ? values[slot] : 0;
       }
     }
