@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <type_traits>
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -35,25 +36,34 @@ std::uint32_t address_offset(const table_view& v, std::uint32_t depth, Key remot
   return Map::leaf_value(static_cast<const typename Map::word*>(v.address_leaves), i, remote);
 }
 
+// GCC 12 warns that the AVX-512 cast/extract intrinsics read an
+// uninitialised "undefined" vector inside their own header (GCC bug
+// 105593); the vectors here are all initialised.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 // AND of the two rows: the lowest set bit names the first allowing rule in
-// canonical order.  Branch-free; "none" is words * 64, where the view's
-// rules hold k_no_rule.
-std::uint32_t first_common_bit(const std::uint64_t* a, const std::uint64_t* s, std::uint32_t words,
-                               std::uint32_t widest) {
-  std::uint32_t bit = words * 64;
+// canonical order.  When no bit is set the result is >= words * 64, which
+// decide() maps to k_no_rule.  Branch-free: whether a key matched is data,
+// and a branch on it would be mispredicted half the time.
+[[gnu::always_inline]] inline std::uint32_t first_common_bit(const std::uint64_t* a, const std::uint64_t* s,
+                                                             std::uint32_t words, std::uint32_t widest) {
 #if defined(__AVX512F__)
   if (widest <= 8) {  // the same for every key of a policy: predictable
     // Rows of up to eight words sit in one cache line: one masked load each,
-    // one test for the non-zero words, then the first of them.
+    // one test for the non-zero words; compress moves the first of them to
+    // lane 0 (0 when there is none, whose 64 trailing zeros keep the result
+    // past the real bits).
     const auto lanes = static_cast<__mmask8>((1U << words) - 1);
     const __m512i x = _mm512_and_si512(_mm512_maskz_loadu_epi64(lanes, a), _mm512_maskz_loadu_epi64(lanes, s));
-    const auto nonzero = static_cast<unsigned>(_mm512_test_epi64_mask(x, x));
-    // w is in range even when nothing matched (then bit stays words * 64).
-    const auto w = static_cast<std::uint32_t>(std::countr_zero(nonzero | 0x100U)) & 7U;
-    const std::uint32_t here = w * 64 + static_cast<std::uint32_t>(std::countr_zero(a[w] & s[w]));
-    return nonzero != 0 ? here : bit;
+    const __mmask8 nonzero = _mm512_test_epi64_mask(x, x);
+    const auto w = static_cast<std::uint32_t>(std::countr_zero(static_cast<unsigned>(nonzero) | (1U << words)));
+    const auto first =
+        static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm512_castsi512_si128(_mm512_maskz_compress_epi64(nonzero, x))));
+    return w * 64 + static_cast<std::uint32_t>(std::countr_zero(first));
   }
 #endif
+  std::uint32_t bit = words * 64;
   for (std::uint32_t w = words; w-- > 0;) {
     const std::uint64_t x = a[w] & s[w];
     const std::uint32_t here = w * 64 + static_cast<std::uint32_t>(std::countr_zero(x));
@@ -61,6 +71,8 @@ std::uint32_t first_common_bit(const std::uint64_t* a, const std::uint64_t* s, s
   }
   return bit;
 }
+
+#pragma GCC diagnostic pop
 
 decision decide(const table_view& v, std::uint32_t service_value, std::uint32_t bit) {
   const std::uint32_t rule = v.rules[std::min(bit, v.rule_count)];
@@ -79,20 +91,65 @@ decision classify(const compiled_policy& policy, const classify_key& key) {
   return decide(v, service, first_common_bit(v.address_rows + a, srow, v.words, policy.row_words));
 }
 
+namespace {
+
+struct lane {
+  const table_view* view;
+  const std::uint64_t* service_row;
+  const std::uint64_t* address_row;
+  std::uint32_t service;  // inner node index, then the leaf's value
+  std::uint32_t address;  // inner node index
+};
+
+template <class Map>
+auto address_key(const classify_key& k) {
+  if constexpr (std::is_same_v<Map, v4_map>) {
+    return static_cast<std::uint32_t>(k.remote);
+  } else {
+    return k.remote;
+  }
+}
+
+// Both trees of every key of one family, level by level: a key's service
+// and address steps are independent, so each level has two loads per key in
+// flight.  Depths are the policy's, the same for every key.
+template <class Map>
+void descend_family(const compiled_policy& policy, const classify_key* k, std::array<lane, k_classify_burst>& lanes,
+                    const std::uint8_t* members, std::size_t count, std::uint32_t address_depth) {
+  const std::uint32_t service_depth = policy.service_depth;
+  const std::uint32_t levels = std::max(service_depth, address_depth);
+  for (std::uint32_t level = 1; level < levels; ++level) {
+    const bool service_step = level < service_depth;
+    const bool address_step = level < address_depth;
+    for (std::size_t j = 0; j < count; ++j) {
+      lane& l = lanes[members[j]];
+      const classify_key& key = k[members[j]];
+      if (service_step) l.service = v4_map::descend(l.view->service_inner, l.service, key.service);
+      if (address_step) {
+        l.address = Map::descend(static_cast<const typename Map::word*>(l.view->address_inner), l.address,
+                                 address_key<Map>(key));
+      }
+    }
+  }
+  for (std::size_t j = 0; j < count; ++j) {
+    lane& l = lanes[members[j]];
+    const classify_key& key = k[members[j]];
+    const table_view& v = *l.view;
+    l.service = v4_map::leaf_value(v.service_leaves, l.service, key.service);
+    l.service_row = v.service_rows + (l.service & ~k_untracked_service);
+    l.address_row = v.address_rows + Map::leaf_value(static_cast<const typename Map::word*>(v.address_leaves),
+                                                     l.address, address_key<Map>(key));
+  }
+}
+
+}  // namespace
+
 // Stages across the burst (docs/classifier.md): resolve every key's table
-// view; descend the service trees level by level for all keys, then the
-// address trees (IPv4 and IPv6 keys apart), each ending in a leaf that holds
-// the row; AND the rows; name the rule.  Interleaving keys at each stage
-// keeps many independent loads in flight, and the uniform depths and row
-// width give every loop a fixed trip count.
+// view; descend both trees of every key level by level, IPv4 and IPv6 keys
+// apart, each tree ending in a leaf that holds the row; AND the rows; name
+// the rule.  Interleaving keys at each stage keeps many independent loads in
+// flight, and the uniform depths give every loop a fixed trip count.
 void classify_burst(const compiled_policy& policy, const classify_key* keys, decision* out, std::size_t n) {
-  struct lane {
-    const table_view* view;
-    const std::uint64_t* service_row;
-    const std::uint64_t* address_row;
-    std::uint32_t service;  // inner node index, then the leaf's value
-    std::uint32_t address;  // inner node index
-  };
   std::array<lane, k_classify_burst> lanes;
   std::array<std::uint8_t, k_classify_burst> v4;
   std::array<std::uint8_t, k_classify_burst> v6;
@@ -115,45 +172,8 @@ void classify_burst(const compiled_policy& policy, const classify_key* keys, dec
       n4 += f ^ 1U;
       n6 += f;
     }
-
-    for (std::uint32_t level = 1; level < policy.service_depth; ++level) {
-      for (std::size_t i = 0; i < m; ++i) {
-        lanes[i].service = v4_map::descend(lanes[i].view->service_inner, lanes[i].service, k[i].service);
-      }
-    }
-    for (std::size_t i = 0; i < m; ++i) {
-      const table_view& v = *lanes[i].view;
-      lanes[i].service = v4_map::leaf_value(v.service_leaves, lanes[i].service, k[i].service);
-      lanes[i].service_row = v.service_rows + (lanes[i].service & ~k_untracked_service);
-    }
-
-    for (std::uint32_t level = 1; level < policy.address_depth[0]; ++level) {
-      for (std::size_t j = 0; j < n4; ++j) {
-        lane& l = lanes[v4[j]];
-        l.address = v4_map::descend(static_cast<const v4_map::word*>(l.view->address_inner), l.address,
-                                    static_cast<std::uint32_t>(k[v4[j]].remote));
-      }
-    }
-    for (std::size_t j = 0; j < n4; ++j) {
-      lane& l = lanes[v4[j]];
-      l.address_row =
-          l.view->address_rows + v4_map::leaf_value(static_cast<const v4_map::word*>(l.view->address_leaves), l.address,
-                                                    static_cast<std::uint32_t>(k[v4[j]].remote));
-    }
-    for (std::uint32_t level = 1; level < policy.address_depth[1]; ++level) {
-      for (std::size_t j = 0; j < n6; ++j) {
-        lane& l = lanes[v6[j]];
-        l.address =
-            v6_map::descend(static_cast<const v6_map::word*>(l.view->address_inner), l.address, k[v6[j]].remote);
-      }
-    }
-    for (std::size_t j = 0; j < n6; ++j) {
-      lane& l = lanes[v6[j]];
-      l.address_row =
-          l.view->address_rows +
-          v6_map::leaf_value(static_cast<const v6_map::word*>(l.view->address_leaves), l.address, k[v6[j]].remote);
-    }
-
+    descend_family<v4_map>(policy, k, lanes, v4.data(), n4, policy.address_depth[0]);
+    descend_family<v6_map>(policy, k, lanes, v6.data(), n6, policy.address_depth[1]);
     for (std::size_t i = 0; i < m; ++i) {
       const lane& l = lanes[i];
       out[base + i] = decide(*l.view, l.service, first_common_bit(l.address_row, l.service_row, l.view->words, widest));
