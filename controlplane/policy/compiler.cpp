@@ -4,6 +4,7 @@
 #include <bit>
 #include <limits>
 #include <map>
+#include <type_traits>
 
 namespace sgfw::cp {
 
@@ -20,67 +21,136 @@ struct interval {
 };
 
 template <class K>
-struct event {
-  K key;
-  std::uint32_t bit;
-  std::int32_t delta;
-};
-
-template <class K>
 constexpr K key_max() {
   return static_cast<K>(~K{0});
 }
 
+// Interval end points to sweep.  For 32-bit keys an event is packed into
+// one integer, key << 32 | bit << 1 | end, so that sorting is a plain
+// integer sort; the order of events at one key does not matter.
+template <class K>
+struct event_list;
+
+template <>
+struct event_list<std::uint32_t> {
+  std::vector<std::uint64_t> events;
+
+  void add(std::uint32_t bit, std::uint32_t first, std::uint32_t last) {
+    events.push_back(std::uint64_t{first} << 32 | std::uint64_t{bit} << 1);
+    if (last != key_max<std::uint32_t>()) {
+      events.push_back(std::uint64_t{last + 1} << 32 | std::uint64_t{bit} << 1 | 1U);
+    }
+  }
+  void sort() { std::sort(events.begin(), events.end()); }
+  std::size_t size() const { return events.size(); }
+  void clear() { events.clear(); }
+  std::uint32_t key(std::size_t i) const { return static_cast<std::uint32_t>(events[i] >> 32); }
+  std::uint32_t bit(std::size_t i) const { return static_cast<std::uint32_t>(events[i] >> 1) & 0x7FFFFFFFU; }
+  bool end(std::size_t i) const { return (events[i] & 1U) != 0; }
+};
+
+template <>
+struct event_list<net::u128> {
+  struct event {
+    net::u128 key;
+    std::uint32_t bit;
+    bool end;
+  };
+  std::vector<event> events;
+
+  void add(std::uint32_t bit, net::u128 first, net::u128 last) {
+    events.push_back({first, bit, false});
+    if (last != key_max<net::u128>()) events.push_back({last + 1, bit, true});
+  }
+  void sort() {
+    std::sort(events.begin(), events.end(), [](const event& a, const event& b) { return a.key < b.key; });
+  }
+  std::size_t size() const { return events.size(); }
+  void clear() { events.clear(); }
+  net::u128 key(std::size_t i) const { return events[i].key; }
+  std::uint32_t bit(std::size_t i) const { return events[i].bit; }
+  bool end(std::size_t i) const { return events[i].end; }
+};
+
+// A pseudo-random 64-bit tag per bit: the XOR of the tags of the set bits
+// is a hash of the bitset that the sweep keeps current in O(1) per event.
+std::uint64_t bit_tag(std::uint32_t bit) {
+  std::uint64_t z = (std::uint64_t{bit} + 1) * 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 // Interns rule bitsets: equal rows share one id, so tables hold each
-// distinct row once however many intervals map to it.
+// distinct row once however many intervals map to it.  Rows are stored
+// `stride` words apart (the table's power-of-two row width).  Works in
+// reused scratch buffers; rows() hands out an exactly sized copy.
 class row_interner {
  public:
-  explicit row_interner(std::uint32_t words) : words_(words), slots_(64, 0) {}
+  row_interner(std::uint32_t words, std::uint32_t stride, std::vector<std::uint32_t>& slots,
+               std::vector<std::uint64_t>& rows, std::vector<std::uint64_t>& hashes)
+      : words_(words), stride_(stride), slots_(slots), rows_(rows), hashes_(hashes) {
+    slots_.assign(64, 0);
+    rows_.clear();
+    hashes_.clear();
+  }
 
-  std::uint32_t intern(const std::uint64_t* bits) {
-    std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = hash(bits) & mask;; i = (i + 1) & mask) {
+  std::uint32_t intern(const std::uint64_t* bits, std::uint64_t hash) {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       const std::uint32_t s = slots_[i];
       if (s == 0) {
-        const auto id = static_cast<std::uint32_t>(rows_.size() / words_);
+        const auto id = static_cast<std::uint32_t>(hashes_.size());
         rows_.insert(rows_.end(), bits, bits + words_);
+        rows_.resize(rows_.size() + (stride_ - words_), 0);
+        hashes_.push_back(hash);
         slots_[i] = id + 1;
-        if (2 * (std::size_t{id} + 1) > slots_.size()) grow();
+        if (2 * hashes_.size() > slots_.size()) grow();
         return id;
       }
-      if (std::equal(bits, bits + words_, rows_.begin() + static_cast<std::ptrdiff_t>((s - 1) * words_))) {
+      if (hashes_[s - 1] == hash &&
+          std::equal(bits, bits + words_, rows_.begin() + static_cast<std::ptrdiff_t>(std::size_t{s - 1} * stride_))) {
         return s - 1;
       }
     }
   }
 
-  std::vector<std::uint64_t> take_rows() { return std::move(rows_); }
+  dp::aligned_vector<std::uint64_t> rows() const { return {rows_.begin(), rows_.end()}; }
 
  private:
-  std::size_t hash(const std::uint64_t* bits) const {
-    std::uint64_t h = 0x9E3779B97F4A7C15ULL;
-    for (std::uint32_t w = 0; w < words_; ++w) {
-      h = (h ^ bits[w]) * 0xBF58476D1CE4E5B9ULL;
-      h ^= h >> 31;
-    }
-    return static_cast<std::size_t>(h);
-  }
-
   void grow() {
-    std::vector<std::uint32_t> old = std::move(slots_);
-    slots_.assign(old.size() * 2, 0);
+    slots_.assign(slots_.size() * 2, 0);
     const std::size_t mask = slots_.size() - 1;
-    for (const std::uint32_t s : old) {
-      if (s == 0) continue;
-      std::size_t i = hash(rows_.data() + std::size_t{s - 1} * words_) & mask;
+    for (std::uint32_t id = 0; id < hashes_.size(); ++id) {
+      std::size_t i = hashes_[id] & mask;
       while (slots_[i] != 0) i = (i + 1) & mask;
-      slots_[i] = s;
+      slots_[i] = id + 1;
     }
   }
 
   std::uint32_t words_;
-  std::vector<std::uint64_t> rows_;
-  std::vector<std::uint32_t> slots_;  // row id + 1; 0 = empty
+  std::uint32_t stride_;
+  std::vector<std::uint32_t>& slots_;  // row id + 1; 0 = empty
+  std::vector<std::uint64_t>& rows_;
+  std::vector<std::uint64_t>& hashes_;
+};
+
+// Buffers reused from table to table, so that compiling allocates little.
+struct compile_scratch {
+  event_list<std::uint32_t> v4_events;
+  event_list<net::u128> v6_events;
+  event_list<std::uint32_t> service_events;
+  std::vector<std::uint32_t> count;
+  std::vector<std::uint64_t> bits;
+  std::vector<std::uint32_t> slots;
+  std::vector<std::uint64_t> rows;
+  std::vector<std::uint64_t> hashes;
+  std::vector<std::uint32_t> bounds32;
+  std::vector<net::u128> bounds128;
+  std::vector<std::uint32_t> values;
+  std::vector<interval<std::uint32_t>> v4_intervals;
+  std::vector<interval<net::u128>> v6_intervals;
+  std::vector<interval<std::uint32_t>> service_intervals;
 };
 
 // Cuts the key space into elementary intervals, each mapped to the interned
@@ -88,39 +158,33 @@ class row_interner {
 // bitset are merged.  Intervals of one rule may overlap (a prefix list with
 // nested entries): a per-bit count keeps that right.
 template <class K>
-void sweep(std::vector<event<K>>& events, std::uint32_t bits_used, std::uint32_t words, row_interner& rows,
-           std::vector<K>& bounds, std::vector<std::uint32_t>& values) {
-  std::sort(events.begin(), events.end(), [](const event<K>& a, const event<K>& b) { return a.key < b.key; });
-  std::vector<std::uint32_t> count(bits_used, 0);
-  std::vector<std::uint64_t> bits(words, 0);
+void sweep(event_list<K>& events, std::uint32_t bits_used, std::uint32_t words, compile_scratch& scratch,
+           row_interner& rows, std::vector<K>& bounds, std::vector<std::uint32_t>& values) {
+  events.sort();
+  scratch.count.assign(bits_used, 0);
+  scratch.bits.assign(words, 0);
+  std::uint64_t hash = 0;
   std::size_t i = 0;
   K cur = 0;
   for (;;) {
-    for (; i < events.size() && events[i].key == cur; ++i) {
-      const event<K>& e = events[i];
-      const std::uint32_t before = count[e.bit];
-      count[e.bit] = static_cast<std::uint32_t>(static_cast<std::int64_t>(before) + e.delta);
-      const std::uint64_t mask = std::uint64_t{1} << (e.bit % 64);
-      if (count[e.bit] != 0) {
-        bits[e.bit / 64] |= mask;
-      } else {
-        bits[e.bit / 64] &= ~mask;
+    for (; i < events.size() && events.key(i) == cur; ++i) {
+      const std::uint32_t bit = events.bit(i);
+      std::uint32_t& c = scratch.count[bit];
+      const bool was_set = c != 0;
+      c = events.end(i) ? c - 1 : c + 1;
+      if (was_set != (c != 0)) {
+        scratch.bits[bit / 64] ^= std::uint64_t{1} << (bit % 64);
+        hash ^= bit_tag(bit);
       }
     }
-    const std::uint32_t row = rows.intern(bits.data());
+    const std::uint32_t row = rows.intern(scratch.bits.data(), hash);
     if (values.empty() || values.back() != row) {
       bounds.push_back(cur);
       values.push_back(row);
     }
     if (i == events.size()) break;
-    cur = events[i].key;
+    cur = events.key(i);
   }
-}
-
-template <class K>
-void add_interval(std::vector<event<K>>& events, std::uint32_t bit, K first, K last) {
-  events.push_back({first, bit, +1});
-  if (last != key_max<K>()) events.push_back({static_cast<K>(last + 1), bit, -1});
 }
 
 // Everything the compiler derives once from the model.
@@ -128,6 +192,7 @@ struct compile_context {
   const policy_model& model;
   std::vector<std::array<std::vector<net::u128>, net::family_count>> members;       // group -> family -> addresses
   std::vector<std::array<std::vector<std::uint32_t>, direction_count>> rule_index;  // group -> dir -> global
+  compile_scratch scratch;
 
   explicit compile_context(const policy_model& m) : model(m), members(m.groups.size()), rule_index(m.groups.size()) {
     for (const auto& r : m.resources) {
@@ -216,22 +281,51 @@ std::vector<port_range> merge_ranges(std::vector<port_range> v) {
   return out;
 }
 
-// Ports of protocol `proto` that rules of `dir` allow to or from the whole
-// family (0.0.0.0/0 or ::/0).
-std::vector<port_range> whole_family_ports(const policy_model& m, const std::vector<std::uint32_t>& groups,
-                                           direction dir, net::family f, std::uint8_t proto) {
-  std::vector<port_range> ranges;
+// TCP and UDP ports that the groups' rules allow to or from the whole
+// family (0.0.0.0/0 or ::/0), per direction and family, in one pass over
+// the rules: [direction][family][0 = tcp, 1 = udp].
+using family_port_sets =
+    std::array<std::array<std::array<std::vector<port_range>, 2>, net::family_count>, direction_count>;
+
+family_port_sets whole_family_ports(const policy_model& m, const std::vector<std::uint32_t>& groups) {
+  family_port_sets out;
   for (const std::uint32_t g : groups) {
-    for (const rule& r : m.groups[g].rules(dir)) {
-      if (!peer_is_whole_family(m, r.remote, f)) continue;
-      if (r.protocol.all) {
-        ranges.push_back({0, 65535});
-      } else if (r.protocol.is(proto)) {
-        ranges.insert(ranges.end(), r.ports.begin(), r.ports.end());
+    for (const direction d : {direction::ingress, direction::egress}) {
+      for (const rule& r : m.groups[g].rules(d)) {
+        for (const net::family f : {net::family::ipv4, net::family::ipv6}) {
+          if (!peer_is_whole_family(m, r.remote, f)) continue;
+          auto& per_proto = out[static_cast<std::size_t>(d)][static_cast<std::size_t>(f)];
+          for (std::size_t p = 0; p < 2; ++p) {
+            const std::uint8_t proto = p == 0 ? ip_proto::tcp : ip_proto::udp;
+            if (r.protocol.all) {
+              per_proto[p].push_back({0, 65535});
+            } else if (r.protocol.is(proto)) {
+              per_proto[p].insert(per_proto[p].end(), r.ports.begin(), r.ports.end());
+            }
+          }
+        }
       }
     }
   }
-  return merge_ranges(std::move(ranges));
+  for (auto& per_dir : out) {
+    for (auto& per_family : per_dir) {
+      for (auto& ranges : per_family) ranges = merge_ranges(std::move(ranges));
+    }
+  }
+  return out;
+}
+
+std::vector<service_range> untracked_from(const family_port_sets& ports, direction initiated, net::family fam) {
+  std::vector<service_range> out;
+  const auto f = static_cast<std::size_t>(fam);
+  for (std::size_t p = 0; p < 2; ++p) {
+    const auto& back = ports[static_cast<std::size_t>(opposite(initiated))][f][p];
+    if (back.size() != 1 || back[0].first != 0 || back[0].last != 65535) continue;
+    for (const port_range& r : ports[static_cast<std::size_t>(initiated)][f][p]) {
+      out.push_back({p == 0 ? ip_proto::tcp : ip_proto::udp, r});
+    }
+  }
+  return out;
 }
 
 template <class K>
@@ -240,23 +334,57 @@ struct pending_map {
   std::vector<std::uint32_t> values{0};
 };
 
-// A table before the policy-wide shapes (row width, tree depths) are known.
+// A table before the policy-wide tree depths are known.  Rows are already
+// at their final width, a power of two, so that they never straddle a
+// cache line.
 struct pending_table {
   pending_map<std::uint32_t> services;
-  std::uint32_t words = 1;
-  std::vector<std::uint64_t> address_rows = std::vector<std::uint64_t>(1, 0);  // row 0: nothing allowed
-  std::vector<std::uint64_t> service_rows = std::vector<std::uint64_t>(1, 0);
+  std::uint32_t words = 1;                                                                   // stored row width
+  dp::aligned_vector<std::uint64_t> address_rows = dp::aligned_vector<std::uint64_t>(1, 0);  // row 0: nothing
+  dp::aligned_vector<std::uint64_t> service_rows = dp::aligned_vector<std::uint64_t>(1, 0);
   std::vector<std::uint32_t> rules;
-  std::uint32_t untracked_bit = 0;
 };
 
 template <class K>
-void build_table(const compile_context& ctx, const std::vector<std::uint32_t>& groups, direction dir, net::family f,
-                 pending_table& t, pending_map<K>& addresses) {
-  std::vector<event<K>> address_events;
-  std::vector<event<std::uint32_t>> service_events;
-  std::vector<interval<K>> addrs;
-  std::vector<interval<std::uint32_t>> services;
+std::vector<interval<K>>& address_intervals_of(compile_scratch& s) {
+  if constexpr (std::is_same_v<K, std::uint32_t>) {
+    return s.v4_intervals;
+  } else {
+    return s.v6_intervals;
+  }
+}
+
+template <class K>
+std::vector<K>& address_bounds_of(compile_scratch& s) {
+  if constexpr (std::is_same_v<K, std::uint32_t>) {
+    return s.bounds32;
+  } else {
+    return s.bounds128;
+  }
+}
+
+template <class K>
+event_list<K>& address_events_of(compile_scratch& s) {
+  if constexpr (std::is_same_v<K, std::uint32_t>) {
+    return s.v4_events;
+  } else {
+    return s.v6_events;
+  }
+}
+
+template <class K>
+void build_table(compile_context& ctx, const std::vector<std::uint32_t>& groups, const family_port_sets& wide_open,
+                 direction dir, net::family f, pending_table& t, pending_map<K>& addresses) {
+  compile_scratch& scratch = ctx.scratch;
+  event_list<K>& address_events = address_events_of<K>(scratch);
+  event_list<std::uint32_t>& service_events = scratch.service_events;
+  address_events.clear();
+  service_events.clear();
+  auto& addrs = address_intervals_of<K>(scratch);
+  auto& services = scratch.service_intervals;
+  std::size_t candidates = 0;
+  for (const std::uint32_t g : groups) candidates += ctx.model.groups[g].rules(dir).size();
+  t.rules.reserve(candidates + 1);
 
   for (const std::uint32_t g : groups) {
     const auto& rules = ctx.model.groups[g].rules(dir);
@@ -268,42 +396,52 @@ void build_table(const compile_context& ctx, const std::vector<std::uint32_t>& g
       if (addrs.empty() || services.empty()) continue;  // cannot match in this family
       const auto bit = static_cast<std::uint32_t>(t.rules.size());
       t.rules.push_back(ctx.rule_index[g][static_cast<std::size_t>(dir)][i]);
-      for (const auto& a : addrs) add_interval(address_events, bit, a.first, a.last);
-      for (const auto& sv : services) add_interval(service_events, bit, sv.first, sv.last);
+      for (const auto& a : addrs) address_events.add(bit, a.first, a.last);
+      for (const auto& sv : services) service_events.add(bit, sv.first, sv.last);
     }
   }
   if (t.rules.empty()) return;  // the defaults: one interval each way, nothing allowed
 
   // One more bit in service rows flags the services whose flows would be
   // untracked (S8); address rows never set it, so it cannot allow anything.
-  t.untracked_bit = static_cast<std::uint32_t>(t.rules.size());
-  for (const service_range& sr : untracked_services(ctx.model, groups, dir, f)) {
-    add_interval(service_events, t.untracked_bit, dp::service_key(sr.proto, sr.ports.first),
-                 dp::service_key(sr.proto, sr.ports.last));
+  const auto untracked_bit = static_cast<std::uint32_t>(t.rules.size());
+  for (const service_range& sr : untracked_from(wide_open, dir, f)) {
+    service_events.add(untracked_bit, dp::service_key(sr.proto, sr.ports.first),
+                       dp::service_key(sr.proto, sr.ports.last));
   }
-  const std::uint32_t bits_used = t.untracked_bit + 1;
-  t.words = (bits_used + 63) / 64;
+  const std::uint32_t bits_used = untracked_bit + 1;
+  const std::uint32_t words = (bits_used + 63) / 64;
+  t.words = std::bit_ceil(words);
 
-  addresses = {{}, {}};
-  row_interner address_rows(t.words);
-  sweep(address_events, bits_used, t.words, address_rows, addresses.bounds, addresses.values);
-  t.address_rows = address_rows.take_rows();
-
-  t.services = {{}, {}};
-  row_interner service_rows(t.words);
-  sweep(service_events, bits_used, t.words, service_rows, t.services.bounds, t.services.values);
-  t.service_rows = service_rows.take_rows();
-}
-
-// Widens rows from `from` to `to` words (the new words are zero).
-dp::aligned_vector<std::uint64_t> widen_rows(const std::vector<std::uint64_t>& rows, std::uint32_t from,
-                                             std::uint32_t to) {
-  dp::aligned_vector<std::uint64_t> out(rows.size() / from * to, 0);
-  for (std::size_t r = 0; r < rows.size() / from; ++r) {
-    std::copy_n(rows.begin() + static_cast<std::ptrdiff_t>(r * from), from,
-                out.begin() + static_cast<std::ptrdiff_t>(r * to));
+  {
+    auto& bounds = address_bounds_of<K>(scratch);
+    bounds.clear();
+    scratch.values.clear();
+    row_interner rows(words, t.words, scratch.slots, scratch.rows, scratch.hashes);
+    sweep(address_events, bits_used, words, scratch, rows, bounds, scratch.values);
+    t.address_rows = rows.rows();
+    addresses.bounds.assign(bounds.begin(), bounds.end());
+    addresses.values.assign(scratch.values.begin(), scratch.values.end());
   }
-  return out;
+  {
+    scratch.bounds32.clear();
+    scratch.values.clear();
+    row_interner rows(words, t.words, scratch.slots, scratch.rows, scratch.hashes);
+    sweep(service_events, bits_used, words, scratch, rows, scratch.bounds32, scratch.values);
+    t.service_rows = rows.rows();
+    t.services.bounds.assign(scratch.bounds32.begin(), scratch.bounds32.end());
+    t.services.values.assign(scratch.values.begin(), scratch.values.end());
+  }
+
+  // Leaves hold row offsets in words.  Bit 31 of a service leaf value says
+  // whether the service's flows are untracked, so that lookups need not
+  // read it from the row.
+  for (auto& row : addresses.values) row *= t.words;
+  for (auto& row : t.services.values) {
+    const std::uint64_t flag_word = t.service_rows[std::size_t{row} * t.words + untracked_bit / 64];
+    const bool untracked = ((flag_word >> (untracked_bit % 64)) & 1U) != 0;
+    row = row * t.words | (untracked ? dp::k_untracked_service : 0U);
+  }
 }
 
 struct pending_set {
@@ -313,13 +451,14 @@ struct pending_set {
   std::array<pending_map<net::u128>, direction_count> v6_addresses;
 };
 
-pending_set build_set(const compile_context& ctx, std::vector<std::uint32_t> groups) {
+pending_set build_set(compile_context& ctx, std::vector<std::uint32_t> groups) {
   pending_set s;
   s.groups = std::move(groups);
+  const family_port_sets wide_open = whole_family_ports(ctx.model, s.groups);
   for (const direction d : {direction::ingress, direction::egress}) {
     const auto di = static_cast<std::size_t>(d);
-    build_table<std::uint32_t>(ctx, s.groups, d, net::family::ipv4, s.tables[0][di], s.v4_addresses[di]);
-    build_table<net::u128>(ctx, s.groups, d, net::family::ipv6, s.tables[1][di], s.v6_addresses[di]);
+    build_table<std::uint32_t>(ctx, s.groups, wide_open, d, net::family::ipv4, s.tables[0][di], s.v4_addresses[di]);
+    build_table<net::u128>(ctx, s.groups, wide_open, d, net::family::ipv6, s.tables[1][di], s.v6_addresses[di]);
   }
   return s;
 }
@@ -333,7 +472,7 @@ void finish(std::vector<pending_set>& pending, dp::compiled_policy& p) {
   for (const auto& s : pending) {
     for (const auto& per_family : s.tables) {
       for (const auto& t : per_family) {
-        p.row_words = std::max(p.row_words, std::bit_ceil(t.words));
+        p.row_words = std::max(p.row_words, t.words);
         p.service_depth =
             std::max(p.service_depth, interval_map<std::uint32_t>::natural_depth(t.services.bounds.size()));
       }
@@ -353,26 +492,15 @@ void finish(std::vector<pending_set>& pending, dp::compiled_policy& p) {
       for (std::size_t d = 0; d < direction_count; ++d) {
         pending_table& t = s.tables[f][d];
         dp::rule_table& o = out.tables[f][d];
-        // Rows are widened to a power of two so that they never straddle a
-        // cache line; leaves hold offsets in words.
-        o.words = std::bit_ceil(t.words);
-        for (auto& row : t.services.values) {
-          // Bit 31 of a service leaf value says whether the service's flows
-          // are untracked (S8), so lookups need not read it from the row.
-          const std::uint64_t flag_word = t.service_rows[std::size_t{row} * t.words + t.untracked_bit / 64];
-          const bool untracked = !t.rules.empty() && ((flag_word >> (t.untracked_bit % 64)) & 1U) != 0;
-          row = row * o.words | (untracked ? dp::k_untracked_service : 0U);
-        }
+        o.words = t.words;
         o.services = interval_map<std::uint32_t>::build(t.services.bounds, t.services.values, p.service_depth);
-        o.address_rows = widen_rows(t.address_rows, t.words, o.words);
-        o.service_rows = widen_rows(t.service_rows, t.words, o.words);
+        o.address_rows = std::move(t.address_rows);
+        o.service_rows = std::move(t.service_rows);
         o.rules = std::move(t.rules);
         o.rules.push_back(dp::k_no_rule);
       }
     }
     for (std::size_t d = 0; d < direction_count; ++d) {
-      for (auto& row : s.v4_addresses[d].values) row *= out.tables[0][d].words;
-      for (auto& row : s.v6_addresses[d].values) row *= out.tables[1][d].words;
       out.v4_addresses[d] =
           interval_map<std::uint32_t>::build(s.v4_addresses[d].bounds, s.v4_addresses[d].values, p.address_depth[0]);
       out.v6_addresses[d] =
@@ -407,13 +535,7 @@ void finish(std::vector<pending_set>& pending, dp::compiled_policy& p) {
 
 std::vector<service_range> untracked_services(const policy_model& model, const std::vector<std::uint32_t>& groups,
                                               direction initiated, net::family fam) {
-  std::vector<service_range> out;
-  for (const std::uint8_t proto : {ip_proto::tcp, ip_proto::udp}) {
-    const auto back = whole_family_ports(model, groups, opposite(initiated), fam, proto);
-    if (back.size() != 1 || back[0].first != 0 || back[0].last != 65535) continue;
-    for (const port_range& r : whole_family_ports(model, groups, initiated, fam, proto)) out.push_back({proto, r});
-  }
-  return out;
+  return untracked_from(whole_family_ports(model, groups), initiated, fam);
 }
 
 dp::compiled_policy compile(const policy_model& model, std::uint64_t generation) {
@@ -422,13 +544,27 @@ dp::compiled_policy compile(const policy_model& model, std::uint64_t generation)
   p.generation = generation;
 
   // Global rule indices, 1-based: 0 is dp::k_no_rule.
-  p.rules.push_back({"", 0, direction::ingress});
+  std::size_t rule_count = 1;
+  std::size_t id_bytes = 0;
+  for (const auto& g : model.groups) {
+    for (const auto* list : {&g.ingress, &g.egress}) {
+      rule_count += list->size();
+      for (const rule& r : *list) id_bytes += r.id.size();
+    }
+  }
+  p.rules.reserve(rule_count);
+  p.rule_id_text.reserve(id_bytes);
+  p.rules.push_back({});
+  p.group_ids.reserve(model.groups.size());
   for (std::size_t g = 0; g < model.groups.size(); ++g) {
     p.group_ids.push_back(model.groups[g].id);
     for (const direction d : {direction::ingress, direction::egress}) {
+      ctx.rule_index[g][static_cast<std::size_t>(d)].reserve(model.groups[g].rules(d).size());
       for (const rule& r : model.groups[g].rules(d)) {
         ctx.rule_index[g][static_cast<std::size_t>(d)].push_back(static_cast<std::uint32_t>(p.rules.size()));
-        p.rules.push_back({r.id, static_cast<std::uint32_t>(g), d});
+        p.rules.push_back({static_cast<std::uint32_t>(p.rule_id_text.size()), static_cast<std::uint32_t>(r.id.size()),
+                           static_cast<std::uint32_t>(g), d});
+        p.rule_id_text += r.id;
       }
     }
   }

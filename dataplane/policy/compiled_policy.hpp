@@ -22,6 +22,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/ip_address.hpp"
@@ -143,8 +144,11 @@ struct group_set_tables {
 };
 
 // Names that counters, flow logs and the CLI use; workers only see indices.
+// Rule ids live in one text buffer (compiled_policy::rule_id_text), so that a
+// policy of 100k rules is not 100k small allocations.
 struct rule_info {
-  std::string id;           // stable rule id (configured or derived)
+  std::uint32_t id_offset = 0;  // into rule_id_text
+  std::uint32_t id_length = 0;
   std::uint32_t group = 0;  // index into group_ids
   direction dir = direction::ingress;
 };
@@ -200,8 +204,12 @@ struct compiled_policy {
   std::uint32_t service_depth = 1;
 
   std::size_t resource_count() const { return resource_names.size(); }
+  std::string_view rule_id(std::uint32_t rule) const {
+    return std::string_view(rule_id_text).substr(rules[rule].id_offset, rules[rule].id_length);
+  }
 
   std::vector<rule_info> rules;  // [k_no_rule] is a placeholder
+  std::string rule_id_text;
   std::vector<std::string> group_ids;
   std::vector<std::string> resource_names;
 

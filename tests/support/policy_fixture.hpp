@@ -99,8 +99,7 @@ class policy_fixture {
   // "group/rule-id" of the rule that decided, or "deny".
   std::string who(const dp::decision& d) const {
     if (!d.allowed()) return "deny";
-    const auto& r = compiled_.rules[d.rule];
-    return compiled_.group_ids[r.group] + "/" + r.id;
+    return compiled_.group_ids[compiled_.rules[d.rule].group] + "/" + std::string(compiled_.rule_id(d.rule));
   }
 
  private:
