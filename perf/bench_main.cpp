@@ -21,7 +21,7 @@ class capturing_reporter : public benchmark::ConsoleReporter {
       run_result& out = results_[r.run_name.str()];
       const auto it = r.counters.find("items_per_second");
       out.items_per_second = it == r.counters.end() ? 0 : static_cast<double>(it->second);
-      out.real_ns = r.GetAdjustedRealTime();
+      out.real_ns = r.GetAdjustedRealTime() * 1e9 / benchmark::GetTimeUnitMultiplier(r.time_unit);
     }
     ConsoleReporter::ReportRuns(runs);
   }

@@ -427,9 +427,11 @@ void summarise(const results& r) {
   for (const size_spec& size : k_sizes) {
     for (const std::string mix : k_mixes) {
       const std::string label = std::string(size.label) + "/" + mix;
+      // Names may carry suffixes such as /iterations:1.
       const auto find = [&](const std::string& name) -> const run_result* {
-        const auto it = r.find(name + "/" + label);
-        return it == r.end() ? nullptr : &it->second;
+        const std::string prefix = name + "/" + label;
+        const auto it = r.lower_bound(prefix);
+        return it == r.end() || it->first.compare(0, prefix.size(), prefix) != 0 ? nullptr : &it->second;
       };
       const run_result* burst = find("sgfw_burst");
       if (burst == nullptr) continue;

@@ -112,18 +112,27 @@ auto address_key(const classify_key& k) {
 
 // Both trees of every key of one family, level by level: a key's service
 // and address steps are independent, so each level has two loads per key in
-// flight.  Depths are the policy's, the same for every key.
-template <class Map>
+// flight.  Depths are the policy's, the same for every key.  `Dense`: the
+// whole burst is of this family, so lanes are visited in order without the
+// member list.
+template <class Map, bool Dense>
 void descend_family(const compiled_policy& policy, const classify_key* k, std::array<lane, k_classify_burst>& lanes,
                     const std::uint8_t* members, std::size_t count, std::uint32_t address_depth) {
+  const auto member = [members](std::size_t j) -> std::size_t {
+    if constexpr (Dense) {
+      return j;
+    } else {
+      return members[j];
+    }
+  };
   const std::uint32_t service_depth = policy.service_depth;
   const std::uint32_t levels = std::max(service_depth, address_depth);
   for (std::uint32_t level = 1; level < levels; ++level) {
     const bool service_step = level < service_depth;
     const bool address_step = level < address_depth;
     for (std::size_t j = 0; j < count; ++j) {
-      lane& l = lanes[members[j]];
-      const classify_key& key = k[members[j]];
+      lane& l = lanes[member(j)];
+      const classify_key& key = k[member(j)];
       if (service_step) l.service = v4_map::descend(l.view->service_inner, l.service, key.service);
       if (address_step) {
         l.address = Map::descend(static_cast<const typename Map::word*>(l.view->address_inner), l.address,
@@ -132,8 +141,8 @@ void descend_family(const compiled_policy& policy, const classify_key* k, std::a
     }
   }
   for (std::size_t j = 0; j < count; ++j) {
-    lane& l = lanes[members[j]];
-    const classify_key& key = k[members[j]];
+    lane& l = lanes[member(j)];
+    const classify_key& key = k[member(j)];
     const table_view& v = *l.view;
     l.service = v4_map::leaf_value(v.service_leaves, l.service, key.service);
     l.service_row = v.service_rows + (l.service & ~k_untracked_service);
@@ -172,8 +181,15 @@ void classify_burst(const compiled_policy& policy, const classify_key* keys, dec
       n4 += f ^ 1U;
       n6 += f;
     }
-    descend_family<v4_map>(policy, k, lanes, v4.data(), n4, policy.address_depth[0]);
-    descend_family<v6_map>(policy, k, lanes, v6.data(), n6, policy.address_depth[1]);
+    // Bursts of one family (the common case) skip the member lists.
+    if (n6 == 0) {
+      descend_family<v4_map, true>(policy, k, lanes, nullptr, m, policy.address_depth[0]);
+    } else if (n4 == 0) {
+      descend_family<v6_map, true>(policy, k, lanes, nullptr, m, policy.address_depth[1]);
+    } else {
+      descend_family<v4_map, false>(policy, k, lanes, v4.data(), n4, policy.address_depth[0]);
+      descend_family<v6_map, false>(policy, k, lanes, v6.data(), n6, policy.address_depth[1]);
+    }
     for (std::size_t i = 0; i < m; ++i) {
       const lane& l = lanes[i];
       out[base + i] = decide(*l.view, l.service, first_common_bit(l.address_row, l.service_row, l.view->words, widest));
