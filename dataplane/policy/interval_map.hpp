@@ -26,6 +26,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -224,50 +225,57 @@ class interval_map {
 
   void build_from(std::span<const Key> bounds, std::span<const std::uint32_t> values, unsigned min_depth) {
     size_ = values.size();
-    // Stored keys: b[i+1] - 1; the leaf level holds them all.  Each level
-    // above holds the first key of every node but the first of the level
-    // below: "keys < x" there counts the nodes below to skip.
-    std::vector<std::vector<Key>> levels(1);  // leaves first
-    for (std::size_t i = 1; i < bounds.size(); ++i) levels[0].push_back(bounds[i] - 1);
-    auto per_node = [&](std::size_t level) -> std::size_t { return level == 0 ? node::leaf_keys : node::keys; };
-    while (levels.size() < std::min(min_depth, k_max_depth) ||
-           nodes_for(levels.back().size(), per_node(levels.size() - 1)) > 1) {
-      const std::size_t step = per_node(levels.size() - 1);
-      const auto& below = levels.back();
-      std::vector<Key> up;
-      for (std::size_t i = step; i < below.size(); i += step) up.push_back(below[i]);
-      levels.push_back(std::move(up));
-    }
-    std::reverse(levels.begin(), levels.end());  // root first, leaves last
-    depth_ = static_cast<unsigned>(levels.size());
+    // Stored keys: k[i] = b[i+1] - 1, all of them in the leaves.  Level j
+    // above them (leaves: j = 0) holds k[t * stride_j], t = 1, 2, ..., with
+    // stride_1 = leaf_keys and stride_j+1 = stride_j * keys: the smallest key
+    // under each of its subtrees but the first, so "keys < x" there counts
+    // the subtrees to skip.  (At a boundary either neighbour gives the same
+    // answer, since the count continues across nodes.)
+    const std::size_t stored = bounds.empty() ? 0 : bounds.size() - 1;
+    const auto key = [&](std::size_t i) { return static_cast<Key>(bounds[i + 1] - 1); };
 
-    // Inner levels: node n of a level covers keys [n * keys, (n + 1) * keys)
-    // of that level, which separate the next level's nodes n * keys onwards.
-    std::vector<std::size_t> first_node(depth_, 0);
-    for (unsigned l = 0; l + 1 < depth_; ++l) {
-      first_node[l + 1] = first_node[l] + nodes_for(levels[l].size(), node::keys);
+    std::array<std::size_t, k_max_depth> count{};   // keys per level, leaves first
+    std::array<std::size_t, k_max_depth> stride{};  // distance between them in k[]
+    count[0] = stored;
+    stride[0] = 1;
+    unsigned levels = 1;
+    while (levels < k_max_depth &&
+           (levels < min_depth || nodes_for(count[levels - 1], levels == 1 ? node::leaf_keys : node::keys) > 1)) {
+      const std::size_t per = levels == 1 ? node::leaf_keys : node::keys;
+      count[levels] = nodes_for(count[levels - 1], per) - 1;
+      stride[levels] = stride[levels - 1] * per;
+      ++levels;
+    }
+    depth_ = levels;
+
+    // Inner levels, root first: level j >= 1 is stored at position
+    // depth - 1 - j.  Node n of a level covers its keys [n * keys, ...),
+    // which separate the next level's nodes n * keys onwards.
+    std::array<std::size_t, k_max_depth + 1> first_node{};  // by position, root = 0
+    for (unsigned pos = 0; pos + 1 < depth_; ++pos) {
+      first_node[pos + 1] = first_node[pos] + nodes_for(count[depth_ - 1 - pos], node::keys);
     }
     inner_.assign(first_node[depth_ - 1] * node::words, std::numeric_limits<word>::max());
-    for (unsigned l = 0; l + 1 < depth_; ++l) {
-      const std::size_t next_first = l + 2 < depth_ ? first_node[l + 1] : 0;  // leaves are numbered apart
-      for (std::size_t n = 0; n < nodes_for(levels[l].size(), node::keys); ++n) {
-        word* out = inner_.data() + (first_node[l] + n) * node::words;
+    for (unsigned pos = 0; pos + 1 < depth_; ++pos) {
+      const unsigned level = depth_ - 1 - pos;
+      const std::size_t next_first = pos + 2 < depth_ ? first_node[pos + 1] : 0;  // leaves are numbered apart
+      for (std::size_t n = 0; n < nodes_for(count[level], node::keys); ++n) {
+        word* out = inner_.data() + (first_node[pos] + n) * node::words;
         node::store_base(out, static_cast<std::uint32_t>(next_first + n * node::keys));
-        for (std::size_t i = 0; i < node::keys && n * node::keys + i < levels[l].size(); ++i) {
-          node::store_key(out, static_cast<unsigned>(i), levels[l][n * node::keys + i]);
+        for (std::size_t i = 0; i < node::keys && n * node::keys + i < count[level]; ++i) {
+          node::store_key(out, static_cast<unsigned>(i), key((n * node::keys + i + 1) * stride[level]));
         }
       }
     }
     // Leaves: keys, then the values of slots n * leaf_keys .. + leaf_keys.
-    const auto& keys = levels[depth_ - 1];
-    const std::size_t leaves = nodes_for(keys.size(), node::leaf_keys);
+    const std::size_t leaves = nodes_for(stored, node::leaf_keys);
     leaves_.assign(leaves * node::leaf_words, std::numeric_limits<word>::max());
     for (std::size_t n = 0; n < leaves; ++n) {
       word* out = leaves_.data() + n * node::leaf_words;
       std::uint32_t* vals = node::leaf_values(out);
       for (std::size_t i = 0; i <= node::leaf_keys; ++i) {
         const std::size_t slot = n * node::leaf_keys + i;
-        if (i < node::leaf_keys && slot < keys.size()) node::store_key(out, static_cast<unsigned>(i), keys[slot]);
+        if (i < node::leaf_keys && slot < stored) node::store_key(out, static_cast<unsigned>(i), key(slot));
         vals[i] = slot < values.size() ? values[slot] : 0;
       }
     }

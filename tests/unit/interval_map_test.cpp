@@ -15,7 +15,7 @@ std::uint32_t naive(const std::vector<K>& bounds, const std::vector<std::uint32_
 }
 
 template <class K>
-void check_random(std::size_t n, std::uint64_t seed, K max) {
+void check_random(std::size_t n, std::uint64_t seed, K max, unsigned depth = 1) {
   std::mt19937_64 r(seed);
   std::vector<K> bounds{0};
   while (bounds.size() < n) {
@@ -27,7 +27,7 @@ void check_random(std::size_t n, std::uint64_t seed, K max) {
   bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
   std::vector<std::uint32_t> values;
   for (std::size_t i = 0; i < bounds.size(); ++i) values.push_back(static_cast<std::uint32_t>(i * 7 + 1));
-  const auto m = interval_map<K>::build(bounds, values);
+  const auto m = interval_map<K>::build(bounds, values, depth);
   for (std::size_t i = 0; i < bounds.size(); ++i) {
     ASSERT_EQ(m.lookup(bounds[i]), values[i]) << "n=" << n << " i=" << i;
     if (bounds[i] != 0) {
@@ -51,6 +51,23 @@ TEST(IntervalMap, MatchesNaiveSearchAtEverySize32) {
 
 TEST(IntervalMap, MatchesNaiveSearchAtEverySize128) {
   for (const std::size_t n : {1UL, 2UL, 16UL, 17UL, 300UL, 4097UL}) check_random<net::u128>(n, n, ~net::u128{0});
+}
+
+TEST(IntervalMap, DeepTreesAndPaddedDepths) {
+  check_random<std::uint32_t>(20000, 3, 0xFFFFFFFFU);  // four levels
+  check_random<net::u128>(5000, 4, ~net::u128{0});     // four levels
+  // Policies pad every map to one depth: extra empty levels on top.
+  for (const unsigned depth : {2U, 3U, 5U}) {
+    check_random<std::uint32_t>(10, depth, 0xFFFFFFFFU, depth);
+    check_random<std::uint32_t>(300, depth, 0xFFFFFFFFU, depth);
+    check_random<net::u128>(10, depth, ~net::u128{0}, depth);
+  }
+  const std::vector<std::uint32_t> one{0};
+  const std::vector<std::uint32_t> seven{7};
+  const auto m = interval_map<std::uint32_t>::build(one, seven, 3);
+  EXPECT_EQ(m.depth(), 3U);
+  EXPECT_EQ(m.lookup(0), 7U);
+  EXPECT_EQ(m.lookup(0xFFFFFFFFU), 7U);
 }
 
 TEST(IntervalMap, LargestKeyLandsInTheLastInterval) {
