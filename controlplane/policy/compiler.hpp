@@ -22,7 +22,20 @@
 
 namespace sgfw::cp {
 
-dp::compiled_policy compile(const config::policy_model& model, std::uint64_t generation = 0);
+// How the compiler represents "which rules allow (address class, service
+// class)" (docs/classifier.md).  `automatic` picks matrices when they stay
+// within eight times the rows' memory; tests force each to cover both.
+enum class combine_choice { automatic, rows, matrices };
+
+struct compile_options {
+  std::uint64_t generation = 0;
+  combine_choice combine = combine_choice::automatic;
+};
+
+dp::compiled_policy compile(const config::policy_model& model, const compile_options& options);
+inline dp::compiled_policy compile(const config::policy_model& model, std::uint64_t generation = 0) {
+  return compile(model, compile_options{generation, combine_choice::automatic});
+}
 
 // The services (protocol + destination-port ranges) on which flows of one
 // family initiated in direction `initiated` would be untracked in the cloud's

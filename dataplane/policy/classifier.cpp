@@ -87,18 +87,18 @@ decision classify(const compiled_policy& policy, const classify_key& key) {
                                                                                 static_cast<std::uint32_t>(key.remote))
                                                        : address_offset<v6_map>(v, policy.address_depth[1], key.remote);
   const std::uint32_t service = service_offset(v, policy.service_depth, key.service);
-  const std::uint64_t* srow = v.service_rows + (service & ~k_untracked_service);
-  return decide(v, service, first_common_bit(v.address_rows + a, srow, v.words, policy.row_words));
+  const std::uint32_t service_class = service & ~k_untracked_service;
+  if (policy.matrices) return decide(v, service, v.matrix[a + service_class]);
+  return decide(v, service,
+                first_common_bit(v.address_rows + a, v.service_rows + service_class, v.words, policy.row_words));
 }
 
 namespace {
 
 struct lane {
   const table_view* view;
-  const std::uint64_t* service_row;
-  const std::uint64_t* address_row;
   std::uint32_t service;  // inner node index, then the leaf's value
-  std::uint32_t address;  // inner node index
+  std::uint32_t address;  // inner node index, then the leaf's value
 };
 
 template <class Map>
@@ -145,9 +145,8 @@ void descend_family(const compiled_policy& policy, const classify_key* k, std::a
     const classify_key& key = k[member(j)];
     const table_view& v = *l.view;
     l.service = v4_map::leaf_value(v.service_leaves, l.service, key.service);
-    l.service_row = v.service_rows + (l.service & ~k_untracked_service);
-    l.address_row = v.address_rows + Map::leaf_value(static_cast<const typename Map::word*>(v.address_leaves),
-                                                     l.address, address_key<Map>(key));
+    l.address =
+        Map::leaf_value(static_cast<const typename Map::word*>(v.address_leaves), l.address, address_key<Map>(key));
   }
 }
 
@@ -190,9 +189,19 @@ void classify_burst(const compiled_policy& policy, const classify_key* keys, dec
       descend_family<v4_map, false>(policy, k, lanes, v4.data(), n4, policy.address_depth[0]);
       descend_family<v6_map, false>(policy, k, lanes, v6.data(), n6, policy.address_depth[1]);
     }
-    for (std::size_t i = 0; i < m; ++i) {
-      const lane& l = lanes[i];
-      out[base + i] = decide(*l.view, l.service, first_common_bit(l.address_row, l.service_row, l.view->words, widest));
+    if (policy.matrices) {
+      for (std::size_t i = 0; i < m; ++i) {
+        const lane& l = lanes[i];
+        out[base + i] = decide(*l.view, l.service, l.view->matrix[l.address + (l.service & ~k_untracked_service)]);
+      }
+    } else {
+      for (std::size_t i = 0; i < m; ++i) {
+        const lane& l = lanes[i];
+        const table_view& v = *l.view;
+        out[base + i] = decide(v, l.service,
+                               first_common_bit(v.address_rows + l.address,
+                                                v.service_rows + (l.service & ~k_untracked_service), v.words, widest));
+      }
     }
   }
 }

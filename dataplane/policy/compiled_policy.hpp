@@ -106,19 +106,27 @@ struct decision {
   friend bool operator==(const decision&, const decision&) = default;
 };
 
-// Rules of one (group set, family, direction), compiled.  Rows are bitsets
-// over the table's rules, `words` 64-bit words each (a power of two).
+// Rules of one (group set, family, direction), compiled.  Either
+// representation of "which rules allow (address class, service class)" is
+// used, the same for every table of a policy (compiled_policy::matrices):
+//   rows:     bitsets over the table's rules, `words` 64-bit words each (a
+//             power of two); the answer is the lowest bit of the AND;
+//   matrices: the answer itself, precomputed for every pair of classes, as
+//             a 16-bit rule bit (k_no_bit: none), when that is small enough.
+inline constexpr std::uint16_t k_no_bit = 0xFFFF;
+
 struct rule_table {
-  interval_map<std::uint32_t> services;  // service_key -> service row
+  interval_map<std::uint32_t> services;  // service_key -> service class
   std::uint32_t words = 1;
-  aligned_vector<std::uint64_t> address_rows;  // address row x words
-  aligned_vector<std::uint64_t> service_rows;  // service row x words
+  aligned_vector<std::uint64_t> address_rows;  // rows mode: address class x words
+  aligned_vector<std::uint64_t> service_rows;  // rows mode: service class x words
+  aligned_vector<std::uint16_t> matrix;        // matrices mode: address class x service classes
   // bit -> global rule index, then one k_no_rule for "no bit set".
   std::vector<std::uint32_t> rules;
 
   std::size_t memory_bytes() const {
     return services.memory_bytes() + (address_rows.size() + service_rows.size()) * sizeof(std::uint64_t) +
-           rules.size() * sizeof(std::uint32_t);
+           matrix.size() * sizeof(std::uint16_t) + rules.size() * sizeof(std::uint32_t);
   }
 };
 
@@ -153,24 +161,30 @@ struct rule_info {
   direction dir = direction::ingress;
 };
 
+// Tree leaves hold offsets: in rows mode the row's offset in words (class
+// * words) for both trees; in matrices mode the address class times the
+// number of service classes, and the service class.  Service leaves also
+// carry k_untracked_service for services whose flows are untracked (S8).
+inline constexpr std::uint32_t k_untracked_service = 0x80000000U;
+
 // Everything a lookup in one (group set, family, direction) needs, in one
 // cache line: workers find it with one index and follow no other pointer
 // chain.  The pointers point into the same compiled_policy's storage.
-// Tree leaves hold row offsets in words (row index * words); service leaves
-// also carry k_untracked_service for services whose flows are untracked.
-inline constexpr std::uint32_t k_untracked_service = 0x80000000U;
-
 struct alignas(64) table_view {
   const std::uint32_t* service_inner = nullptr;
   const std::uint32_t* service_leaves = nullptr;
   const void* address_inner = nullptr;  // interval_map<uint32_t> or <u128> nodes
   const void* address_leaves = nullptr;
-  const std::uint64_t* address_rows = nullptr;
-  const std::uint64_t* service_rows = nullptr;
+  union {
+    const std::uint64_t* address_rows = nullptr;  // rows mode
+    const std::uint16_t* matrix;                  // matrices mode
+  };
+  const std::uint64_t* service_rows = nullptr;  // rows mode
   const std::uint32_t* rules = nullptr;
   std::uint32_t rule_count = 0;  // rules[rule_count] is k_no_rule
-  std::uint32_t words = 1;       // per row
+  std::uint32_t words = 1;       // rows mode: per row
 };
+static_assert(sizeof(table_view) == 64);
 
 struct compiled_policy {
   compiled_policy() = default;
@@ -200,6 +214,7 @@ struct compiled_policy {
   // service_depth levels; row_words is the widest table's row (which picks
   // the code path for the whole policy).
   std::uint32_t row_words = 1;
+  bool matrices = false;  // the combine representation of every table
   std::array<std::uint32_t, net::family_count> address_depth{1, 1};
   std::uint32_t service_depth = 1;
 

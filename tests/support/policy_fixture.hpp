@@ -36,6 +36,8 @@ class policy_fixture {
     if (!loaded.ok()) throw std::runtime_error("test policy does not load");
     model_ = std::make_unique<config::policy_model>(std::move(*loaded.model));
     compiled_ = cp::compile(*model_, 1);
+    rows_ = cp::compile(*model_, {1, cp::combine_choice::rows});
+    matrices_ = cp::compile(*model_, {1, cp::combine_choice::matrices});
     reference_ = std::make_unique<cp::reference_evaluator>(*model_);
   }
 
@@ -50,14 +52,18 @@ class policy_fixture {
     return 0;
   }
 
-  // Asks the compiled classifier (single and batched) and the reference.
+  // Asks the compiled classifier (single and batched, in both combine
+  // representations) and the reference; all must agree.
   dp::decision ask(const dp::classify_key& k) const {
     const dp::decision compiled = dp::classify(compiled_, k);
-    dp::decision burst;
-    dp::classify_burst(compiled_, &k, &burst, 1);
     const dp::decision reference = reference_->classify(k);
     EXPECT_EQ(compiled, reference) << "compiled rule " << compiled.rule << " vs reference rule " << reference.rule;
-    EXPECT_EQ(compiled, burst);
+    for (const dp::compiled_policy* p : {&compiled_, &rows_, &matrices_}) {
+      dp::decision burst;
+      dp::classify_burst(*p, &k, &burst, 1);
+      EXPECT_EQ(dp::classify(*p, k), reference) << (p->matrices ? "matrices" : "rows");
+      EXPECT_EQ(burst, reference) << (p->matrices ? "matrices" : "rows");
+    }
     return compiled;
   }
 
@@ -104,7 +110,9 @@ class policy_fixture {
 
  private:
   std::unique_ptr<config::policy_model> model_;
-  dp::compiled_policy compiled_;
+  dp::compiled_policy compiled_;  // automatic choice
+  dp::compiled_policy rows_;
+  dp::compiled_policy matrices_;
   std::unique_ptr<cp::reference_evaluator> reference_;
 };
 

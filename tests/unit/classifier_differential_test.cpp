@@ -32,24 +32,32 @@ TEST_P(Differential, CompiledEqualsReference) {
     random_policy_options o = c.options;
     o.seed = o.seed * 1000 + round;
     const config::policy_model model = random_policy(o);
-    const dp::compiled_policy compiled = cp::compile(model, 1);
+    // Both combine representations, whatever the automatic choice.
+    const dp::compiled_policy compiled = cp::compile(model, {1, cp::combine_choice::rows});
+    const dp::compiled_policy matrices = cp::compile(model, {1, cp::combine_choice::matrices});
+    ASSERT_FALSE(compiled.matrices);
+    ASSERT_TRUE(matrices.matrices);
     const cp::reference_evaluator reference(model);
     const auto keys = random_keys(model, c.keys, o.seed + 17);
     std::vector<dp::decision> burst(keys.size());
+    std::vector<dp::decision> matrix_burst(keys.size());
     dp::classify_burst(compiled, keys.data(), burst.data(), keys.size());
+    dp::classify_burst(matrices, keys.data(), matrix_burst.data(), keys.size());
     std::size_t allowed = 0;
     for (std::size_t i = 0; i < keys.size(); ++i) {
       const dp::decision want = reference.classify(keys[i]);
       const dp::decision got = dp::classify(compiled, keys[i]);
       allowed += want.allowed() ? 1U : 0U;
       untracked += want.untracked ? 1U : 0U;
-      if (got != want || burst[i] != want) {
+      const dp::decision matrix_single = dp::classify(matrices, keys[i]);
+      if (got != want || burst[i] != want || matrix_burst[i] != want || matrix_single != want) {
         const auto& k = keys[i];
         FAIL() << c.name << " seed " << o.seed << " key " << i << ": resource " << k.resource << " dir "
                << to_string(k.dir) << " proto " << int{k.proto()} << " fam " << int(k.fam) << " lport " << k.local_port
                << " rport " << k.remote_port << " icmp " << int{k.icmp_type} << "/" << int{k.icmp_code}
                << ": reference rule " << want.rule << (want.untracked ? " untracked" : "") << ", compiled rule "
-               << got.rule << (got.untracked ? " untracked" : "") << ", burst rule " << burst[i].rule;
+               << got.rule << (got.untracked ? " untracked" : "") << ", burst rule " << burst[i].rule << ", matrices "
+               << matrix_single.rule << "/" << matrix_burst[i].rule;
       }
     }
     // Both answers must be common, or the test proves little.
@@ -98,7 +106,7 @@ INSTANTIATE_TEST_SUITE_P(Policies, Differential, ::testing::ValuesIn(k_cases),
 TEST(DifferentialSize, AtLeastAMillionKeysCompared) {
   std::uint64_t keys = 0;
   for (const auto& c : k_cases) keys += c.keys * k_rounds;
-  EXPECT_GE(keys, 1000000U);  // each compared single and batched against the reference
+  EXPECT_GE(keys, 1000000U);  // each compared single and batched, rows and matrices, against the reference
 }
 
 }  // namespace
