@@ -491,26 +491,39 @@ bool use_matrices(const std::vector<pending_set>& pending, combine_choice choice
 }
 
 // The first rule bit common to each pair of address and service classes.
-// Address rows are sparse (an address is covered by few blocks), so each is
-// turned into its list of bits once and probed against every service row.
+// Works rule by rule rather than pair by pair: for every bit, the set of
+// service classes that contain it (a column); then for each address class,
+// its bits in ascending order claim the service classes of their column
+// that no lower bit has claimed.  Address classes have few bits (an address
+// is covered by few blocks), so this writes each matrix row once, in order.
 dp::aligned_vector<std::uint16_t> decision_matrix(const pending_table& t) {
   const std::size_t a_count = class_count(t.address_rows, t.words);
   const std::size_t s_count = class_count(t.service_rows, t.words);
-  dp::aligned_vector<std::uint16_t> m(a_count * s_count, dp::k_no_bit);
-  std::vector<std::uint32_t> bits;
-  for (std::size_t a = 0; a < a_count; ++a) {
-    bits.clear();
+  const std::size_t s_words = (s_count + 63) / 64;
+  const std::size_t bits = std::size_t{t.words} * 64;
+  std::vector<std::uint64_t> columns(bits * s_words, 0);
+  for (std::size_t sc = 0; sc < s_count; ++sc) {
     for (std::uint32_t w = 0; w < t.words; ++w) {
-      for (std::uint64_t x = t.address_rows[a * t.words + w]; x != 0; x &= x - 1) {
-        bits.push_back(w * 64 + static_cast<std::uint32_t>(std::countr_zero(x)));
+      for (std::uint64_t x = t.service_rows[sc * t.words + w]; x != 0; x &= x - 1) {
+        const std::size_t b = w * 64 + static_cast<std::size_t>(std::countr_zero(x));
+        columns[b * s_words + sc / 64] |= std::uint64_t{1} << (sc % 64);
       }
     }
-    for (std::size_t sc = 0; sc < s_count; ++sc) {
-      const std::uint64_t* srow = t.service_rows.data() + sc * t.words;
-      for (const std::uint32_t b : bits) {
-        if (((srow[b / 64] >> (b % 64)) & 1U) != 0) {
-          m[a * s_count + sc] = static_cast<std::uint16_t>(b);
-          break;
+  }
+  dp::aligned_vector<std::uint16_t> m(a_count * s_count, dp::k_no_bit);
+  std::vector<std::uint64_t> open(s_words);
+  for (std::size_t a = 0; a < a_count; ++a) {
+    std::fill(open.begin(), open.end(), ~std::uint64_t{0});
+    std::uint16_t* row = m.data() + a * s_count;
+    for (std::uint32_t w = 0; w < t.words; ++w) {
+      for (std::uint64_t x = t.address_rows[a * t.words + w]; x != 0; x &= x - 1) {
+        const std::size_t b = w * 64 + static_cast<std::size_t>(std::countr_zero(x));
+        const std::uint64_t* column = columns.data() + b * s_words;
+        for (std::size_t sw = 0; sw < s_words; ++sw) {
+          for (std::uint64_t hit = column[sw] & open[sw]; hit != 0; hit &= hit - 1) {
+            row[sw * 64 + static_cast<std::size_t>(std::countr_zero(hit))] = static_cast<std::uint16_t>(b);
+          }
+          open[sw] &= ~column[sw];
         }
       }
     }
