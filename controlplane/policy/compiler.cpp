@@ -6,6 +6,10 @@
 #include <map>
 #include <type_traits>
 
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
 namespace sgfw::cp {
 
 namespace {
@@ -469,34 +473,42 @@ std::size_t class_count(const dp::aligned_vector<std::uint64_t>& rows, std::uint
 
 // Matrices replace the rows when every table's rule bits fit in 16 bits and
 // all matrices together take at most eight times the rows' memory (or
-// 256 KiB), and never more than 512 MiB: a lookup then reads one 16-bit
-// answer instead of two rows, which measured 1.25x faster at 1k and 10k
-// rules even at four times the memory (docs/performance.md).
-bool use_matrices(const std::vector<pending_set>& pending, combine_choice choice) {
-  if (choice == combine_choice::rows) return false;
+// 256 KiB), and never more than 512 MiB: a lookup then reads one answer
+// instead of two rows, which measured 1.25x faster at 1k and 10k rules even
+// at four times the memory (docs/performance.md).  Entries are one byte when
+// every table has fewer than 255 rules.  Returns the entry width, 0 for rows.
+std::uint32_t matrix_entry_bytes(const std::vector<pending_set>& pending, combine_choice choice) {
+  if (choice == combine_choice::rows) return 0;
   std::size_t row_bytes = 0;
-  std::size_t matrix_bytes = 0;
+  std::size_t matrix_entries = 0;
+  std::size_t most_rules = 0;
   for (const auto& s : pending) {
     for (const auto& per_family : s.tables) {
       for (const auto& t : per_family) {
-        if (t.rules.size() >= dp::k_no_bit) return false;
+        most_rules = std::max(most_rules, t.rules.size());
         row_bytes += (t.address_rows.size() + t.service_rows.size()) * sizeof(std::uint64_t);
-        matrix_bytes +=
-            class_count(t.address_rows, t.words) * class_count(t.service_rows, t.words) * sizeof(std::uint16_t);
+        matrix_entries += class_count(t.address_rows, t.words) * class_count(t.service_rows, t.words);
       }
     }
   }
-  if (choice == combine_choice::matrices) return true;
-  return matrix_bytes <= std::max<std::size_t>(256 * 1024, 8 * row_bytes) && matrix_bytes <= (std::size_t{512} << 20);
+  if (most_rules >= 0xFFFF) return 0;
+  const std::uint32_t width = most_rules < 0xFF && choice != combine_choice::wide_matrices ? 1 : 2;
+  if (choice != combine_choice::automatic) return width;
+  const std::size_t matrix_bytes = matrix_entries * width;
+  const bool affordable =
+      matrix_bytes <= std::max<std::size_t>(256 * 1024, 8 * row_bytes) && matrix_bytes <= (std::size_t{512} << 20);
+  return affordable ? width : 0;
 }
 
 // The first rule bit common to each pair of address and service classes.
-// Works rule by rule rather than pair by pair: for every bit, the set of
-// service classes that contain it (a column); then for each address class,
-// its bits in ascending order claim the service classes of their column
-// that no lower bit has claimed.  Address classes have few bits (an address
-// is covered by few blocks), so this writes each matrix row once, in order.
-dp::aligned_vector<std::uint16_t> decision_matrix(const pending_table& t) {
+// Works rule by rule rather than pair by pair: for every bit, the bitmap of
+// service classes that contain it (a column).  An address class (few bits:
+// an address is covered by few blocks) then writes its bits from the
+// highest to the lowest into its matrix row, each over the service classes
+// of its column, so the lowest common bit is what remains.  With AVX-512 one
+// masked store writes 64 (one-byte) or 32 (two-byte) entries.
+template <class Entry>
+dp::aligned_vector<std::uint8_t> decision_matrix(const pending_table& t) {
   const std::size_t a_count = class_count(t.address_rows, t.words);
   const std::size_t s_count = class_count(t.service_rows, t.words);
   const std::size_t s_words = (s_count + 63) / 64;
@@ -510,25 +522,39 @@ dp::aligned_vector<std::uint16_t> decision_matrix(const pending_table& t) {
       }
     }
   }
-  dp::aligned_vector<std::uint16_t> m(a_count * s_count, dp::k_no_bit);
-  std::vector<std::uint64_t> open(s_words);
+  // Column bits are all below s_count, so a 64-entry masked store never
+  // writes past its row (and masked-off lanes never fault).
+  dp::aligned_vector<std::uint8_t> bytes(a_count * s_count * sizeof(Entry), 0xFF);  // all ones: none
+  auto* matrix = reinterpret_cast<Entry*>(bytes.data());
+  std::vector<std::uint32_t> row_bits;
   for (std::size_t a = 0; a < a_count; ++a) {
-    std::fill(open.begin(), open.end(), ~std::uint64_t{0});
-    std::uint16_t* row = m.data() + a * s_count;
+    row_bits.clear();
     for (std::uint32_t w = 0; w < t.words; ++w) {
       for (std::uint64_t x = t.address_rows[a * t.words + w]; x != 0; x &= x - 1) {
-        const std::size_t b = w * 64 + static_cast<std::size_t>(std::countr_zero(x));
-        const std::uint64_t* column = columns.data() + b * s_words;
-        for (std::size_t sw = 0; sw < s_words; ++sw) {
-          for (std::uint64_t hit = column[sw] & open[sw]; hit != 0; hit &= hit - 1) {
-            row[sw * 64 + static_cast<std::size_t>(std::countr_zero(hit))] = static_cast<std::uint16_t>(b);
-          }
-          open[sw] &= ~column[sw];
+        row_bits.push_back(w * 64 + static_cast<std::uint32_t>(std::countr_zero(x)));
+      }
+    }
+    Entry* row = matrix + a * s_count;
+    for (auto b = row_bits.rbegin(); b != row_bits.rend(); ++b) {
+      const std::uint64_t* column = columns.data() + std::size_t{*b} * s_words;
+      for (std::size_t sw = 0; sw < s_words; ++sw) {
+#if defined(__AVX512BW__)
+        if constexpr (sizeof(Entry) == 1) {
+          _mm512_mask_storeu_epi8(row + sw * 64, column[sw], _mm512_set1_epi8(static_cast<char>(*b)));
+        } else {
+          const __m512i v = _mm512_set1_epi16(static_cast<short>(*b));
+          _mm512_mask_storeu_epi16(row + sw * 64, static_cast<__mmask32>(column[sw]), v);
+          _mm512_mask_storeu_epi16(row + sw * 64 + 32, static_cast<__mmask32>(column[sw] >> 32), v);
         }
+#else
+        for (std::uint64_t x = column[sw]; x != 0; x &= x - 1) {
+          row[sw * 64 + static_cast<std::size_t>(std::countr_zero(x))] = static_cast<Entry>(*b);
+        }
+#endif
       }
     }
   }
-  return m;
+  return bytes;
 }
 
 // Fixes the policy-wide shapes and builds the search trees.
@@ -552,7 +578,8 @@ void finish(std::vector<pending_set>& pending, combine_choice choice, dp::compil
       p.address_depth[1] = std::max(p.address_depth[1], interval_map<net::u128>::natural_depth(m.bounds.size()));
     }
   }
-  p.matrices = use_matrices(pending, choice);
+  p.matrix_entry_bytes = matrix_entry_bytes(pending, choice);
+  p.matrices = p.matrix_entry_bytes != 0;
   p.sets.reserve(pending.size());
   for (auto& s : pending) {
     dp::group_set_tables out;
@@ -571,7 +598,7 @@ void finish(std::vector<pending_set>& pending, combine_choice choice, dp::compil
           for (auto& v : t.services.values) {
             v = ((v & ~dp::k_untracked_service) / t.words) | (v & dp::k_untracked_service);
           }
-          o.matrix = decision_matrix(t);
+          o.matrix = p.matrix_entry_bytes == 1 ? decision_matrix<std::uint8_t>(t) : decision_matrix<std::uint16_t>(t);
         } else {
           o.address_rows = std::move(t.address_rows);
           o.service_rows = std::move(t.service_rows);

@@ -24,8 +24,9 @@ namespace sgfw::cp {
 
 // How the compiler represents "which rules allow (address class, service
 // class)" (docs/classifier.md).  `automatic` picks matrices when they stay
-// within eight times the rows' memory; tests force each to cover both.
-enum class combine_choice { automatic, rows, matrices };
+// within eight times the rows' memory, with one-byte entries when every
+// table has fewer than 255 rules; tests force each form to cover them all.
+enum class combine_choice { automatic, rows, matrices, wide_matrices };
 
 struct compile_options {
   std::uint64_t generation = 0;

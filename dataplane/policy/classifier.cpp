@@ -22,7 +22,8 @@ const table_view& view_of(const compiled_policy& p, const classify_key& k) {
 using v4_map = interval_map<std::uint32_t>;
 using v6_map = interval_map<net::u128>;
 
-// Row offsets (in words) of a key's service and remote address.
+// Leaf values of a key's service and remote address: row offsets or class
+// indices (compiled_policy.hpp).
 std::uint32_t service_offset(const table_view& v, std::uint32_t depth, std::uint32_t service) {
   std::uint32_t i = 0;
   for (std::uint32_t level = 1; level < depth; ++level) i = v4_map::descend(v.service_inner, i, service);
@@ -74,6 +75,12 @@ std::uint32_t address_offset(const table_view& v, std::uint32_t depth, Key remot
 
 #pragma GCC diagnostic pop
 
+// A matrix entry; "none" (all ones) is past every real rule bit.
+std::uint32_t matrix_entry(const table_view& v, std::uint32_t entry_bytes, std::uint32_t index) {
+  return entry_bytes == 1 ? static_cast<const std::uint8_t*>(v.matrix)[index]
+                          : static_cast<const std::uint16_t*>(v.matrix)[index];
+}
+
 decision decide(const table_view& v, std::uint32_t service_value, std::uint32_t bit) {
   const std::uint32_t rule = v.rules[std::min(bit, v.rule_count)];
   return {rule, (service_value & k_untracked_service) != 0 && rule != k_no_rule};
@@ -88,7 +95,7 @@ decision classify(const compiled_policy& policy, const classify_key& key) {
                                                        : address_offset<v6_map>(v, policy.address_depth[1], key.remote);
   const std::uint32_t service = service_offset(v, policy.service_depth, key.service);
   const std::uint32_t service_class = service & ~k_untracked_service;
-  if (policy.matrices) return decide(v, service, v.matrix[a + service_class]);
+  if (policy.matrices) return decide(v, service, matrix_entry(v, policy.matrix_entry_bytes, a + service_class));
   return decide(v, service,
                 first_common_bit(v.address_rows + a, v.service_rows + service_class, v.words, policy.row_words));
 }
@@ -189,10 +196,17 @@ void classify_burst(const compiled_policy& policy, const classify_key* keys, dec
       descend_family<v4_map, false>(policy, k, lanes, v4.data(), n4, policy.address_depth[0]);
       descend_family<v6_map, false>(policy, k, lanes, v6.data(), n6, policy.address_depth[1]);
     }
-    if (policy.matrices) {
+    if (policy.matrices && policy.matrix_entry_bytes == 1) {
       for (std::size_t i = 0; i < m; ++i) {
         const lane& l = lanes[i];
-        out[base + i] = decide(*l.view, l.service, l.view->matrix[l.address + (l.service & ~k_untracked_service)]);
+        out[base + i] =
+            decide(*l.view, l.service, matrix_entry(*l.view, 1, l.address + (l.service & ~k_untracked_service)));
+      }
+    } else if (policy.matrices) {
+      for (std::size_t i = 0; i < m; ++i) {
+        const lane& l = lanes[i];
+        out[base + i] =
+            decide(*l.view, l.service, matrix_entry(*l.view, 2, l.address + (l.service & ~k_untracked_service)));
       }
     } else {
       for (std::size_t i = 0; i < m; ++i) {

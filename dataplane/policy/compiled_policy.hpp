@@ -112,21 +112,21 @@ struct decision {
 //   rows:     bitsets over the table's rules, `words` 64-bit words each (a
 //             power of two); the answer is the lowest bit of the AND;
 //   matrices: the answer itself, precomputed for every pair of classes, as
-//             a 16-bit rule bit (k_no_bit: none), when that is small enough.
-inline constexpr std::uint16_t k_no_bit = 0xFFFF;
+//             a rule bit of one byte (when every table has fewer than 255
+//             rules) or two, all ones for "none", when that is small enough.
 
 struct rule_table {
   interval_map<std::uint32_t> services;  // service_key -> service class
   std::uint32_t words = 1;
   aligned_vector<std::uint64_t> address_rows;  // rows mode: address class x words
   aligned_vector<std::uint64_t> service_rows;  // rows mode: service class x words
-  aligned_vector<std::uint16_t> matrix;        // matrices mode: address class x service classes
+  aligned_vector<std::uint8_t> matrix;         // matrices mode: address class x service classes
   // bit -> global rule index, then one k_no_rule for "no bit set".
   std::vector<std::uint32_t> rules;
 
   std::size_t memory_bytes() const {
     return services.memory_bytes() + (address_rows.size() + service_rows.size()) * sizeof(std::uint64_t) +
-           matrix.size() * sizeof(std::uint16_t) + rules.size() * sizeof(std::uint32_t);
+           matrix.size() + rules.size() * sizeof(std::uint32_t);
   }
 };
 
@@ -177,7 +177,7 @@ struct alignas(64) table_view {
   const void* address_leaves = nullptr;
   union {
     const std::uint64_t* address_rows = nullptr;  // rows mode
-    const std::uint16_t* matrix;                  // matrices mode
+    const void* matrix;                           // matrices mode: uint8_t or uint16_t entries
   };
   const std::uint64_t* service_rows = nullptr;  // rows mode
   const std::uint32_t* rules = nullptr;
@@ -214,7 +214,8 @@ struct compiled_policy {
   // service_depth levels; row_words is the widest table's row (which picks
   // the code path for the whole policy).
   std::uint32_t row_words = 1;
-  bool matrices = false;  // the combine representation of every table
+  bool matrices = false;                 // the combine representation of every table
+  std::uint32_t matrix_entry_bytes = 2;  // matrices mode: 1 or 2
   std::array<std::uint32_t, net::family_count> address_depth{1, 1};
   std::uint32_t service_depth = 1;
 

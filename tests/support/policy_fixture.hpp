@@ -38,6 +38,7 @@ class policy_fixture {
     compiled_ = cp::compile(*model_, 1);
     rows_ = cp::compile(*model_, {1, cp::combine_choice::rows});
     matrices_ = cp::compile(*model_, {1, cp::combine_choice::matrices});
+    wide_matrices_ = cp::compile(*model_, {1, cp::combine_choice::wide_matrices});
     reference_ = std::make_unique<cp::reference_evaluator>(*model_);
   }
 
@@ -52,17 +53,17 @@ class policy_fixture {
     return 0;
   }
 
-  // Asks the compiled classifier (single and batched, in both combine
-  // representations) and the reference; all must agree.
+  // Asks the compiled classifier (single and batched; rows, one-byte and
+  // two-byte matrices) and the reference; all must agree.
   dp::decision ask(const dp::classify_key& k) const {
     const dp::decision compiled = dp::classify(compiled_, k);
     const dp::decision reference = reference_->classify(k);
     EXPECT_EQ(compiled, reference) << "compiled rule " << compiled.rule << " vs reference rule " << reference.rule;
-    for (const dp::compiled_policy* p : {&compiled_, &rows_, &matrices_}) {
+    for (const dp::compiled_policy* p : {&compiled_, &rows_, &matrices_, &wide_matrices_}) {
       dp::decision burst;
       dp::classify_burst(*p, &k, &burst, 1);
-      EXPECT_EQ(dp::classify(*p, k), reference) << (p->matrices ? "matrices" : "rows");
-      EXPECT_EQ(burst, reference) << (p->matrices ? "matrices" : "rows");
+      EXPECT_EQ(dp::classify(*p, k), reference) << (p->matrices ? "matrices " : "rows ") << p->matrix_entry_bytes;
+      EXPECT_EQ(burst, reference) << (p->matrices ? "matrices " : "rows ") << p->matrix_entry_bytes;
     }
     return compiled;
   }
@@ -113,6 +114,7 @@ class policy_fixture {
   dp::compiled_policy compiled_;  // automatic choice
   dp::compiled_policy rows_;
   dp::compiled_policy matrices_;
+  dp::compiled_policy wide_matrices_;
   std::unique_ptr<cp::reference_evaluator> reference_;
 };
 

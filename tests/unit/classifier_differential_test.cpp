@@ -35,14 +35,19 @@ TEST_P(Differential, CompiledEqualsReference) {
     // Both combine representations, whatever the automatic choice.
     const dp::compiled_policy compiled = cp::compile(model, {1, cp::combine_choice::rows});
     const dp::compiled_policy matrices = cp::compile(model, {1, cp::combine_choice::matrices});
+    const dp::compiled_policy wide = cp::compile(model, {1, cp::combine_choice::wide_matrices});
     ASSERT_FALSE(compiled.matrices);
     ASSERT_TRUE(matrices.matrices);
+    ASSERT_EQ(matrices.matrix_entry_bytes, 1U);
+    ASSERT_EQ(wide.matrix_entry_bytes, 2U);
     const cp::reference_evaluator reference(model);
     const auto keys = random_keys(model, c.keys, o.seed + 17);
     std::vector<dp::decision> burst(keys.size());
     std::vector<dp::decision> matrix_burst(keys.size());
     dp::classify_burst(compiled, keys.data(), burst.data(), keys.size());
     dp::classify_burst(matrices, keys.data(), matrix_burst.data(), keys.size());
+    std::vector<dp::decision> wide_burst(keys.size());
+    dp::classify_burst(wide, keys.data(), wide_burst.data(), keys.size());
     std::size_t allowed = 0;
     for (std::size_t i = 0; i < keys.size(); ++i) {
       const dp::decision want = reference.classify(keys[i]);
@@ -50,7 +55,8 @@ TEST_P(Differential, CompiledEqualsReference) {
       allowed += want.allowed() ? 1U : 0U;
       untracked += want.untracked ? 1U : 0U;
       const dp::decision matrix_single = dp::classify(matrices, keys[i]);
-      if (got != want || burst[i] != want || matrix_burst[i] != want || matrix_single != want) {
+      if (got != want || burst[i] != want || matrix_burst[i] != want || matrix_single != want ||
+          wide_burst[i] != want) {
         const auto& k = keys[i];
         FAIL() << c.name << " seed " << o.seed << " key " << i << ": resource " << k.resource << " dir "
                << to_string(k.dir) << " proto " << int{k.proto()} << " fam " << int(k.fam) << " lport " << k.local_port
@@ -106,7 +112,7 @@ INSTANTIATE_TEST_SUITE_P(Policies, Differential, ::testing::ValuesIn(k_cases),
 TEST(DifferentialSize, AtLeastAMillionKeysCompared) {
   std::uint64_t keys = 0;
   for (const auto& c : k_cases) keys += c.keys * k_rounds;
-  EXPECT_GE(keys, 1000000U);  // each compared single and batched, rows and matrices, against the reference
+  EXPECT_GE(keys, 1000000U);  // each compared single and batched, rows and both matrices, against the reference
 }
 
 }  // namespace
