@@ -437,14 +437,13 @@ void build_table(compile_context& ctx, const std::vector<std::uint32_t>& groups,
     t.services.values.assign(scratch.values.begin(), scratch.values.end());
   }
 
-  // Leaves hold row offsets in words.  Bit 31 of a service leaf value says
-  // whether the service's flows are untracked, so that lookups need not
-  // read it from the row.
-  for (auto& row : addresses.values) row *= t.words;
-  for (auto& row : t.services.values) {
-    const std::uint64_t flag_word = t.service_rows[std::size_t{row} * t.words + untracked_bit / 64];
+  // Bit 31 of a service's value says whether its flows are untracked, so
+  // that lookups need not read it from the row.  Values stay class indices
+  // until finish() knows the representation.
+  for (auto& c : t.services.values) {
+    const std::uint64_t flag_word = t.service_rows[std::size_t{c} * t.words + untracked_bit / 64];
     const bool untracked = ((flag_word >> (untracked_bit % 64)) & 1U) != 0;
-    row = row * t.words | (untracked ? dp::k_untracked_service : 0U);
+    c |= untracked ? dp::k_untracked_service : 0U;
   }
 }
 
@@ -589,15 +588,18 @@ void finish(std::vector<pending_set>& pending, combine_choice choice, dp::compil
         pending_table& t = s.tables[f][d];
         dp::rule_table& o = out.tables[f][d];
         o.words = t.words;
+        // Leaves hold offsets: matrices, address class * service classes
+        // and service class; rows, class * row width in words for both.
+        // Service values keep their untracked flag.
+        auto& address_values = f == 0 ? s.v4_addresses[d].values : s.v6_addresses[d].values;
+        const auto address_scale =
+            p.matrices ? static_cast<std::uint32_t>(class_count(t.service_rows, t.words)) : t.words;
+        const std::uint32_t service_scale = p.matrices ? 1 : t.words;
+        for (auto& v : address_values) v *= address_scale;
+        for (auto& v : t.services.values) {
+          v = (v & ~dp::k_untracked_service) * service_scale | (v & dp::k_untracked_service);
+        }
         if (p.matrices) {
-          // Leaves become class indices: address class * service classes,
-          // and service class (keeping the untracked flag).
-          const auto s_count = static_cast<std::uint32_t>(class_count(t.service_rows, t.words));
-          auto& address_values = f == 0 ? s.v4_addresses[d].values : s.v6_addresses[d].values;
-          for (auto& v : address_values) v = v / t.words * s_count;
-          for (auto& v : t.services.values) {
-            v = ((v & ~dp::k_untracked_service) / t.words) | (v & dp::k_untracked_service);
-          }
           o.matrix = p.matrix_entry_bytes == 1 ? decision_matrix<std::uint8_t>(t) : decision_matrix<std::uint16_t>(t);
         } else {
           o.address_rows = std::move(t.address_rows);
