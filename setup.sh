@@ -44,12 +44,12 @@ install_packages() {
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# build DIR [meson options...]
+# build DIR BUILDTYPE [meson options...]
 build() {
-  local dir=$1
-  shift
+  local dir=$1 buildtype=$2
+  shift 2
   if [[ ! -f "$dir/build.ninja" ]]; then
-    meson setup "$dir" "$here" --buildtype=release -Dwerror=true "$@"
+    meson setup "$dir" "$here" -Dbuildtype="$buildtype" -Dwerror=true "$@"
   fi
   ninja -C "$dir"
 }
@@ -70,13 +70,13 @@ run_tests() {
   log "tests (release build)"
   meson test -C "$build_dir" --print-errorlogs
   log "tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-  build "$asan_dir" -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Dperf=disabled
+  build "$asan_dir" debugoptimized -Db_sanitize=address,undefined -Dperf=disabled
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C "$asan_dir" --print-errorlogs
   log "all tests passed"
 }
 
 install_packages
-build "$build_dir"
+build "$build_dir" release
 
 case "${1:-}" in
   "") ;;
