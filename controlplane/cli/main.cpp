@@ -61,12 +61,11 @@ int check(const std::vector<std::string_view>& args) {
 
   std::size_t rules = 0;
   for (const auto& g : model.groups) rules += g.ingress.size() + g.egress.size();
+  const std::size_t group_sets = policy.sets.size() - 1;  // less the internal deny-all set
   std::cout << config << ": OK: " << count(model.groups.size(), "security group") << ", " << count(rules, "rule")
             << ", " << count(model.prefix_lists.size(), "prefix list") << ", "
             << count(model.resources.size(), "resource") << "; compiled in " << std::fixed << std::setprecision(3)
-            << took.count() << " ms into "
-            << count(policy.sets.size() - 1,
-                     "group set")  // less the internal deny-all set << " (" << std::setprecision(1)
+            << took.count() << " ms into " << count(group_sets, "group set") << " (" << std::setprecision(1)
             << static_cast<double>(policy.memory_bytes()) / 1024.0 << " KiB)\n\n";
   if (!quiet) sgfw::cli::print_policy(std::cout, model, policy);
   return 0;
