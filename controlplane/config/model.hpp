@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "conntrack/timeouts.hpp"
 #include "net/ip_address.hpp"
 #include "policy/direction.hpp"
 
@@ -87,6 +88,7 @@ struct resource {
   std::string description;
   std::vector<net::ip_address> addresses;
   std::vector<std::uint32_t> groups;  // indices into policy_model::groups, as listed
+  flow_timeouts timeouts;             // the appliance's, with this resource's overrides
   source_pos pos;
 };
 
@@ -97,6 +99,17 @@ struct limits {
   std::uint32_t egress_rules_per_group = 60;
 };
 
+// The appliance's own settings ([appliance]); docs/configuration.md.
+struct appliance_settings {
+  bool icmp_errors_related = true;                     // S6: "related" (true) or "rules-only"
+  bool unprotected_forward = true;                     // S9: traffic of no resource: "forward" or "drop"
+  bool arp_nd_pass = true;                             // S9: ARP and IPv6 neighbour discovery: "pass" or "drop"
+  std::uint32_t max_flows = 1U << 20;                  // connection-table capacity (S11)
+  bool early_drop = true;                              // S11: evict the oldest half-open flow when full
+  std::uint32_t fragment_timeout = 30;                 // seconds a first fragment's verdict waits for the rest (S10)
+  flow_timeouts timeouts = flow_timeouts::defaults();  // S7
+};
+
 inline constexpr std::uint32_t k_max_groups_per_resource = 16;
 inline constexpr std::uint32_t k_max_rules_per_group = 1000;
 inline constexpr std::uint32_t k_max_prefix_list_entries = 1000;
@@ -105,6 +118,7 @@ inline constexpr const char* k_default_group_id = "default";
 struct policy_model {
   std::string source_file;
   limits quota;
+  appliance_settings appliance;
   std::vector<prefix_list> prefix_lists;
   std::vector<security_group> groups;
   std::vector<resource> resources;

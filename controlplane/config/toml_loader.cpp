@@ -117,7 +117,7 @@ class loader {
     }
     check_keys(root, "", {"limits", "appliance", "prefix_list", "security_group", "resource"});
     load_limits(root);
-    load_appliance(root);
+    load_appliance(root);  // before resources: their timeouts start from the appliance's
     load_prefix_lists(root);
     const auto group_tables = collect_groups(root);
     load_group_rules(group_tables);
@@ -245,16 +245,85 @@ class loader {
     }
   }
 
-  // Reserved for the appliance's own settings (ports, workers, timeouts),
-  // which arrive with the dataplane; until then it must be empty.
+  std::optional<bool> get_bool(const toml::table& t, std::string_view key, const std::string& path) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_boolean()) {
+      wrong_type(*n, with_key(path, key), "true or false");
+      return std::nullopt;
+    }
+    return n->as_boolean()->get();
+  }
+
+  // One of two words, as a bool (true = the first).
+  std::optional<bool> get_choice(const toml::table& t, std::string_view key, const std::string& path,
+                                 std::string_view yes, std::string_view no) {
+    const std::string what = "\"" + std::string(yes) + "\" or \"" + std::string(no) + "\"";
+    auto v = get_string(t, key, path, false, what);
+    if (!v) return std::nullopt;
+    if (*v == yes) return true;
+    if (*v == no) return false;
+    error(pos_of(*t.get(key)), with_key(path, key), "unknown value " + quoted(*v) + "; expected " + what);
+    return std::nullopt;
+  }
+
+  // Timeouts in seconds (S7), each within its range; `per_resource_only`
+  // limits the keys to those the cloud lets one set per interface.
+  void load_timeouts(const toml::table& t, const std::string& path, flow_timeouts& out, bool per_resource_only) {
+    std::vector<std::string> keys;
+    for (const auto& r : k_timeout_ranges) {
+      if (!per_resource_only || r.per_resource) keys.emplace_back(r.key);
+    }
+    for (auto&& [k, v] : t) {
+      if (std::find(keys.begin(), keys.end(), k.str()) != keys.end()) continue;
+      const std::string guess = closest(k.str(), keys);
+      error(pos_of(k.source()), with_key(path, k.str()),
+            "unknown timeout " + quoted(k.str()) +
+                (guess.empty() ? "; expected one of: " + join(keys) : "; did you mean " + quoted(guess) + "?"));
+    }
+    for (std::size_t i = 0; i < timeout_class_count; ++i) {
+      const timeout_range& r = k_timeout_ranges[i];
+      if (per_resource_only && !r.per_resource) continue;
+      if (auto v = get_integer(t, r.key, path, r.min_seconds, r.max_seconds)) {
+        out.seconds[i] = static_cast<std::uint32_t>(*v);
+      }
+    }
+  }
+
+  const toml::table* sub_table(const toml::table& t, std::string_view key, const std::string& path) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return nullptr;
+    if (!n->is_table()) {
+      wrong_type(*n, with_key(path, key), "a table");
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+  // The appliance's own settings (docs/configuration.md).
   void load_appliance(const toml::table& root) {
     const toml::node* n = root.get("appliance");
     if (n == nullptr) return;
     if (!n->is_table()) return wrong_type(*n, "appliance", "a table");
-    for (auto&& [k, v] : *n->as_table()) {
-      error(pos_of(k.source()), with_key("appliance", k.str()),
-            "unknown key " + quoted(k.str()) + "; [appliance] has no settings in this version");
+    const toml::table& t = *n->as_table();
+    const std::string path = "appliance";
+    check_keys(t, path, {"icmp_errors", "unprotected_traffic", "arp_nd", "conntrack", "timeouts"});
+    appliance_settings& a = model_.appliance;
+    if (auto v = get_choice(t, "icmp_errors", path, "related", "rules-only")) a.icmp_errors_related = *v;
+    if (auto v = get_choice(t, "unprotected_traffic", path, "forward", "drop")) a.unprotected_forward = *v;
+    if (auto v = get_choice(t, "arp_nd", path, "pass", "drop")) a.arp_nd_pass = *v;
+    if (const toml::table* ct = sub_table(t, "conntrack", path)) {
+      const std::string cpath = with_key(path, "conntrack");
+      check_keys(*ct, cpath, {"max_flows", "early_drop", "fragment_timeout"});
+      if (auto v = get_integer(*ct, "max_flows", cpath, 1024, std::int64_t{1} << 28)) {
+        a.max_flows = static_cast<std::uint32_t>(*v);
+      }
+      if (auto v = get_bool(*ct, "early_drop", cpath)) a.early_drop = *v;
+      if (auto v = get_integer(*ct, "fragment_timeout", cpath, 1, 120))
+        a.fragment_timeout = static_cast<std::uint32_t>(*v);
     }
+    if (const toml::table* tt = sub_table(t, "timeouts", path))
+      load_timeouts(*tt, with_key(path, "timeouts"), a.timeouts, false);
   }
 
   void load_prefix_lists(const toml::table& root) {
@@ -797,9 +866,13 @@ class loader {
     std::map<std::string, source_pos> names;
     std::map<net::ip_address, std::pair<std::string, source_pos>> owners;
     for (const auto& [t, path] : tables_in(root, "resource", "")) {
-      check_keys(*t, path, {"name", "description", "addresses", "security_groups"});
+      check_keys(*t, path, {"name", "description", "addresses", "security_groups", "timeouts"});
       resource res;
       res.pos = pos_of(*t);
+      res.timeouts = model_.appliance.timeouts;
+      if (const toml::table* tt = sub_table(*t, "timeouts", path)) {
+        load_timeouts(*tt, with_key(path, "timeouts"), res.timeouts, true);
+      }
       if (auto name = get_string(*t, "name", path, true, "a resource name such as \"web-1\"")) {
         res.name = *name;
         const source_pos p = pos_of(*t->get("name"));

@@ -690,6 +690,7 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
   for (std::size_t r = 0; r < model.resources.size(); ++r) {
     const auto& res = model.resources[r];
     p.resource_names.push_back(res.name);
+    p.resource_timeouts.push_back(res.timeouts);
     std::vector<std::uint32_t> groups = res.groups;
     std::sort(groups.begin(), groups.end());
     auto [it, fresh] = set_of_groups.emplace(groups, static_cast<std::uint32_t>(pending.size()));
@@ -697,6 +698,10 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
     p.resource_set.push_back(it->second);
     for (const net::ip_address& a : res.addresses) addresses.push_back({a, static_cast<std::uint32_t>(r)});
   }
+  p.resource_timeouts.push_back(model.appliance.timeouts);
+  p.icmp_errors_related = model.appliance.icmp_errors_related;
+  p.unprotected_forward = model.appliance.unprotected_forward;
+  p.arp_nd_pass = model.appliance.arp_nd_pass;
   // The deny-all set, for resource indices past the end.
   p.resource_set.push_back(static_cast<std::uint32_t>(pending.size()));
   pending.push_back(build_set(ctx, {}));

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "conntrack/timeouts.hpp"
 #include "net/ip_address.hpp"
 #include "policy/direction.hpp"
 #include "policy/interval_map.hpp"
@@ -223,6 +224,14 @@ struct compiled_policy {
   std::string_view rule_id(std::uint32_t rule) const {
     return std::string_view(rule_id_text).substr(rules[rule].id_offset, rules[rule].id_length);
   }
+
+  // Per resource, what the tracker applies: idle timeouts (S7), and the
+  // appliance-wide choices that a reload may change too.  Index
+  // resource_count() holds the appliance's own timeouts.
+  std::vector<flow_timeouts> resource_timeouts;
+  bool icmp_errors_related = true;  // S6
+  bool unprotected_forward = true;  // S9: traffic to and from no resource
+  bool arp_nd_pass = true;          // S9
 
   std::vector<rule_info> rules;  // [k_no_rule] is a placeholder
   std::string rule_id_text;

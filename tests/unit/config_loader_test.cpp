@@ -139,6 +139,65 @@ TEST(Loader, SixteenGroupsPerResourceWhenAllowed) {
   EXPECT_FALSE(over.ok());
 }
 
+TEST(Loader, ApplianceSettingsAndPerResourceTimeouts) {
+  const auto& m = ok(load(R"(
+[appliance]
+icmp_errors = "rules-only"
+unprotected_traffic = "drop"
+arp_nd = "drop"
+  [appliance.conntrack]
+  max_flows = 4096
+  early_drop = false
+  fragment_timeout = 5
+  [appliance.timeouts]
+  tcp_established = 7200
+  udp = 40
+  other = 100
+  tcp_close = 3
+[[resource]]
+name = "a"
+addresses = ["10.0.0.1"]
+[[resource]]
+name = "b"
+addresses = ["10.0.0.2"]
+timeouts = { tcp_established = 60, udp_stream = 60 }
+)"));
+  EXPECT_FALSE(m.appliance.icmp_errors_related);
+  EXPECT_FALSE(m.appliance.unprotected_forward);
+  EXPECT_FALSE(m.appliance.arp_nd_pass);
+  EXPECT_EQ(m.appliance.max_flows, 4096U);
+  EXPECT_FALSE(m.appliance.early_drop);
+  EXPECT_EQ(m.appliance.fragment_timeout, 5U);
+  EXPECT_EQ(m.appliance.timeouts[timeout_class::tcp_established], 7200U);
+  EXPECT_EQ(m.appliance.timeouts[timeout_class::tcp_close], 3U);
+  EXPECT_EQ(m.appliance.timeouts[timeout_class::udp_stream], 180U);  // default
+  const auto& a = m.resources[0].timeouts;
+  const auto& b = m.resources[1].timeouts;
+  EXPECT_EQ(a, m.appliance.timeouts);
+  EXPECT_EQ(b[timeout_class::tcp_established], 60U);
+  EXPECT_EQ(b[timeout_class::udp_stream], 60U);
+  EXPECT_EQ(b[timeout_class::udp], 40U);  // the appliance's
+  EXPECT_EQ(b[timeout_class::other], 100U);
+}
+
+TEST(Loader, ApplianceDefaultsAreTheCloudsAndLinuxs) {
+  const auto& m = ok(load("[[resource]]\nname = \"a\"\naddresses = [\"10.0.0.1\"]\n"));
+  const flow_timeouts& t = m.resources[0].timeouts;
+  EXPECT_EQ(t[timeout_class::tcp_established], 432000U);
+  EXPECT_EQ(t[timeout_class::udp], 30U);
+  EXPECT_EQ(t[timeout_class::udp_stream], 180U);
+  EXPECT_EQ(t[timeout_class::other], 600U);
+  EXPECT_EQ(t[timeout_class::tcp_syn_sent], 120U);
+  EXPECT_EQ(t[timeout_class::tcp_syn_recv], 60U);
+  EXPECT_EQ(t[timeout_class::tcp_fin_wait], 120U);
+  EXPECT_EQ(t[timeout_class::tcp_time_wait], 120U);
+  EXPECT_EQ(t[timeout_class::tcp_close], 10U);
+  EXPECT_TRUE(m.appliance.icmp_errors_related);
+  EXPECT_TRUE(m.appliance.unprotected_forward);
+  EXPECT_TRUE(m.appliance.arp_nd_pass);
+  EXPECT_EQ(m.appliance.max_flows, 1048576U);
+}
+
 TEST(Loader, PortsOnOtherProtocolsAreAWarningNotAnError) {
   const auto r = load(R"(
 [[security_group]]
