@@ -1,0 +1,67 @@
+// Why a packet was not forwarded: every drop is one of these, and each has
+// a counter per worker (conventions: no silent drop).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace sgfw::dp {
+
+enum class drop_reason : std::uint8_t {
+  none = 0,
+  // Malformed (S10): the parser could not make sense of the packet.
+  truncated_ethernet,
+  vlan_too_deep,
+  ipv4_bad_header,      // version, IHL < 5, total length < header
+  ipv4_truncated,       // shorter than its total length or header
+  ipv6_bad_header,      // version, payload length 0 (jumbograms) or beyond the frame
+  ipv6_bad_extensions,  // truncated, too many, or hop-by-hop not first
+  tcp_bad_header,       // truncated or data offset < 5 / beyond the datagram
+  udp_bad_header,       // truncated or length field inconsistent
+  icmp_bad_header,      // shorter than 8 bytes, or an error quoting too little
+  // Fragments (S10).
+  fragment_tiny,     // first fragment without the whole L4 header
+  fragment_overlap,  // a later fragment reaching into the first one
+  fragment_orphan,   // no judged first fragment within the timeout
+  fragment_denied,   // follows a denied first fragment
+  fragment_table_full,
+  // Policy and state.
+  policy_denied,   // no rule of the resource's groups allows it (S3, S4)
+  untracked_cut,   // an untracked flow no longer allowed after a policy change (S8)
+  tcp_invalid,     // e.g. a RST outside the window
+  conntrack_full,  // the cloud's conntrack_allowance_exceeded (S11)
+  unprotected,     // to and from no resource, unprotected_traffic = "drop" (S9)
+  arp_nd,          // ARP / neighbour discovery, arp_nd = "drop" (S9)
+  tx_failed,       // the output queue was full
+  count_
+};
+
+inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
+
+inline constexpr std::array<std::string_view, drop_reason_count> k_drop_reason_names{"none",
+                                                                                     "truncated_ethernet",
+                                                                                     "vlan_too_deep",
+                                                                                     "ipv4_bad_header",
+                                                                                     "ipv4_truncated",
+                                                                                     "ipv6_bad_header",
+                                                                                     "ipv6_bad_extensions",
+                                                                                     "tcp_bad_header",
+                                                                                     "udp_bad_header",
+                                                                                     "icmp_bad_header",
+                                                                                     "fragment_tiny",
+                                                                                     "fragment_overlap",
+                                                                                     "fragment_orphan",
+                                                                                     "fragment_denied",
+                                                                                     "fragment_table_full",
+                                                                                     "policy_denied",
+                                                                                     "untracked_cut",
+                                                                                     "tcp_invalid",
+                                                                                     "conntrack_allowance_exceeded",
+                                                                                     "unprotected",
+                                                                                     "arp_nd",
+                                                                                     "tx_failed"};
+
+constexpr std::string_view to_string(drop_reason r) { return k_drop_reason_names[static_cast<std::size_t>(r)]; }
+
+}  // namespace sgfw::dp
