@@ -34,33 +34,21 @@ enum class drop_reason : std::uint8_t {
   unprotected,     // to and from no resource, unprotected_traffic = "drop" (S9)
   arp_nd,          // ARP / neighbour discovery, arp_nd = "drop" (S9)
   tx_failed,       // the output queue was full
+  handoff_full,    // the owning worker's ring was full
   count_
 };
 
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
 
-inline constexpr std::array<std::string_view, drop_reason_count> k_drop_reason_names{"none",
-                                                                                     "truncated_ethernet",
-                                                                                     "vlan_too_deep",
-                                                                                     "ipv4_bad_header",
-                                                                                     "ipv4_truncated",
-                                                                                     "ipv6_bad_header",
-                                                                                     "ipv6_bad_extensions",
-                                                                                     "tcp_bad_header",
-                                                                                     "udp_bad_header",
-                                                                                     "icmp_bad_header",
-                                                                                     "fragment_tiny",
-                                                                                     "fragment_overlap",
-                                                                                     "fragment_orphan",
-                                                                                     "fragment_denied",
-                                                                                     "fragment_table_full",
-                                                                                     "policy_denied",
-                                                                                     "untracked_cut",
-                                                                                     "tcp_invalid",
-                                                                                     "conntrack_allowance_exceeded",
-                                                                                     "unprotected",
-                                                                                     "arp_nd",
-                                                                                     "tx_failed"};
+// clang-format off
+inline constexpr std::array<std::string_view, drop_reason_count> k_drop_reason_names{
+    "none", "truncated_ethernet", "vlan_too_deep", "ipv4_bad_header", "ipv4_truncated", "ipv6_bad_header",
+    "ipv6_bad_extensions", "tcp_bad_header", "udp_bad_header", "icmp_bad_header", "fragment_tiny",
+    "fragment_overlap", "fragment_orphan", "fragment_denied", "fragment_table_full", "policy_denied",
+    "untracked_cut", "tcp_invalid", "conntrack_allowance_exceeded", "unprotected", "arp_nd", "tx_failed",
+    "handoff_full"};
+// clang-format on
+static_assert(k_drop_reason_names.back() == "handoff_full", "one name per reason");
 
 constexpr std::string_view to_string(drop_reason r) { return k_drop_reason_names[static_cast<std::size_t>(r)]; }
 

@@ -1,0 +1,131 @@
+// worker: one poll-mode core's packet path (docs/architecture.md).
+//
+//   rx burst (outside, inside, hand-off ring)
+//     -> parse every frame
+//     -> sort out what needs no flow: malformed, ARP/ND, non-IP, traffic of
+//        no resource (S9), later fragments (S10), packets owned by another
+//        worker (handed off)
+//     -> build each side's flow key (the sender's egress, the receiver's
+//        ingress: S1), hash and prefetch them all
+//     -> look every key up; known flows go through the tracker (S5-S7);
+//        ICMP errors that quote a known flow pass as related (S6); untracked
+//        flows judged under an older policy are judged again (S8)
+//     -> classify all first packets in one classify_burst
+//     -> insert the new flows (S11: refuse when full, or evict a half-open
+//        one), remember first fragments' verdicts
+//     -> tx burst to the other port; drop the rest, each with its reason
+//   then a slice of ageing, then an RCU quiescent state.
+//
+// No locks, no allocation, no system call on this path.  Everything the
+// worker writes is its own; counters are readable from other threads.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "conntrack/flow_table.hpp"
+#include "conntrack/fragment_table.hpp"
+#include "net/parsed_packet.hpp"
+#include "policy/classifier.hpp"
+#include "worker/clock.hpp"
+#include "worker/counters.hpp"
+#include "worker/policy_handle.hpp"
+
+namespace sgfw::dp {
+
+inline constexpr std::uint16_t k_burst = 32;
+
+struct worker_config {
+  std::uint32_t id = 0;       // also the RCU thread id and the TX queue
+  std::uint32_t workers = 1;  // flows are spread over this many workers
+  std::uint16_t outside_port = 0;
+  std::uint16_t inside_port = 1;
+  std::uint16_t rx_queue = 0;
+  std::uint16_t tx_queue = 0;
+  std::uint32_t flow_capacity = 1U << 20;  // this worker's share
+  bool early_drop = true;
+  std::uint32_t fragment_slots = 4096;
+  std::uint32_t fragment_timeout_ms = 30000;
+  std::uint32_t ageing_budget = 256;  // slots examined per loop
+  policy_handle* policy = nullptr;
+  clock_source clock;
+  // handoff[w]: worker w's inbox (multi-producer, single-consumer); empty
+  // with a single worker.
+  std::vector<rte_ring*> handoff;
+};
+
+class worker {
+ public:
+  explicit worker(worker_config config);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  // One loop: each port's RX queue, the hand-off inbox, a slice of ageing,
+  // a quiescent state.  Returns the packets received.
+  unsigned poll_once();
+
+  const worker_counters& counters() const { return counters_; }
+  const flow_table& flows() const { return flows_; }
+  std::uint32_t id() const { return config_.id; }
+
+ private:
+  struct side {
+    flow_key key;
+    std::uint32_t hash = 0;
+    std::uint32_t resource = 0;
+    bool inbound = false;       // the packet travels towards this resource
+    bool icmp_related = false;  // an ICMP error: `key` is the quoted flow
+    bool classify = false;      // needs the rules (no flow, or not related)
+    std::uint16_t classify_index = 0;
+    flow_entry* entry = nullptr;
+    bool rejudge = false;  // untracked, judged under an older policy
+    bool restart = false;  // closed TCP flow reopened
+  };
+  struct slot {
+    rte_mbuf* mbuf = nullptr;
+    parsed_packet packet;
+    std::uint16_t in_port = 0;
+    drop_reason drop = drop_reason::none;
+    bool done = false;  // forwarded or dropped without a flow
+    std::uint8_t sides = 0;
+    std::array<side, 2> side_of;
+  };
+
+  static constexpr std::uint16_t k_from_handoff = 0xFFFF;  // instead of a port: the hand-off inbox
+  void process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port);
+  void sort_out(slot& s, const compiled_policy& policy);
+  void make_sides(slot& s, const compiled_policy& policy, std::uint32_t src_res, std::uint32_t dst_res);
+  void look_up(slot& s, const compiled_policy& policy);
+  bool rejudge(const flow_entry& e, const side& sd, const compiled_policy& policy, decision& out) const;
+  void commit(slot& s, const compiled_policy& policy);
+  void forward(slot& s);
+  void drop(slot& s, drop_reason why);
+  void flush();
+  void age();
+
+  worker_config config_;
+  flow_table flows_;
+  fragment_table fragments_;
+  worker_counters counters_;
+  std::uint32_t now_ = 0;
+
+  // Scratch for one burst.
+  std::array<slot, k_burst> slots_;
+  std::array<classify_key, 2 * k_burst> classify_keys_;
+  std::array<decision, 2 * k_burst> decisions_;
+  std::uint16_t classify_count_ = 0;
+  std::array<std::array<rte_mbuf*, k_burst>, 2> tx_;  // [0] to outside, [1] to inside
+  std::array<std::uint16_t, 2> tx_count_{};
+
+  // Per-burst counter deltas, added to counters_ once per loop.
+  std::uint64_t rx_ = 0, tx_done_ = 0, created_ = 0, expired_ = 0, early_dropped_ = 0, related_ = 0;
+  std::uint64_t handed_off_ = 0, received_ = 0;
+  std::array<std::uint64_t, drop_reason_count> drops_{};
+};
+
+}  // namespace sgfw::dp

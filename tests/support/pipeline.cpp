@@ -1,0 +1,191 @@
+#include "pipeline.hpp"
+
+#include <gtest/gtest.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "config/toml_loader.hpp"
+#include "policy/compiler.hpp"
+
+namespace sgfw::testing {
+
+namespace {
+
+constexpr unsigned k_ring_size = 1024;
+constexpr unsigned k_socket = 0;  // these ports live on socket 0
+
+void drain(rte_ring* r, std::vector<bytes>* out) {
+  std::array<rte_mbuf*, 64> m;
+  for (;;) {
+    const unsigned n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(m.data()), m.size(), nullptr);
+    if (n == 0) return;
+    for (unsigned i = 0; i < n; ++i) {
+      if (out != nullptr) {
+        const auto* data = rte_pktmbuf_mtod(m[i], const std::uint8_t*);
+        out->emplace_back(data, data + m[i]->data_len);
+      }
+      rte_pktmbuf_free(m[i]);
+    }
+  }
+}
+
+std::unique_ptr<dp::compiled_policy> compile_text(std::string_view toml, std::uint64_t generation,
+                                                  config::appliance_settings* settings = nullptr) {
+  auto loaded = config::load_policy_text(toml, "test.toml");
+  for (const auto& d : loaded.diagnostics) {
+    if (d.level == config::diagnostic::severity::error) ADD_FAILURE() << config::format(d);
+  }
+  if (!loaded.ok()) throw std::runtime_error("test policy does not load");
+  if (settings != nullptr) *settings = loaded.model->appliance;
+  return std::make_unique<dp::compiled_policy>(cp::compile(*loaded.model, generation));
+}
+
+}  // namespace
+
+ring_ports& ring_ports::get() {
+  static ring_ports* ports = [] {
+    auto* p = new ring_ports;
+    p->pool = rte_pktmbuf_pool_create("test_mbufs", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    if (p->pool == nullptr) throw std::runtime_error("mbuf pool");
+    for (unsigned s = 0; s < 2; ++s) {
+      for (unsigned q = 0; q < k_queues; ++q) {
+        const std::string base = std::string(s == 0 ? "out" : "in") + std::to_string(q);
+        p->rx[s][q] =
+            rte_ring_create(("rx_" + base).c_str(), k_ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        p->tx[s][q] =
+            rte_ring_create(("tx_" + base).c_str(), k_ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+      }
+      const int port = rte_eth_from_rings(s == 0 ? "net_ring_outside" : "net_ring_inside", p->rx[s].data(), k_queues,
+                                          p->tx[s].data(), k_queues, k_socket);
+      if (port < 0) throw std::runtime_error("rte_eth_from_rings");
+      p->port[s] = static_cast<std::uint16_t>(port);
+      rte_eth_conf conf{};
+      if (rte_eth_dev_configure(p->port[s], k_queues, k_queues, &conf) != 0) throw std::runtime_error("configure");
+      for (std::uint16_t q = 0; q < k_queues; ++q) {
+        if (rte_eth_rx_queue_setup(p->port[s], q, k_ring_size, k_socket, nullptr, p->pool) != 0 ||
+            rte_eth_tx_queue_setup(p->port[s], q, k_ring_size, k_socket, nullptr) != 0) {
+          throw std::runtime_error("queue setup");
+        }
+      }
+      if (rte_eth_dev_start(p->port[s]) != 0) throw std::runtime_error("start");
+    }
+    return p;
+  }();
+  return *ports;
+}
+
+pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(ring_ports::get()) {
+  if (options.workers > ring_ports::k_queues) throw std::runtime_error("too many workers for the test ports");
+  for (unsigned s = 0; s < 2; ++s) {
+    for (unsigned q = 0; q < ring_ports::k_queues; ++q) {
+      drain(ports_.rx[s][q], nullptr);
+      drain(ports_.tx[s][q], nullptr);
+    }
+  }
+  static unsigned instance = 0;
+  ++instance;
+  config::appliance_settings settings;
+  policy_ = compile_text(toml, generation_, &settings);
+  handle_ = std::make_unique<dp::policy_handle>(options.workers);
+  const dp::compiled_policy* previous = nullptr;
+  handle_->publish(policy_.get(), previous);
+  if (options.workers > 1) {
+    for (unsigned w = 0; w < options.workers; ++w) {
+      const std::string name = "handoff" + std::to_string(instance) + "_" + std::to_string(w);
+      handoff_.push_back(rte_ring_create(name.c_str(), k_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ));
+    }
+  }
+  for (unsigned w = 0; w < options.workers; ++w) {
+    dp::worker_config c;
+    c.id = w;
+    c.workers = options.workers;
+    c.outside_port = ports_.port[0];
+    c.inside_port = ports_.port[1];
+    c.rx_queue = static_cast<std::uint16_t>(w);
+    c.tx_queue = static_cast<std::uint16_t>(w);
+    c.flow_capacity = options.flow_capacity;
+    c.early_drop = options.early_drop;
+    c.fragment_timeout_ms = options.fragment_timeout_ms;
+    c.policy = handle_.get();
+    c.clock = clock_.source();
+    c.handoff = handoff_;
+    workers_.push_back(std::make_unique<dp::worker>(std::move(c)));
+  }
+}
+
+pipeline::~pipeline() {
+  workers_.clear();
+  for (rte_ring* r : handoff_) {
+    drain(r, nullptr);
+    rte_ring_free(r);
+  }
+  for (unsigned s = 0; s < 2; ++s) {
+    for (unsigned q = 0; q < ring_ports::k_queues; ++q) {
+      drain(ports_.rx[s][q], nullptr);
+      drain(ports_.tx[s][q], nullptr);
+    }
+  }
+}
+
+void pipeline::send(side from, const bytes& f, unsigned queue) {
+  rte_mbuf* m = rte_pktmbuf_alloc(ports_.pool);
+  ASSERT_NE(m, nullptr);
+  char* data = rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size()));
+  ASSERT_NE(data, nullptr);
+  std::memcpy(data, f.data(), f.size());
+  ASSERT_EQ(rte_ring_enqueue(ports_.rx[static_cast<unsigned>(from)][queue], m), 0);
+}
+
+void pipeline::run(unsigned rounds) {
+  for (unsigned r = 0; r < rounds; ++r) {
+    for (auto& w : workers_) w->poll_once();
+  }
+}
+
+std::vector<bytes> pipeline::received(side to) {
+  std::vector<bytes> out;
+  for (unsigned q = 0; q < ring_ports::k_queues; ++q) drain(ports_.tx[static_cast<unsigned>(to)][q], &out);
+  return out;
+}
+
+std::size_t pipeline::pass(side from, const frame_spec& spec, unsigned queue) {
+  send(from, spec, queue);
+  run();
+  received(from);  // nothing should come back out of the port it came in on
+  return received(from == side::outside ? side::inside : side::outside).size();
+}
+
+void pipeline::reload(std::string_view toml) { publish(compile_text(toml, ++generation_)); }
+
+void pipeline::publish(std::unique_ptr<dp::compiled_policy> next) {
+  const dp::compiled_policy* previous = nullptr;
+  const std::uint64_t token = handle_->publish(next.get(), previous);
+  // The old policy may be freed once every worker has been quiescent.
+  for (int i = 0; i < 100 && !handle_->readers_done(token); ++i) run(1);
+  ASSERT_TRUE(handle_->readers_done(token));
+  policy_ = std::move(next);
+}
+
+std::uint64_t pipeline::dropped(dp::drop_reason r) const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->counters().dropped(r);
+  return n;
+}
+
+std::uint64_t pipeline::total(std::atomic<std::uint64_t> dp::worker_counters::*counter) const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += (w->counters().*counter).load(std::memory_order_relaxed);
+  return n;
+}
+
+std::size_t pipeline::flows() const {
+  std::size_t n = 0;
+  for (const auto& w : workers_) n += w->flows().size();
+  return n;
+}
+
+}  // namespace sgfw::testing
