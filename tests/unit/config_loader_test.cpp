@@ -140,7 +140,7 @@ TEST(Loader, SixteenGroupsPerResourceWhenAllowed) {
 }
 
 TEST(Loader, ApplianceSettingsAndPerResourceTimeouts) {
-  const auto& m = ok(load(R"(
+  const load_result loaded = load(R"(
 [appliance]
 icmp_errors = "rules-only"
 unprotected_traffic = "drop"
@@ -161,7 +161,8 @@ addresses = ["10.0.0.1"]
 name = "b"
 addresses = ["10.0.0.2"]
 timeouts = { tcp_established = 60, udp_stream = 60 }
-)"));
+)");
+  const auto& m = ok(loaded);
   EXPECT_FALSE(m.appliance.icmp_errors_related);
   EXPECT_FALSE(m.appliance.unprotected_forward);
   EXPECT_FALSE(m.appliance.arp_nd_pass);
@@ -181,7 +182,8 @@ timeouts = { tcp_established = 60, udp_stream = 60 }
 }
 
 TEST(Loader, ApplianceDefaultsAreTheCloudsAndLinuxs) {
-  const auto& m = ok(load("[[resource]]\nname = \"a\"\naddresses = [\"10.0.0.1\"]\n"));
+  const load_result loaded = load("[[resource]]\nname = \"a\"\naddresses = [\"10.0.0.1\"]\n");
+  const auto& m = ok(loaded);
   const flow_timeouts& t = m.resources[0].timeouts;
   EXPECT_EQ(t[timeout_class::tcp_established], 432000U);
   EXPECT_EQ(t[timeout_class::udp], 30U);
