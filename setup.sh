@@ -15,9 +15,11 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build_dir=${SGFW_BUILD_DIR:-"$here/build"}
 asan_dir=${SGFW_ASAN_BUILD_DIR:-"$here/build-asan"}
+fuzz_dir=${SGFW_FUZZ_BUILD_DIR:-"$here/build-fuzz"}
+fuzz_seconds=${SGFW_FUZZ_SECONDS:-30}
 
 packages=(
-  build-essential pkg-config meson ninja-build clang clang-format
+  build-essential pkg-config meson ninja-build clang clang-format libclang-rt-14-dev
   libdpdk-dev dpdk
   libhyperscan-dev
   libtomlplusplus-dev
@@ -65,6 +67,25 @@ check_format() {
   fi
 }
 
+# libFuzzer targets (clang, ASan, UBSan), each for a bounded time from a
+# generated seed corpus; a crash or sanitizer report fails the run.
+run_fuzzers() {
+  log "fuzzing: parser and worker path, ${fuzz_seconds} s each (libFuzzer, ASan, UBSan)"
+  if [[ ! -f "$fuzz_dir/build.ninja" ]]; then
+    CC=clang CXX=clang++ meson setup "$fuzz_dir" "$here" -Dbuildtype=debugoptimized -Dwerror=true \
+      -Dfuzz=enabled -Db_sanitize=address,undefined -Dperf=disabled
+  fi
+  ninja -C "$fuzz_dir" tests/parser_fuzz tests/worker_fuzz
+  local corpus="$fuzz_dir/corpus"
+  python3 "$here/tests/fuzz/make_seeds.py" "$corpus"
+  for target in parser worker; do
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      "$fuzz_dir/tests/${target}_fuzz" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$corpus/$target" \
+      > "$fuzz_dir/${target}_fuzz.log" 2>&1 || { tail -50 "$fuzz_dir/${target}_fuzz.log"; return 1; }
+    grep -E "^stat::number_of_executed_units" "$fuzz_dir/${target}_fuzz.log" | sed "s/^/  $target: /"
+  done
+}
+
 run_tests() {
   check_format
   log "tests (release build)"
@@ -72,6 +93,7 @@ run_tests() {
   log "tests under AddressSanitizer and UndefinedBehaviorSanitizer"
   build "$asan_dir" debugoptimized -Db_sanitize=address,undefined -Dperf=disabled
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 meson test -C "$asan_dir" --print-errorlogs
+  run_fuzzers
   log "all tests passed"
 }
 

@@ -40,8 +40,10 @@ std::uint32_t address_offset(const table_view& v, std::uint32_t depth, Key remot
 // GCC 12 warns that the AVX-512 cast/extract intrinsics read an
 // uninitialised "undefined" vector inside their own header (GCC bug
 // 105593); the vectors here are all initialised.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // AND of the two rows: the lowest set bit names the first allowing rule in
 // canonical order.  When no bit is set the result is >= words * 64, which
@@ -73,7 +75,9 @@ std::uint32_t address_offset(const table_view& v, std::uint32_t depth, Key remot
   return bit;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 // A matrix entry; "none" (all ones) is past every real rule bit.
 std::uint32_t matrix_entry(const table_view& v, std::uint32_t entry_bytes, std::uint32_t index) {
@@ -127,6 +131,7 @@ void descend_family(const compiled_policy& policy, const classify_key* k, std::a
                     const std::uint8_t* members, std::size_t count, std::uint32_t address_depth) {
   const auto member = [members](std::size_t j) -> std::size_t {
     if constexpr (Dense) {
+      (void)members;
       return j;
     } else {
       return members[j];

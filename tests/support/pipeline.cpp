@@ -1,8 +1,6 @@
 #include "pipeline.hpp"
 
 #include <gtest/gtest.h>
-#include <rte_eth_ring.h>
-#include <rte_ethdev.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -16,22 +14,6 @@ namespace sgfw::testing {
 namespace {
 
 constexpr unsigned k_ring_size = 1024;
-constexpr unsigned k_socket = 0;  // these ports live on socket 0
-
-void drain(rte_ring* r, std::vector<bytes>* out) {
-  std::array<rte_mbuf*, 64> m;
-  for (;;) {
-    const unsigned n = rte_ring_dequeue_burst(r, reinterpret_cast<void**>(m.data()), m.size(), nullptr);
-    if (n == 0) return;
-    for (unsigned i = 0; i < n; ++i) {
-      if (out != nullptr) {
-        const auto* data = rte_pktmbuf_mtod(m[i], const std::uint8_t*);
-        out->emplace_back(data, data + m[i]->data_len);
-      }
-      rte_pktmbuf_free(m[i]);
-    }
-  }
-}
 
 std::unique_ptr<dp::compiled_policy> compile_text(std::string_view toml, std::uint64_t generation,
                                                   config::appliance_settings* settings = nullptr) {
@@ -45,38 +27,6 @@ std::unique_ptr<dp::compiled_policy> compile_text(std::string_view toml, std::ui
 }
 
 }  // namespace
-
-ring_ports& ring_ports::get() {
-  static ring_ports* ports = [] {
-    auto* p = new ring_ports;
-    p->pool = rte_pktmbuf_pool_create("test_mbufs", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-    if (p->pool == nullptr) throw std::runtime_error("mbuf pool");
-    for (unsigned s = 0; s < 2; ++s) {
-      for (unsigned q = 0; q < k_queues; ++q) {
-        const std::string base = std::string(s == 0 ? "out" : "in") + std::to_string(q);
-        p->rx[s][q] =
-            rte_ring_create(("rx_" + base).c_str(), k_ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-        p->tx[s][q] =
-            rte_ring_create(("tx_" + base).c_str(), k_ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-      }
-      const int port = rte_eth_from_rings(s == 0 ? "net_ring_outside" : "net_ring_inside", p->rx[s].data(), k_queues,
-                                          p->tx[s].data(), k_queues, k_socket);
-      if (port < 0) throw std::runtime_error("rte_eth_from_rings");
-      p->port[s] = static_cast<std::uint16_t>(port);
-      rte_eth_conf conf{};
-      if (rte_eth_dev_configure(p->port[s], k_queues, k_queues, &conf) != 0) throw std::runtime_error("configure");
-      for (std::uint16_t q = 0; q < k_queues; ++q) {
-        if (rte_eth_rx_queue_setup(p->port[s], q, k_ring_size, k_socket, nullptr, p->pool) != 0 ||
-            rte_eth_tx_queue_setup(p->port[s], q, k_ring_size, k_socket, nullptr) != 0) {
-          throw std::runtime_error("queue setup");
-        }
-      }
-      if (rte_eth_dev_start(p->port[s]) != 0) throw std::runtime_error("start");
-    }
-    return p;
-  }();
-  return *ports;
-}
 
 pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(ring_ports::get()) {
   if (options.workers > ring_ports::k_queues) throw std::runtime_error("too many workers for the test ports");
@@ -132,12 +82,7 @@ pipeline::~pipeline() {
 }
 
 void pipeline::send(side from, const bytes& f, unsigned queue) {
-  rte_mbuf* m = rte_pktmbuf_alloc(ports_.pool);
-  ASSERT_NE(m, nullptr);
-  char* data = rte_pktmbuf_append(m, static_cast<std::uint16_t>(f.size()));
-  ASSERT_NE(data, nullptr);
-  std::memcpy(data, f.data(), f.size());
-  ASSERT_EQ(rte_ring_enqueue(ports_.rx[static_cast<unsigned>(from)][queue], m), 0);
+  ASSERT_TRUE(inject(ports_.rx[static_cast<unsigned>(from)][queue], ports_.pool, f.data(), f.size()));
 }
 
 void pipeline::run(unsigned rounds) {

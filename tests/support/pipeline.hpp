@@ -19,24 +19,13 @@
 
 #include "config/model.hpp"
 #include "packet_builder.hpp"
+#include "ring_ports.hpp"
 #include "policy/compiled_policy.hpp"
 #include "worker/worker.hpp"
 
 namespace sgfw::testing {
 
 enum class side { outside = 0, inside = 1 };
-
-// EAL and the two ring ports, shared by all pipelines of the process (a
-// process has 32 ports at most).  Initialised on first use.
-struct ring_ports {
-  static constexpr unsigned k_queues = 2;
-  std::array<std::uint16_t, 2> port{};
-  std::array<std::array<rte_ring*, k_queues>, 2> rx{};  // what the port receives
-  std::array<std::array<rte_ring*, k_queues>, 2> tx{};  // what the port sends
-  rte_mempool* pool = nullptr;
-
-  static ring_ports& get();
-};
 
 struct pipeline_options {
   unsigned workers = 1;
