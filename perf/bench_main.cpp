@@ -34,17 +34,19 @@ class capturing_reporter : public benchmark::ConsoleReporter {
 // EAL for a benchmark on this kind of machine: no hugepages, no PCI, no
 // files left behind, one core.  AVX-512 code paths (rte_acl's AVX512X16/X32)
 // need --force-max-simd-bitwidth=512.  SGFW_EAL_ARGS replaces the defaults.
-std::vector<std::string> eal_args(const char* argv0) {
+std::vector<std::string> eal_args(const char* argv0, unsigned memory_mb) {
   std::vector<std::string> args{argv0};
   if (const char* env = std::getenv("SGFW_EAL_ARGS")) {
     std::istringstream in(env);
     for (std::string a; in >> a;) args.push_back(a);
     return args;
   }
-  for (const char* a : {"--no-huge", "-m", "4096", "--no-pci", "--no-shconf", "-l", "0",
-                        "--force-max-simd-bitwidth=512", "--log-level=lib.eal:error", "--no-telemetry"}) {
+  for (const char* a : {"--no-huge", "--no-pci", "--no-shconf", "-l", "0", "--force-max-simd-bitwidth=512",
+                        "--log-level=lib.eal:error", "--no-telemetry"}) {
     args.emplace_back(a);
   }
+  args.push_back("-m");
+  args.push_back(std::to_string(memory_mb));
   args.push_back("--file-prefix=sgfw-bench-" + std::to_string(getpid()));
   return args;
 }
@@ -52,7 +54,7 @@ std::vector<std::string> eal_args(const char* argv0) {
 }  // namespace
 
 int bench_main(int argc, char** argv, const bench_program& program) {
-  std::vector<std::string> args = eal_args(argv[0]);
+  std::vector<std::string> args = eal_args(argv[0], program.eal_memory_mb);
   std::vector<char*> eal_argv;
   for (auto& a : args) eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {

@@ -70,7 +70,10 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
   // One load of the policy for the whole burst (RCU read side).
   const compiled_policy* policy = config_.policy->current();
   classify_count_ = 0;
+  constexpr std::uint16_t k_ahead = 4;  // packets whose headers are loading while one is parsed
+  for (std::uint16_t i = 0; i < n && i < k_ahead; ++i) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i], const void*));
   for (std::uint16_t i = 0; i < n; ++i) {
+    if (i + k_ahead < n) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i + k_ahead], const void*));
     slot& s = slots_[i];
     s.mbuf = mbufs[i];
     // The port travels with the mbuf when it is handed to another worker.
@@ -102,15 +105,14 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
   }
   if (policy == nullptr) return;
 
-  // Hash every key and start loading its slot before looking any up.
+  // The flow lookups in three passes, so that the burst's cache misses
+  // overlap (flow_table.hpp): every key was hashed and its control words
+  // started loading as its packet was sorted out; now start loading the
+  // entries, then look them up.
   for (std::uint16_t i = 0; i < n; ++i) {
     slot& s = slots_[i];
     if (s.done) continue;
-    for (std::uint8_t k = 0; k < s.sides; ++k) {
-      side& sd = s.side_of[k];
-      sd.hash = flows_.hash(sd.key);
-      flows_.prefetch(sd.hash);
-    }
+    for (std::uint8_t k = 0; k < s.sides; ++k) s.side_of[k].hint = flows_.prefetch_entry(s.side_of[k].hash);
   }
   for (std::uint16_t i = 0; i < n; ++i) {
     if (!slots_[i].done) look_up(slots_[i], *policy);
@@ -198,6 +200,11 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
       sd.key.remote_port = inbound ? p.src_port : p.dst_port;
     }
   }
+  for (std::uint8_t k = 0; k < s.sides; ++k) {
+    side& sd = s.side_of[k];
+    sd.hash = flows_.hash(sd.key);
+    flows_.prefetch_control(sd.hash);
+  }
 }
 
 void worker::look_up(slot& s, const compiled_policy& policy) {
@@ -208,7 +215,7 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
     if (sd.icmp_related) {
       // S6: an error quoting a tracked flow passes as related; otherwise the
       // error is judged by the rules like any ICMP message.
-      const flow_entry* e = sd.classify ? nullptr : flows_.find(sd.key, sd.hash);
+      const flow_entry* e = sd.classify ? nullptr : flows_.find(sd.key, sd.hash, sd.hint);
       if (e != nullptr && policy.icmp_errors_related) {
         ++related_;
         continue;
@@ -219,7 +226,7 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
           {sd.resource, dir, sd.inbound ? p.source() : p.destination(), p.proto, 0, 0, p.icmp_type, p.icmp_code});
       continue;
     }
-    flow_entry* e = flows_.find(sd.key, sd.hash);
+    flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
     if (e != nullptr && (e->flags & flow_flag::untracked) != 0 &&
         e->generation != static_cast<std::uint32_t>(policy.generation)) {
       // S8: the cloud judges untracked flows by the rules on every packet,
@@ -292,14 +299,14 @@ void worker::commit(slot& s, const compiled_policy& policy) {
     if (!sd.classify) continue;
     const decision& d = decisions_[sd.classify_index];
     const flow_timeouts& t = timeouts_of(policy, sd.resource);
-    if (flow_entry* e = flows_.find(sd.key, sd.hash)) {  // started by an earlier packet of this burst
+    if (flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint)) {  // started by an earlier packet of this burst
       track(*e, p, sd.inbound, now_, t);
       continue;
     }
     flow_entry* e = flows_.insert(sd.key, sd.hash);
     if (e == nullptr && config_.early_drop) {
       // S11: make room by evicting the half-open flow nearest its timeout.
-      flow_entry* victim = flows_.nearby(sd.hash, 32, [this](const flow_entry& c, const flow_entry* best) {
+      flow_entry* victim = flows_.nearby(sd.hash, 32, [](const flow_entry& c, const flow_entry* best) {
         return half_open(c) && (best == nullptr || static_cast<std::int32_t>(c.expires_at - best->expires_at) < 0);
       });
       if (victim != nullptr) {

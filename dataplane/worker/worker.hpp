@@ -76,15 +76,14 @@ class worker {
  private:
   struct side {
     flow_key key;
-    std::uint32_t hash = 0;
+    std::uint64_t hash = 0;
     std::uint32_t resource = 0;
     bool inbound = false;       // the packet travels towards this resource
     bool icmp_related = false;  // an ICMP error: `key` is the quoted flow
     bool classify = false;      // needs the rules (no flow, or not related)
     std::uint16_t classify_index = 0;
-    flow_entry* entry = nullptr;
-    bool rejudge = false;  // untracked, judged under an older policy
-    bool restart = false;  // closed TCP flow reopened
+    std::size_t hint = flow_table::k_no_hint;  // from prefetch_entry
+    bool restart = false;                      // closed TCP flow reopened
   };
   struct slot {
     rte_mbuf* mbuf = nullptr;
