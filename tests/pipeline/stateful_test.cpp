@@ -302,6 +302,33 @@ TEST(Stateful, UdpTimeoutsForOneExchangeAndForStreams) {
   EXPECT_GE(p.total(&dp::worker_counters::flows_expired), 2U);
 }
 
+TEST(Stateful, TimeoutsAreConfigurableGloballyAndPerResource) {
+  pipeline p(R"(
+[appliance.timeouts]
+udp = 60
+[[security_group]]
+id = "client"
+[[resource]]
+name = "slow"
+addresses = ["10.0.2.20"]
+security_groups = ["client"]
+[[resource]]
+name = "quick"
+addresses = ["10.0.2.21"]
+security_groups = ["client"]
+timeouts = { udp = 30 }
+)");
+  ASSERT_EQ(p.pass(side::inside, udp("10.0.2.20", 5000, "203.0.113.53", 53)), 1U);
+  ASSERT_EQ(p.pass(side::inside, udp("10.0.2.21", 5000, "203.0.113.53", 53)), 1U);
+  p.advance_ms(31000);
+  p.run(20);
+  EXPECT_EQ(p.pass(side::outside, udp("203.0.113.53", 53, "10.0.2.21", 5000)), 0U);  // its own 30 s
+  EXPECT_EQ(p.pass(side::outside, udp("203.0.113.53", 53, "10.0.2.20", 5000)), 1U);  // the global 60 s
+  p.advance_ms(61000);
+  p.run(20);
+  EXPECT_EQ(p.pass(side::outside, udp("203.0.113.53", 53, "10.0.2.20", 5000)), 0U);
+}
+
 TEST(Stateful, OtherProtocolsAreTrackedByAddressPair) {
   pipeline p(k_client);
   // GRE out and back.
