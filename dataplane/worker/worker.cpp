@@ -207,6 +207,17 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
   }
 }
 
+// A side's flow, unless it has timed out: ageing sweeps the table a slice
+// per loop, so an idle flow may still be there a little after its timeout,
+// but it never passes another packet.
+flow_entry* worker::live_flow(const side& sd) {
+  flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
+  if (e == nullptr || !expired(*e, now_)) return e;
+  flows_.erase(e);
+  ++expired_;
+  return nullptr;
+}
+
 void worker::look_up(slot& s, const compiled_policy& policy) {
   const parsed_packet& p = s.packet;
   for (std::uint8_t k = 0; k < s.sides; ++k) {
@@ -215,7 +226,7 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
     if (sd.icmp_related) {
       // S6: an error quoting a tracked flow passes as related; otherwise the
       // error is judged by the rules like any ICMP message.
-      const flow_entry* e = sd.classify ? nullptr : flows_.find(sd.key, sd.hash, sd.hint);
+      const flow_entry* e = sd.classify ? nullptr : live_flow(sd);
       if (e != nullptr && policy.icmp_errors_related) {
         ++related_;
         continue;
@@ -226,7 +237,7 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
           {sd.resource, dir, sd.inbound ? p.source() : p.destination(), p.proto, 0, 0, p.icmp_type, p.icmp_code});
       continue;
     }
-    flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
+    flow_entry* e = live_flow(sd);
     if (e != nullptr && (e->flags & flow_flag::untracked) != 0 &&
         e->generation != static_cast<std::uint32_t>(policy.generation)) {
       // S8: the cloud judges untracked flows by the rules on every packet,

@@ -99,6 +99,7 @@ class worker {
   void process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port);
   void sort_out(slot& s, const compiled_policy& policy);
   void make_sides(slot& s, const compiled_policy& policy, std::uint32_t src_res, std::uint32_t dst_res);
+  flow_entry* live_flow(const side& sd);
   void look_up(slot& s, const compiled_policy& policy);
   bool rejudge(const flow_entry& e, const side& sd, const compiled_policy& policy, decision& out) const;
   void commit(slot& s, const compiled_policy& policy);

@@ -19,8 +19,8 @@
 
 #include "config/model.hpp"
 #include "packet_builder.hpp"
-#include "ring_ports.hpp"
 #include "policy/compiled_policy.hpp"
+#include "ring_ports.hpp"
 #include "worker/worker.hpp"
 
 namespace sgfw::testing {
@@ -32,6 +32,7 @@ struct pipeline_options {
   std::uint32_t flow_capacity = 4096;  // per worker
   bool early_drop = true;
   std::uint32_t fragment_timeout_ms = 30000;
+  std::uint32_t ageing_budget = 256;  // slots the ageing sweep examines per loop
 };
 
 class pipeline {
