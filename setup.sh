@@ -59,7 +59,7 @@ build() {
 check_format() {
   log "clang-format"
   local bad
-  bad=$(cd "$here" && git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run 2>&1 | grep -o '^[^:]*:[0-9]*' | sort -u || true)
+  bad=$(cd "$here" && git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run 2>&1 | grep -oE '^[^ :]+\.(cpp|hpp):[0-9]+' | sort -u || true)
   if [[ -n "$bad" ]]; then
     echo "not clang-formatted (run clang-format -i on these files):" >&2
     echo "$bad" >&2

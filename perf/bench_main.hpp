@@ -26,7 +26,7 @@ struct bench_program {
   std::function<void()> register_benchmarks;
   std::function<void(const results&)> summarise;
   std::function<void()> release;  // frees what lives in EAL memory, before EAL goes
-  unsigned eal_memory_mb = 4096;   // EAL's -m (no hugepages)
+  unsigned eal_memory_mb = 4096;  // EAL's -m (no hugepages)
 };
 
 int bench_main(int argc, char** argv, const bench_program& program);

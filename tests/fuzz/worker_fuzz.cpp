@@ -83,8 +83,9 @@ std::uint64_t accounted() {
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   (void)argc;
-  std::vector<std::string> args{(*argv)[0], "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "-l", "0",
-                                "--log-level=lib.eal:error", "--no-telemetry"};
+  std::vector<std::string> args{
+      (*argv)[0],      "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "-l", "0", "--log-level=lib.eal:error",
+      "--no-telemetry"};
   std::vector<char*> eal;
   for (auto& a : args) eal.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) std::abort();

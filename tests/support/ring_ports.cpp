@@ -36,7 +36,7 @@ ring_ports& ring_ports::get() {
             rte_ring_create(("tx_" + base).c_str(), k_ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
       }
       const int id = rte_eth_from_rings(s == 0 ? "net_ring_outside" : "net_ring_inside", p->rx[s].data(), k_queues,
-                                          p->tx[s].data(), k_queues, k_socket);
+                                        p->tx[s].data(), k_queues, k_socket);
       if (id < 0) fail("rte_eth_from_rings");
       p->port[s] = static_cast<std::uint16_t>(id);
       rte_eth_conf conf{};
