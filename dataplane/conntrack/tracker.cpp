@@ -95,7 +95,22 @@ void track_first(flow_entry& e, const parsed_packet& p, bool inbound, std::uint3
   refresh(e, now_ms, t);
 }
 
+track_verdict check(const flow_entry& e, const parsed_packet& p, bool inbound) {
+  if (p.proto != ip_proto::tcp) return track_verdict::accept;
+  const bool original = from_original(e, inbound);
+  const std::uint8_t f = p.tcp_flags;
+  if ((f & tcp_flag::rst) != 0) return rst_plausible(e, p, original) ? track_verdict::accept : track_verdict::invalid;
+  const auto s = static_cast<tcp_state>(e.state);
+  if ((f & tcp_flag::syn) != 0 && (f & tcp_flag::ack) == 0 && original &&
+      (s == tcp_state::time_wait || s == tcp_state::close)) {
+    return track_verdict::restart;  // the port is reused for a new connection
+  }
+  return track_verdict::accept;
+}
+
 track_verdict track(flow_entry& e, const parsed_packet& p, bool inbound, std::uint32_t now_ms, const flow_timeouts& t) {
+  const track_verdict v = check(e, p, inbound);
+  if (v != track_verdict::accept) return v;
   const bool original = from_original(e, inbound);
   if (p.proto == ip_proto::udp) {
     // An exchange is a reply after a request.
@@ -105,15 +120,10 @@ track_verdict track(flow_entry& e, const parsed_packet& p, bool inbound, std::ui
   } else if (p.proto == ip_proto::tcp) {
     const std::uint8_t f = p.tcp_flags;
     auto s = static_cast<tcp_state>(e.state);
-    if ((f & tcp_flag::rst) != 0) {
-      if (!rst_plausible(e, p, original)) return track_verdict::invalid;
+    if ((f & tcp_flag::rst) != 0) {  // plausible: check() said so
       e.state = static_cast<std::uint8_t>(tcp_state::close);
       refresh(e, now_ms, t);
       return track_verdict::accept;
-    }
-    if ((f & tcp_flag::syn) != 0 && (f & tcp_flag::ack) == 0 && original &&
-        (s == tcp_state::time_wait || s == tcp_state::close)) {
-      return track_verdict::restart;  // the port is reused for a new connection
     }
     if ((f & tcp_flag::syn) != 0 && (f & tcp_flag::ack) != 0 && !original && s == tcp_state::syn_sent) {
       s = tcp_state::syn_recv;

@@ -29,7 +29,12 @@ inline constexpr std::uint32_t k_ms_per_second = 1000;
 // (towards the resource) or not.
 void track_first(flow_entry& e, const parsed_packet& p, bool inbound, std::uint32_t now_ms, const flow_timeouts& t);
 
-// Applies a later packet of the flow.
+// What track() would answer for a later packet of the flow, without
+// changing the entry (the worker applies a packet to its flows only once
+// every side has accepted it).
+track_verdict check(const flow_entry& e, const parsed_packet& p, bool inbound);
+
+// Applies a later packet of the flow; the entry changes only on accept.
 track_verdict track(flow_entry& e, const parsed_packet& p, bool inbound, std::uint32_t now_ms, const flow_timeouts& t);
 
 timeout_class timeout_of(const flow_entry& e);

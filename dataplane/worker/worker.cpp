@@ -254,14 +254,17 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
           static_cast<std::uint8_t>(d.untracked ? e->flags | flow_flag::untracked : e->flags & ~flow_flag::untracked);
     }
     if (e != nullptr) {
-      const track_verdict v = track(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
-      if (v == track_verdict::accept) continue;
+      // Checked now, applied in commit once every side has accepted.
+      const track_verdict v = check(*e, p, sd.inbound);
+      if (v == track_verdict::accept) {
+        sd.known = true;
+        continue;
+      }
       if (v == track_verdict::invalid) {
         s.drop = drop_reason::tcp_invalid;
         continue;
       }
       flows_.erase(e);  // restart: a new connection on a closed flow's ports
-      sd.restart = true;
     }
     sd.classify = true;
     sd.classify_index = classify_count_++;
@@ -289,6 +292,9 @@ bool worker::rejudge(const flow_entry& e, const side& sd, const compiled_policy&
   return out.allowed() && back.allowed();
 }
 
+// The packet's verdict, applied all or nothing: it passes only if every
+// side allows it, and only a packet that passes changes any flow (a
+// dropped packet leaves no entry behind, nor any state change).
 void worker::commit(slot& s, const compiled_policy& policy) {
   const parsed_packet& p = s.packet;
   if (s.drop != drop_reason::none) return drop(s, s.drop);
@@ -302,41 +308,77 @@ void worker::commit(slot& s, const compiled_policy& policy) {
       return drop(s, drop_reason::policy_denied);
     }
   }
-  // Every side allows it: the sides that had no flow get one.  ICMP errors
-  // never start a flow, nor does a lone RST.
+  // ICMP errors never start a flow, nor does a lone RST.
   const bool starts_flow = !p.icmp_error && !(p.proto == ip_proto::tcp && (p.tcp_flags & tcp_flag::rst) != 0);
+  for (std::uint8_t k = 0; k < s.sides; ++k) {
+    side& sd = s.side_of[k];
+    // A flow an earlier packet of this burst started is this packet's flow.
+    if (sd.classify && starts_flow && flows_.find(sd.key, sd.hash, sd.hint) != nullptr) sd.known = true;
+    // Earlier packets of this burst may have moved a known flow on (a RST,
+    // FINs): judge this packet against the flow as it is now.
+    if (sd.known) {
+      const flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
+      if (e != nullptr && check(*e, p, sd.inbound) != track_verdict::accept) return drop(s, drop_reason::tcp_invalid);
+    }
+  }
+  // Create the flows the packet starts, then remember a first fragment's
+  // verdict; if either fails, undo what this packet created.
+  std::array<bool, 2> created{};
+  drop_reason failed = drop_reason::none;
   for (std::uint8_t k = 0; k < s.sides && starts_flow; ++k) {
     const side& sd = s.side_of[k];
-    if (!sd.classify) continue;
+    if (!sd.classify || sd.known) continue;
+    flow_entry* e = insert_flow(s, sd);
+    if (e == nullptr) {
+      failed = drop_reason::conntrack_full;
+      break;
+    }
     const decision& d = decisions_[sd.classify_index];
-    const flow_timeouts& t = timeouts_of(policy, sd.resource);
-    if (flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint)) {  // started by an earlier packet of this burst
-      track(*e, p, sd.inbound, now_, t);
-      continue;
-    }
-    flow_entry* e = flows_.insert(sd.key, sd.hash);
-    if (e == nullptr && config_.early_drop) {
-      // S11: make room by evicting the half-open flow nearest its timeout.
-      flow_entry* victim = flows_.nearby(sd.hash, 32, [](const flow_entry& c, const flow_entry* best) {
-        return half_open(c) && (best == nullptr || static_cast<std::int32_t>(c.expires_at - best->expires_at) < 0);
-      });
-      if (victim != nullptr) {
-        flows_.erase(victim);
-        ++early_dropped_;
-        e = flows_.insert(sd.key, sd.hash);
-      }
-    }
-    if (e == nullptr) return drop(s, drop_reason::conntrack_full);
-    track_first(*e, p, sd.inbound, now_, t);
+    track_first(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
     e->rule = d.rule;
     e->generation = static_cast<std::uint32_t>(policy.generation);
     if (d.untracked) e->flags |= flow_flag::untracked;
-    ++created_;
+    created[k] = true;
   }
-  if (first_fragment && !fragments_.remember(p, fragment_table::verdict::allow, now_, config_.fragment_timeout_ms)) {
-    return drop(s, drop_reason::fragment_table_full);
+  if (failed == drop_reason::none && first_fragment &&
+      !fragments_.remember(p, fragment_table::verdict::allow, now_, config_.fragment_timeout_ms)) {
+    failed = drop_reason::fragment_table_full;
+  }
+  if (failed != drop_reason::none) {
+    for (std::uint8_t k = 0; k < s.sides; ++k) {
+      if (!created[k]) continue;
+      if (flow_entry* e = flows_.find(s.side_of[k].key, s.side_of[k].hash)) flows_.erase(e);
+    }
+    return drop(s, failed);
+  }
+  for (std::uint8_t k = 0; k < s.sides; ++k) {
+    const side& sd = s.side_of[k];
+    if (created[k]) ++created_;
+    if (!sd.known) continue;
+    if (flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint)) {
+      track(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
+    }
   }
   forward(s);
+}
+
+// A new flow's entry.  With early drop (S11) a full table makes room by
+// evicting the half-open flow nearest its timeout around the key's home,
+// never one of this packet's own flows.
+flow_entry* worker::insert_flow(const slot& s, const side& sd) {
+  flow_entry* e = flows_.insert(sd.key, sd.hash);
+  if (e != nullptr || !config_.early_drop) return e;
+  flow_entry* victim = flows_.nearby(sd.hash, 32, [&s](const flow_entry& c, const flow_entry* best) {
+    if (!half_open(c)) return false;
+    for (std::uint8_t k = 0; k < s.sides; ++k) {
+      if (c.matches(s.side_of[k].key)) return false;
+    }
+    return best == nullptr || static_cast<std::int32_t>(c.expires_at - best->expires_at) < 0;
+  });
+  if (victim == nullptr) return nullptr;
+  flows_.erase(victim);
+  ++early_dropped_;
+  return flows_.insert(sd.key, sd.hash);
 }
 
 void worker::forward(slot& s) {

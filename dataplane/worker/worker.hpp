@@ -83,7 +83,7 @@ class worker {
     bool classify = false;      // needs the rules (no flow, or not related)
     std::uint16_t classify_index = 0;
     std::size_t hint = flow_table::k_no_hint;  // from prefetch_entry
-    bool restart = false;                      // closed TCP flow reopened
+    bool known = false;                        // a tracked flow accepts the packet (applied in commit)
   };
   struct slot {
     rte_mbuf* mbuf = nullptr;
@@ -100,6 +100,7 @@ class worker {
   void sort_out(slot& s, const compiled_policy& policy);
   void make_sides(slot& s, const compiled_policy& policy, std::uint32_t src_res, std::uint32_t dst_res);
   flow_entry* live_flow(const side& sd);
+  flow_entry* insert_flow(const slot& s, const side& sd);
   void look_up(slot& s, const compiled_policy& policy);
   bool rejudge(const flow_entry& e, const side& sd, const compiled_policy& policy, decision& out) const;
   void commit(slot& s, const compiled_policy& policy);

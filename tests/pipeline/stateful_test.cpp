@@ -551,6 +551,65 @@ TEST(Stateful, FullTableDropsNewFlowsAndKeepsEstablishedOnes) {
   }
 }
 
+// A packet is applied all or nothing: when its second flow does not fit,
+// the first one it created goes too, so no reply can use it.
+TEST(Stateful, ADroppedPacketLeavesNoFlowBehind) {
+  pipeline p(R"(
+[[security_group]]
+id = "a"
+[[security_group]]
+id = "b"
+  [[security_group.ingress]]
+  protocol = "tcp"
+  ports = 80
+  security_group = "a"
+[[resource]]
+name = "a"
+addresses = ["10.0.2.20"]
+security_groups = ["a"]
+[[resource]]
+name = "b"
+addresses = ["10.0.3.30"]
+security_groups = ["b"]
+)",
+             {.flow_capacity = 16, .early_drop = false});
+  for (std::uint16_t port = 1; port <= 15; ++port) {
+    ASSERT_EQ(p.pass(side::inside, udp("10.0.2.20", port, "203.0.113.53", 53)), 1U);
+  }
+  // a -> b needs two flows (a's egress, b's ingress); only one fits.
+  EXPECT_EQ(p.pass(side::inside, tcp("10.0.2.20", 40000, "10.0.3.30", 80, flag::syn)), 0U);
+  EXPECT_EQ(p.dropped(drop_reason::conntrack_full), 1U);
+  EXPECT_EQ(p.flows(), 15U);
+  p.advance_ms(31000);
+  p.run(20);
+  // a has no ingress rule: an answer to the dropped SYN must not get in.
+  EXPECT_EQ(p.pass(side::outside, tcp("10.0.3.30", 80, "10.0.2.20", 40000, flag::syn | flag::ack, 5, 101)), 0U);
+}
+
+// A known flow's state moves only with packets that pass: a RST its own
+// side would believe, dropped by the other side's rules, closes nothing.
+TEST(Stateful, OneSideDoesNotTrackWhatTheOtherSideDrops) {
+  const std::string alone = std::string(k_client);
+  const std::string with_peer = alone + R"(
+[[security_group]]
+id = "closed"
+egress = []
+[[resource]]
+name = "peer"
+addresses = ["203.0.113.5"]
+security_groups = ["closed"]
+)";
+  pipeline p(alone);
+  ASSERT_EQ(p.pass(side::inside, tcp("10.0.2.20", 50000, "203.0.113.5", 443, flag::syn, 100)), 1U);
+  p.reload(with_peer);
+  EXPECT_EQ(p.pass(side::inside, tcp("10.0.2.20", 50000, "203.0.113.5", 443, flag::rst, 101)), 0U);
+  EXPECT_EQ(p.dropped(drop_reason::policy_denied), 1U);
+  p.reload(alone);
+  p.advance_ms(11000);  // past tcp_close (10 s), well within tcp_syn_sent (120 s)
+  p.run(20);
+  EXPECT_EQ(p.pass(side::outside, tcp("203.0.113.5", 443, "10.0.2.20", 50000, flag::syn | flag::ack, 500, 101)), 1U);
+}
+
 TEST(Stateful, EarlyDropMakesRoomFromHalfOpenFlows) {
   pipeline p(k_client, {.flow_capacity = 16, .early_drop = true});
   for (std::uint16_t port = 1; port <= 8; ++port) {  // established

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 namespace sgfw::dp {
 namespace {
 
@@ -133,6 +135,21 @@ TEST(Tracker, NewSynOnAClosedFlowRestartsIt) {
   EXPECT_EQ(track(e, tcp(flag::syn, 9000), true, 3, t), track_verdict::accept);
   EXPECT_EQ(state_of(e), tcp_state::time_wait);
   EXPECT_EQ(track(e, tcp(flag::syn, 7000), false, 4, t), track_verdict::restart);
+}
+
+TEST(Tracker, CheckAnswersLikeTrackWithoutChangingTheEntry) {
+  const flow_timeouts t = distinct();
+  const flow_entry e = established(0);
+  const parsed_packet packets[] = {tcp(flag::rst, 5001), tcp(flag::rst, 5001 + (1U << 21)),
+                                   tcp(flag::fin | flag::ack, 1001), tcp(flag::syn, 7000)};
+  for (const parsed_packet& pk : packets) {
+    for (const bool inbound : {false, true}) {
+      flow_entry copy = e;
+      const track_verdict checked = check(copy, pk, inbound);
+      EXPECT_EQ(std::memcmp(&copy, &e, sizeof e), 0);
+      EXPECT_EQ(checked, track(copy, pk, inbound, 1, t));
+    }
+  }
 }
 
 TEST(Tracker, FlowsPickedUpMidStreamAreEstablished) {
