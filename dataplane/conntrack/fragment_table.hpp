@@ -32,6 +32,15 @@ class fragment_table {
   // What a later fragment must do.
   follow lookup(const parsed_packet& later, std::uint32_t now_ms) const;
 
+  // Frees the expired entries among the next `budget` slots (a slice per
+  // worker loop), so that no entry outlives its timeout by long and a
+  // stale verdict can never come back when the millisecond clock wraps.
+  void age(std::uint32_t now_ms, std::uint32_t budget);
+
+  // The longest timeout remember() accepts ([appliance.conntrack]
+  // fragment_timeout is at most 120 s).
+  static constexpr std::uint32_t k_max_timeout_ms = 120 * 1000;
+
  private:
   struct entry {
     net::u128 src = 0;
@@ -46,11 +55,16 @@ class fragment_table {
 
   std::size_t home(const parsed_packet& p) const;
   static bool same(const entry& e, const parsed_packet& p);
+  // Live: in use and due to expire within the longest timeout from now
+  // (unsigned distance, so an expired entry is not live again half a clock
+  // period later, as a signed comparison would make it).
   static bool live(const entry& e, std::uint32_t now_ms) {
-    return (e.state & 3) != 0 && static_cast<std::int32_t>(e.expires_at - now_ms) > 0;
+    return (e.state & 3) != 0 && e.expires_at - now_ms - 1 < k_max_timeout_ms;
   }
 
   std::vector<entry> entries_;
+  std::uint64_t key_;  // per-table secret: senders cannot aim datagrams at one probe window
+  std::size_t cursor_ = 0;
 };
 
 }  // namespace sgfw::dp

@@ -408,6 +408,8 @@ void worker::flush() {
 
 void worker::age() {
   expired_ += flows_.age(config_.ageing_budget, [this](const flow_entry& e) { return expired(e, now_); });
+  constexpr std::uint32_t k_fragment_slots_per_loop = 32;
+  fragments_.age(now_, k_fragment_slots_per_loop);
 }
 
 }  // namespace sgfw::dp
