@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <tuple>
+#include <vector>
 
 namespace sgfw::dp {
 namespace {
@@ -103,6 +104,51 @@ TEST(FlowTable, NearbyFindsCandidatesAroundTheHome) {
       [](const flow_entry& e, const flow_entry* best) { return best == nullptr || e.expires_at < best->expires_at; });
   ASSERT_NE(oldest, nullptr);
   EXPECT_EQ(oldest->expires_at, 0U);
+}
+
+// Hashes chosen by the test: every key homed on the last home slot, so
+// the probe run goes through the tail to the probe limit.
+TEST(FlowTable, OneLongRunAtTheEndStopsAtTheProbeLimit) {
+  flow_table t(1000);
+  const std::uint64_t last_home = 0xFFFFFFFF00000000ULL;  // high half picks the slot
+  std::uint32_t stored = 0;
+  for (std::uint64_t n = 0; n < flow_table::k_max_probe + 20; ++n) {
+    const std::uint64_t h = last_home | (n % 3);  // three tags: tag matches are common
+    if (t.insert(key_of(n, n % 2 == 0), h) != nullptr) ++stored;
+  }
+  EXPECT_EQ(stored, flow_table::k_max_probe);
+  for (std::uint64_t n = 0; n < flow_table::k_max_probe + 20; ++n) {
+    const flow_entry* e = t.find(key_of(n, n % 2 == 0), last_home | (n % 3));
+    EXPECT_EQ(e != nullptr, n < flow_table::k_max_probe) << n;
+  }
+  // Erasing from the middle of the run keeps the rest findable.
+  for (std::uint64_t n = 0; n < flow_table::k_max_probe; n += 2) {
+    t.erase(t.find(key_of(n, n % 2 == 0), last_home | (n % 3)));
+  }
+  for (std::uint64_t n = 1; n < flow_table::k_max_probe; n += 2) {
+    EXPECT_NE(t.find(key_of(n, n % 2 == 0), last_home | (n % 3)), nullptr) << n;
+  }
+}
+
+// find(key, hash, hint) answers as find(key, hash) whatever the hint:
+// fresh, stale after inserts and erases, or nonsense.
+TEST(FlowTable, HintsNeverChangeTheAnswer) {
+  flow_table t(2000);
+  std::mt19937_64 r(7);
+  std::vector<std::size_t> hints(3000);
+  for (std::uint64_t n = 0; n < 1500; ++n) t.insert(key_of(n, false), t.hash(key_of(n, false)));
+  for (std::uint64_t n = 0; n < hints.size(); ++n) hints[n] = t.prefetch_entry(t.hash(key_of(n, false)));
+  for (std::uint64_t n = 0; n < 1500; n += 3) t.erase(t.find(key_of(n, false), t.hash(key_of(n, false))));
+  for (std::uint64_t n = 1500; n < 2000; ++n) t.insert(key_of(n, false), t.hash(key_of(n, false)));
+  for (std::uint64_t n = 0; n < hints.size(); ++n) {
+    const flow_key k = key_of(n, false);
+    const std::uint64_t h = t.hash(k);
+    const flow_entry* want = t.find(k, h);
+    EXPECT_EQ(t.find(k, h, hints[n]), want) << n;
+    EXPECT_EQ(t.find(k, h, r() % t.slot_count()), want) << n;
+    EXPECT_EQ(t.find(k, h, flow_table::k_no_hint), want) << n;
+    EXPECT_EQ(t.find(k, h, t.prefetch_entry(h)), want) << n;
+  }
 }
 
 TEST(FlowTable, DistinctTablesHashDifferently) {
