@@ -7,12 +7,14 @@
 //        worker (handed off)
 //     -> build each side's flow key (the sender's egress, the receiver's
 //        ingress: S1), hash and prefetch them all
-//     -> look every key up; known flows go through the tracker (S5-S7);
+//     -> look every key up; known flows are checked by the tracker (S5-S7);
 //        ICMP errors that quote a known flow pass as related (S6); untracked
 //        flows judged under an older policy are judged again (S8)
 //     -> classify all first packets in one classify_burst
-//     -> insert the new flows (S11: refuse when full, or evict a half-open
-//        one), remember first fragments' verdicts
+//     -> commit each packet all or nothing: insert its new flows (S11:
+//        refuse when full, or evict a half-open one), remember a first
+//        fragment's verdict, undo on failure, then apply it to its known
+//        flows
 //     -> tx burst to the other port; drop the rest, each with its reason
 //   then a slice of ageing, then an RCU quiescent state.
 //
