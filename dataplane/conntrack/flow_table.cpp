@@ -50,6 +50,7 @@ flow_entry* flow_table::insert(const flow_key& k, std::uint64_t hash) {
       slots_[i] = carried;
       ctrl_[i] = carried_ctrl;
       ++size_;
+      ++changes_;
       return placed != nullptr ? placed : &slots_[i];
     }
     if (probe_of(ctrl_[i]) < probe_of(carried_ctrl)) {  // take from the richer entry
@@ -75,6 +76,7 @@ void flow_table::erase(flow_entry* e) {
   }
   ctrl_[i] = 0;
   --size_;
+  ++changes_;
 }
 
 }  // namespace sgfw::dp

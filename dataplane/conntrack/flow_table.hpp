@@ -138,6 +138,9 @@ class flow_table {
   void erase(flow_entry* e);
 
   std::uint32_t size() const { return size_; }
+  // Counts inserts and erases: a pointer from find is still good while
+  // this has not moved.
+  std::uint64_t changes() const { return changes_; }
   std::uint32_t capacity() const { return capacity_; }
   std::size_t slot_count() const { return slot_count_; }  // includes the tail past the last home slot
   std::size_t memory_bytes() const { return slot_count_ * (sizeof(flow_entry) + sizeof(std::uint16_t)); }
@@ -225,6 +228,7 @@ class flow_table {
   std::uint64_t homes_;  // slots a key can hash to
   std::uint32_t capacity_;
   std::uint32_t size_ = 0;
+  std::uint64_t changes_ = 0;
   std::size_t cursor_ = 0;
 };
 

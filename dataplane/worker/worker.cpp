@@ -210,12 +210,27 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
 // A side's flow, unless it has timed out: ageing sweeps the table a slice
 // per loop, so an idle flow may still be there a little after its timeout,
 // but it never passes another packet.
-flow_entry* worker::live_flow(const side& sd) {
+flow_entry* worker::live_flow(side& sd) {
   flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
-  if (e == nullptr || !expired(*e, now_)) return e;
-  flows_.erase(e);
-  ++expired_;
-  return nullptr;
+  if (e != nullptr && expired(*e, now_)) {
+    flows_.erase(e);
+    ++expired_;
+    e = nullptr;
+  }
+  sd.entry = e;
+  sd.seen = flows_.changes();
+  return e;
+}
+
+// The side's flow: the entry found last while the table has not changed
+// since (the common case: a burst of known flows inserts nothing), else
+// found again.
+flow_entry* worker::entry_of(side& sd) {
+  if (sd.seen != flows_.changes()) {
+    sd.entry = flows_.find(sd.key, sd.hash, sd.hint);
+    sd.seen = flows_.changes();
+  }
+  return sd.entry;
 }
 
 void worker::look_up(slot& s, const compiled_policy& policy) {
@@ -313,11 +328,11 @@ void worker::commit(slot& s, const compiled_policy& policy) {
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
     // A flow an earlier packet of this burst started is this packet's flow.
-    if (sd.classify && starts_flow && flows_.find(sd.key, sd.hash, sd.hint) != nullptr) sd.known = true;
+    if (sd.classify && starts_flow && entry_of(sd) != nullptr) sd.known = true;
     // Earlier packets of this burst may have moved a known flow on (a RST,
     // FINs): judge this packet against the flow as it is now.
     if (sd.known) {
-      const flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
+      const flow_entry* e = entry_of(sd);
       if (e != nullptr && check(*e, p, sd.inbound) != track_verdict::accept) return drop(s, drop_reason::tcp_invalid);
     }
   }
@@ -352,10 +367,10 @@ void worker::commit(slot& s, const compiled_policy& policy) {
     return drop(s, failed);
   }
   for (std::uint8_t k = 0; k < s.sides; ++k) {
-    const side& sd = s.side_of[k];
+    side& sd = s.side_of[k];
     if (created[k]) ++created_;
     if (!sd.known) continue;
-    if (flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint)) {
+    if (flow_entry* e = entry_of(sd)) {
       track(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
     }
   }

@@ -86,6 +86,8 @@ class worker {
     std::uint16_t classify_index = 0;
     std::size_t hint = flow_table::k_no_hint;  // from prefetch_entry
     bool known = false;                        // a tracked flow accepts the packet (applied in commit)
+    flow_entry* entry = nullptr;               // the flow as last found ...
+    std::uint64_t seen = ~std::uint64_t{0};    // ... while flows_.changes() was this
   };
   struct slot {
     rte_mbuf* mbuf = nullptr;
@@ -101,7 +103,8 @@ class worker {
   void process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port);
   void sort_out(slot& s, const compiled_policy& policy);
   void make_sides(slot& s, const compiled_policy& policy, std::uint32_t src_res, std::uint32_t dst_res);
-  flow_entry* live_flow(const side& sd);
+  flow_entry* live_flow(side& sd);
+  flow_entry* entry_of(side& sd);
   flow_entry* insert_flow(const slot& s, const side& sd);
   void look_up(slot& s, const compiled_policy& policy);
   bool rejudge(const flow_entry& e, const side& sd, const compiled_policy& policy, decision& out) const;
