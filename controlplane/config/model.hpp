@@ -99,6 +99,31 @@ struct limits {
   std::uint32_t egress_rules_per_group = 60;
 };
 
+// How `sgfw run` starts: ports, cores, EAL ([appliance] and its ports and
+// eal tables).  Read at start; a reload keeps the running values and warns
+// when the file asks for different ones.
+struct appliance_runtime {
+  enum class hugepages_mode : std::uint8_t { automatic, yes, no };
+
+  std::uint32_t workers = 1;          // 1..k_max_workers
+  std::vector<std::uint32_t> cores;   // CPU of each worker; empty: 1, 2, .. workers
+  std::uint32_t main_core = 0;        // CPU of the control thread
+  bool watch = false;                 // reload when the file changes, not only on SIGHUP
+  std::uint32_t status_interval = 1;  // seconds between status lines; 0: none
+  std::string outside;                // port devargs: PCI address or vdev string
+  std::string inside;
+  std::uint32_t rx_descriptors = 1024;
+  std::uint32_t tx_descriptors = 1024;
+  hugepages_mode hugepages = hugepages_mode::automatic;
+  std::uint32_t memory_mb = 1024;  // EAL memory without hugepages
+  std::string file_prefix = "sgfw";
+  std::vector<std::string> eal_args;  // more EAL arguments, as given
+
+  friend bool operator==(const appliance_runtime&, const appliance_runtime&) = default;
+};
+
+inline constexpr std::uint32_t k_max_workers = 64;
+
 // The appliance's own settings ([appliance]); docs/configuration.md.
 struct appliance_settings {
   bool icmp_errors_related = true;                     // S6: "related" (true) or "rules-only"
@@ -108,6 +133,7 @@ struct appliance_settings {
   bool early_drop = true;                              // S11: evict the oldest half-open flow when full
   std::uint32_t fragment_timeout = 30;                 // seconds a first fragment's verdict waits for the rest (S10)
   flow_timeouts timeouts = flow_timeouts::defaults();  // S7
+  appliance_runtime runtime;
 };
 
 inline constexpr std::uint32_t k_max_groups_per_resource = 16;

@@ -307,8 +307,11 @@ class loader {
     if (!n->is_table()) return wrong_type(*n, "appliance", "a table");
     const toml::table& t = *n->as_table();
     const std::string path = "appliance";
-    check_keys(t, path, {"icmp_errors", "unprotected_traffic", "arp_nd", "conntrack", "timeouts"});
+    check_keys(t, path,
+               {"icmp_errors", "unprotected_traffic", "arp_nd", "conntrack", "timeouts", "workers", "cores",
+                "main_core", "watch", "status_interval", "ports", "eal"});
     appliance_settings& a = model_.appliance;
+    load_runtime(t, path, a.runtime);
     if (auto v = get_choice(t, "icmp_errors", path, "related", "rules-only")) a.icmp_errors_related = *v;
     if (auto v = get_choice(t, "unprotected_traffic", path, "forward", "drop")) a.unprotected_forward = *v;
     if (auto v = get_choice(t, "arp_nd", path, "pass", "drop")) a.arp_nd_pass = *v;
@@ -324,6 +327,92 @@ class loader {
     }
     if (const toml::table* tt = sub_table(t, "timeouts", path))
       load_timeouts(*tt, with_key(path, "timeouts"), a.timeouts, false);
+  }
+
+  // Ports, cores and EAL options for `sgfw run`.
+  void load_runtime(const toml::table& t, const std::string& path, appliance_runtime& r) {
+    if (auto v = get_integer(t, "workers", path, 1, k_max_workers)) r.workers = static_cast<std::uint32_t>(*v);
+    if (const toml::node* n = t.get("cores")) {
+      const std::string k = with_key(path, "cores");
+      if (const toml::array* arr = n->as_array()) {
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+          const toml::node& e = *arr->get(i);
+          if (!e.is_integer() || e.as_integer()->get() < 0 || e.as_integer()->get() > 1023) {
+            error(pos_of(e), with_index(k, i), "expected a CPU number 0-1023");
+            continue;
+          }
+          r.cores.push_back(static_cast<std::uint32_t>(e.as_integer()->get()));
+        }
+        if (r.cores.size() != r.workers) {
+          error(pos_of(*n), k,
+                std::to_string(r.cores.size()) + " cores for " + std::to_string(r.workers) +
+                    " workers; expected one CPU per worker");
+        }
+      } else {
+        wrong_type(*n, k, "an array of CPU numbers");
+      }
+    }
+    if (auto v = get_integer(t, "main_core", path, 0, 1023)) r.main_core = static_cast<std::uint32_t>(*v);
+    if (auto v = get_bool(t, "watch", path)) r.watch = *v;
+    if (auto v = get_integer(t, "status_interval", path, 0, 3600)) r.status_interval = static_cast<std::uint32_t>(*v);
+    if (const toml::table* pt = sub_table(t, "ports", path)) {
+      const std::string ppath = with_key(path, "ports");
+      check_keys(*pt, ppath, {"outside", "inside", "rx_descriptors", "tx_descriptors"});
+      const std::string_view what = "DPDK devargs: a PCI address or a vdev such as \"net_tap0,iface=sgfw0\"";
+      if (auto v = get_string(*pt, "outside", ppath, false, what)) r.outside = *v;
+      if (auto v = get_string(*pt, "inside", ppath, false, what)) r.inside = *v;
+      if (auto v = get_integer(*pt, "rx_descriptors", ppath, 64, 16384))
+        r.rx_descriptors = static_cast<std::uint32_t>(*v);
+      if (auto v = get_integer(*pt, "tx_descriptors", ppath, 64, 16384))
+        r.tx_descriptors = static_cast<std::uint32_t>(*v);
+      if (!r.outside.empty() && r.outside == r.inside) {
+        error(pos_of(*pt->get("inside")), with_key(ppath, "inside"),
+              "the same device as outside; expected another port");
+      }
+    }
+    if (const toml::table* et = sub_table(t, "eal", path)) {
+      const std::string epath = with_key(path, "eal");
+      check_keys(*et, epath, {"hugepages", "memory_mb", "file_prefix", "args"});
+      if (auto v = get_string(*et, "hugepages", epath, false, "\"auto\", \"yes\" or \"no\"")) {
+        if (*v == "auto") {
+          r.hugepages = appliance_runtime::hugepages_mode::automatic;
+        } else if (*v == "yes") {
+          r.hugepages = appliance_runtime::hugepages_mode::yes;
+        } else if (*v == "no") {
+          r.hugepages = appliance_runtime::hugepages_mode::no;
+        } else {
+          error(pos_of(*et->get("hugepages")), with_key(epath, "hugepages"),
+                "unknown value " + quoted(*v) + "; expected \"auto\", \"yes\" or \"no\"");
+        }
+      }
+      if (auto v = get_integer(*et, "memory_mb", epath, 64, 1 << 20)) r.memory_mb = static_cast<std::uint32_t>(*v);
+      if (auto v = get_string(*et, "file_prefix", epath, false)) {
+        const bool ok = !v->empty() && v->size() <= 64 && std::all_of(v->begin(), v->end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
+        });
+        if (ok) {
+          r.file_prefix = *v;
+        } else {
+          error(pos_of(*et->get("file_prefix")), with_key(epath, "file_prefix"),
+                quoted(*v) + " is not a file prefix; expected 1-64 letters, digits, '-' or '_'");
+        }
+      }
+      if (const toml::node* n = et->get("args")) {
+        const std::string k = with_key(epath, "args");
+        if (const toml::array* arr = n->as_array()) {
+          for (std::size_t i = 0; i < arr->size(); ++i) {
+            const toml::node& e = *arr->get(i);
+            if (!e.is_string()) {
+              wrong_type(e, with_index(k, i), "a string (one EAL argument)");
+              continue;
+            }
+            r.eal_args.push_back(e.as_string()->get());
+          }
+        } else {
+          wrong_type(*n, k, "an array of strings, e.g. [\"--no-pci\", \"--log-level=7\"]");
+        }
+      }
+    }
   }
 
   void load_prefix_lists(const toml::table& root) {

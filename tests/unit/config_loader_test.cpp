@@ -139,6 +139,40 @@ TEST(Loader, SixteenGroupsPerResourceWhenAllowed) {
   EXPECT_FALSE(over.ok());
 }
 
+TEST(Loader, RuntimeSettingsForSgfwRun) {
+  const load_result loaded = load(R"(
+[appliance]
+workers = 2
+cores = [3, 5]
+main_core = 1
+watch = true
+status_interval = 0
+  [appliance.ports]
+  outside = "net_af_packet0,iface=veth-o"
+  inside = "0000:03:00.1"
+  rx_descriptors = 512
+  [appliance.eal]
+  hugepages = "no"
+  memory_mb = 256
+  file_prefix = "fw-1"
+  args = ["--log-level=lib.eal:debug"]
+)");
+  const auto& r = ok(loaded).appliance.runtime;
+  EXPECT_EQ(r.workers, 2U);
+  EXPECT_EQ(r.cores, (std::vector<std::uint32_t>{3, 5}));
+  EXPECT_EQ(r.main_core, 1U);
+  EXPECT_TRUE(r.watch);
+  EXPECT_EQ(r.status_interval, 0U);
+  EXPECT_EQ(r.outside, "net_af_packet0,iface=veth-o");
+  EXPECT_EQ(r.inside, "0000:03:00.1");
+  EXPECT_EQ(r.rx_descriptors, 512U);
+  EXPECT_EQ(r.tx_descriptors, 1024U);  // default
+  EXPECT_EQ(r.hugepages, appliance_runtime::hugepages_mode::no);
+  EXPECT_EQ(r.memory_mb, 256U);
+  EXPECT_EQ(r.file_prefix, "fw-1");
+  EXPECT_EQ(r.eal_args, (std::vector<std::string>{"--log-level=lib.eal:debug"}));
+}
+
 TEST(Loader, ApplianceSettingsAndPerResourceTimeouts) {
   const load_result loaded = load(R"(
 [appliance]
