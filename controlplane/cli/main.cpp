@@ -1,6 +1,7 @@
 // sgfw: the appliance's command-line entry point.
 //
 //   sgfw check --config FILE    validate a policy and print it compiled
+//   sgfw run --config FILE ...  run the appliance (appliance/run_command.hpp)
 //   sgfw version
 #include <chrono>
 #include <iomanip>
@@ -9,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "appliance/run_command.hpp"
 #include "cli/policy_report.hpp"
 #include "config/toml_loader.hpp"
 #include "policy/compiler.hpp"
@@ -21,6 +23,10 @@ constexpr std::string_view k_usage =
     "commands:\n"
     "  check --config FILE [--quiet]   validate a policy file and print the compiled\n"
     "                                  policy per resource; exit 1 on any error\n"
+    "  run --config FILE [--outside DEVARGS] [--inside DEVARGS] [--workers N]\n"
+    "      [--cores LIST] [--eal \"EAL ARGS\"] [--status-interval SECONDS]\n"
+    "                                  run the appliance between two DPDK ports;\n"
+    "                                  SIGHUP reloads the policy, SIGINT/SIGTERM stop\n"
     "  version                         print the version\n";
 
 int usage_error(std::string_view message) {
@@ -79,6 +85,7 @@ int main(int argc, char** argv) {
   const std::string_view command = args.front();
   args.erase(args.begin());
   if (command == "check") return check(args);
+  if (command == "run") return sgfw::cp::run_command(args);
   if (command == "version" || command == "--version") {
     std::cout << "sgfw " << SGFW_VERSION << '\n';
     return 0;

@@ -1,0 +1,175 @@
+#include "appliance/appliance.hpp"
+
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <thread>
+
+#include "worker/clock.hpp"
+
+namespace sgfw::cp {
+
+namespace {
+
+constexpr unsigned k_handoff_ring_size = 4096;
+
+}  // namespace
+
+std::uint64_t appliance_totals::dropped() const {
+  std::uint64_t n = 0;
+  for (std::size_t r = 1; r < drops.size(); ++r) n += drops[r];
+  return n;
+}
+
+appliance::appliance(const config::appliance_settings& settings)
+    : settings_(settings),
+      handle_(std::make_unique<dp::policy_handle>(settings.runtime.workers)),
+      workers_(settings.runtime.workers) {}
+
+appliance::~appliance() {
+  stop();
+  workers_.clear();  // before the rings they point to
+  for (rte_ring* r : handoff_) rte_ring_free(r);
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+}
+
+bool appliance::start(std::string& error) {
+  const config::appliance_runtime& r = settings_.runtime;
+  const auto workers = static_cast<std::uint16_t>(r.workers);
+  for (unsigned lcore = rte_get_next_lcore(~0U, 1, 0); lcore < RTE_MAX_LCORE; lcore = rte_get_next_lcore(lcore, 1, 0)) {
+    lcores_.push_back(lcore);
+  }
+  if (lcores_.size() < workers) {
+    error = "EAL started " + std::to_string(lcores_.size()) + " worker lcores for " + std::to_string(workers) +
+            " workers (an --lcores in [appliance.eal] args?)";
+    return false;
+  }
+  // Enough buffers to fill every RX and TX ring of both ports, the
+  // hand-off rings and the per-lcore caches, with room to spare.
+  const unsigned per_worker = 2 * (r.rx_descriptors + r.tx_descriptors) + k_handoff_ring_size + 2 * dp::k_burst;
+  const unsigned mbufs = workers * per_worker + 4096;
+  pool_ = rte_pktmbuf_pool_create("sgfw_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                  static_cast<int>(rte_socket_id()));
+  if (pool_ == nullptr) {
+    error = "cannot allocate " + std::to_string(mbufs) + " packet buffers: " + rte_strerror(rte_errno) +
+            " (raise [appliance.eal] memory_mb, or lower the descriptor counts)";
+    return false;
+  }
+  const port_request out_req{"outside", r.outside, workers, static_cast<std::uint16_t>(r.rx_descriptors),
+                             static_cast<std::uint16_t>(r.tx_descriptors)};
+  const port_request in_req{"inside", r.inside, workers, static_cast<std::uint16_t>(r.rx_descriptors),
+                            static_cast<std::uint16_t>(r.tx_descriptors)};
+  if (!open_port(out_req, outside_, error) || !open_port(in_req, inside_, error)) return false;
+  if (outside_.id == inside_.id) {
+    error = "outside and inside are the same port '" + outside_.name + "'";
+    return false;
+  }
+  if (!start_port(out_req, outside_, pool_, error) || !start_port(in_req, inside_, pool_, error)) {
+    stop_port(outside_);
+    stop_port(inside_);
+    return false;
+  }
+  ports_started_ = true;
+  if (workers > 1) {
+    for (std::uint32_t w = 0; w < workers; ++w) {
+      const std::string name = "sgfw_handoff" + std::to_string(w);
+      rte_ring* ring =
+          rte_ring_create(name.c_str(), k_handoff_ring_size, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
+      if (ring == nullptr) {
+        error = "cannot create the hand-off ring " + name + ": " + rte_strerror(rte_errno);
+        return false;
+      }
+      handoff_.push_back(ring);
+    }
+  }
+  for (std::uint32_t w = 0; w < workers; ++w) launch_.push_back({this, w});
+  for (std::uint32_t w = 0; w < workers; ++w) {
+    if (const int rc = rte_eal_remote_launch(run_worker, &launch_[w], lcores_[w]); rc != 0) {
+      error = "cannot start worker " + std::to_string(w) + " on lcore " + std::to_string(lcores_[w]);
+      stop_.store(true);
+      rte_eal_mp_wait_lcore();
+      return false;
+    }
+  }
+  running_ = true;
+  // Each worker builds its tables on its own core (memory local to it).
+  while (ready_.load(std::memory_order_acquire) < workers) std::this_thread::yield();
+  return true;
+}
+
+int appliance::run_worker(void* p) {
+  const auto* a = static_cast<const launch_args*>(p);
+  a->self->worker_loop(a->id);
+  return 0;
+}
+
+void appliance::worker_loop(std::uint32_t id) {
+  const config::appliance_runtime& r = settings_.runtime;
+  dp::worker_config c;
+  c.id = id;
+  c.workers = r.workers;
+  c.outside_port = outside_.id;
+  c.inside_port = inside_.id;
+  c.rx_queue = static_cast<std::uint16_t>(id);
+  c.tx_queue = static_cast<std::uint16_t>(id);
+  c.flow_capacity = (settings_.max_flows + r.workers - 1) / r.workers;
+  c.early_drop = settings_.early_drop;
+  c.fragment_timeout_ms = settings_.fragment_timeout * 1000;
+  c.policy = handle_.get();
+  c.clock = dp::tsc_clock();
+  c.handoff = handoff_;
+  workers_[id] = std::make_unique<dp::worker>(std::move(c));
+  dp::worker& w = *workers_[id];
+  ready_.fetch_add(1, std::memory_order_release);
+  while (!stop_.load(std::memory_order_relaxed)) w.poll_once();
+  // What the other workers handed over before they stopped, and the last TX.
+  for (int i = 0; i < 4; ++i) w.poll_once();
+}
+
+namespace {
+
+void add(const dp::worker_counters& c, appliance_totals& t) {
+  t.rx += c.rx.load(std::memory_order_relaxed);
+  t.tx += c.tx.load(std::memory_order_relaxed);
+  t.flows += c.flows.load(std::memory_order_relaxed);
+  t.flows_created += c.flows_created.load(std::memory_order_relaxed);
+  t.flows_expired += c.flows_expired.load(std::memory_order_relaxed);
+  t.flows_early_dropped += c.flows_early_dropped.load(std::memory_order_relaxed);
+  t.related += c.related.load(std::memory_order_relaxed);
+  t.handed_off += c.handed_off.load(std::memory_order_relaxed);
+  for (std::size_t r = 0; r < t.drops.size(); ++r) t.drops[r] += c.dropped(static_cast<dp::drop_reason>(r));
+}
+
+}  // namespace
+
+// Both are called after start() saw every worker ready.
+appliance_totals appliance::totals() const {
+  appliance_totals t;
+  for (const auto& w : workers_) {
+    if (w) add(w->counters(), t);
+  }
+  return t;
+}
+
+appliance_totals appliance::totals_of(std::uint32_t worker) const {
+  appliance_totals t;
+  if (worker < workers_.size() && workers_[worker]) add(workers_[worker]->counters(), t);
+  return t;
+}
+
+void appliance::stop() {
+  if (running_) {
+    stop_.store(true, std::memory_order_relaxed);
+    rte_eal_mp_wait_lcore();
+    running_ = false;
+  }
+  if (ports_started_) {
+    stop_port(outside_);
+    stop_port(inside_);
+    ports_started_ = false;
+  }
+}
+
+}  // namespace sgfw::cp

@@ -1,0 +1,89 @@
+// The running appliance: its ports, its workers on their lcores, the
+// hand-off rings between them and the policy handle they read.
+//
+// Ownership: `stop_` ctlplane rw, dataplane ro; each worker (and its
+// counters) is built and run by its own lcore, the control thread reads
+// the counters only.
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "appliance/ports.hpp"
+#include "config/model.hpp"
+#include "worker/counters.hpp"
+#include "worker/policy_handle.hpp"
+#include "worker/worker.hpp"
+
+namespace sgfw::cp {
+
+// Counters of all workers, added up (control thread).
+struct appliance_totals {
+  std::uint64_t rx = 0;
+  std::uint64_t tx = 0;
+  std::uint64_t flows = 0;
+  std::uint64_t flows_created = 0;
+  std::uint64_t flows_expired = 0;
+  std::uint64_t flows_early_dropped = 0;
+  std::uint64_t related = 0;
+  std::uint64_t handed_off = 0;
+  std::array<std::uint64_t, dp::drop_reason_count> drops{};
+
+  std::uint64_t dropped() const;
+};
+
+class appliance {
+ public:
+  explicit appliance(const config::appliance_settings& settings);
+  ~appliance();
+  appliance(const appliance&) = delete;
+  appliance& operator=(const appliance&) = delete;
+
+  // After EAL init: opens and starts both ports, creates the rings, and
+  // starts one worker per worker lcore.  False with `error` set on failure
+  // (nothing is left running).
+  bool start(std::string& error);
+  // Stops the workers (each finishes its loop: TX flushed, hand-off
+  // drained) and the ports.
+  void stop();
+
+  dp::policy_handle& policy() { return *handle_; }
+  appliance_totals totals() const;
+  appliance_totals totals_of(std::uint32_t worker) const;
+  const opened_port& outside() const { return outside_; }
+  const opened_port& inside() const { return inside_; }
+  std::uint32_t workers() const { return settings_.runtime.workers; }
+
+ private:
+  struct launch_args {
+    appliance* self;
+    std::uint32_t id;
+  };
+  static int run_worker(void* launch);
+  void worker_loop(std::uint32_t id);
+
+  config::appliance_settings settings_;
+  std::unique_ptr<dp::policy_handle> handle_;
+  rte_mempool* pool_ = nullptr;
+  std::vector<rte_ring*> handoff_;
+  opened_port outside_;
+  opened_port inside_;
+  bool ports_started_ = false;
+  std::vector<unsigned> lcores_;
+  std::vector<launch_args> launch_;
+  // workers_[id]: built by worker id on its lcore, before it counts itself
+  // in ready_; read by the control thread after that.
+  std::vector<std::unique_ptr<dp::worker>> workers_;
+  std::atomic<std::uint32_t> ready_{0};
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+};
+
+}  // namespace sgfw::cp

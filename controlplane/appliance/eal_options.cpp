@@ -1,0 +1,114 @@
+#include "appliance/eal_options.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+namespace sgfw::cp {
+
+machine_facts machine_facts::read() {
+  machine_facts m;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (std::uint32_t c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) m.cpus.insert(c);
+    }
+  }
+  std::error_code ec;
+  for (const auto& dir : std::filesystem::directory_iterator("/sys/kernel/mm/hugepages", ec)) {
+    std::ifstream in(dir.path() / "free_hugepages");
+    std::uint64_t n = 0;
+    if (in >> n) m.free_hugepages += n;
+  }
+  return m;
+}
+
+std::vector<std::uint32_t> worker_cores(const config::appliance_runtime& r) {
+  if (!r.cores.empty()) return r.cores;
+  std::vector<std::uint32_t> cores;
+  for (std::uint32_t w = 0; w < r.workers; ++w) cores.push_back(w + 1);
+  return cores;
+}
+
+namespace {
+
+std::string cpu_list(const std::set<std::uint32_t>& cpus) {
+  std::string out;
+  for (auto it = cpus.begin(); it != cpus.end();) {
+    auto last = it;
+    while (std::next(last) != cpus.end() && *std::next(last) == *last + 1) ++last;
+    if (!out.empty()) out += ",";
+    out += std::to_string(*it);
+    if (last != it) out += "-" + std::to_string(*last);
+    it = std::next(last);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string check_cores(const config::appliance_runtime& r, const machine_facts& m) {
+  const auto missing = [&](std::uint32_t c) { return m.cpus.count(c) == 0; };
+  const std::string available = " (this machine offers CPUs " + cpu_list(m.cpus) + ")";
+  if (missing(r.main_core)) {
+    return "main_core " + std::to_string(r.main_core) + " does not exist or is not available" + available;
+  }
+  const std::vector<std::uint32_t> cores = worker_cores(r);
+  std::set<std::uint32_t> seen;
+  for (std::size_t w = 0; w < cores.size(); ++w) {
+    if (missing(cores[w])) {
+      return "core " + std::to_string(cores[w]) + " for worker " + std::to_string(w) +
+             " does not exist or is not available" + available + "; set [appliance] cores, or fewer workers";
+    }
+    if (!seen.insert(cores[w]).second) {
+      return "core " + std::to_string(cores[w]) + " is given to two workers; a worker polls its core all the time";
+    }
+  }
+  return {};
+}
+
+bool is_pci_address(const std::string& devargs) {
+  static const std::regex pci(R"(^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7](,.*)?$)");
+  return std::regex_match(devargs, pci);
+}
+
+std::vector<std::string> eal_arguments(const config::appliance_runtime& r, const machine_facts& m) {
+  std::vector<std::string> args{"sgfw"};
+  const auto given = [&](std::string_view prefix) {
+    return std::any_of(r.eal_args.begin(), r.eal_args.end(),
+                       [&](const std::string& a) { return a.rfind(prefix, 0) == 0; });
+  };
+  std::string lcores = "0@" + std::to_string(r.main_core);
+  const std::vector<std::uint32_t> cores = worker_cores(r);
+  for (std::size_t w = 0; w < cores.size(); ++w) {
+    lcores += "," + std::to_string(w + 1) + "@" + std::to_string(cores[w]);
+  }
+  args.push_back("--lcores=" + lcores);
+  args.push_back("--main-lcore=0");
+  if (!given("--file-prefix")) args.push_back("--file-prefix=" + r.file_prefix);
+  const bool huge = r.hugepages == config::appliance_runtime::hugepages_mode::yes ||
+                    (r.hugepages == config::appliance_runtime::hugepages_mode::automatic && m.free_hugepages > 0);
+  if (!huge && !given("--no-huge")) {
+    args.push_back("--no-huge");
+    args.push_back("-m");
+    args.push_back(std::to_string(r.memory_mb));
+  }
+  // Without a PCI port and no device list of the user's, keep EAL off the
+  // machine's PCI devices.
+  const bool pci_port = is_pci_address(r.outside) || is_pci_address(r.inside);
+  if (!pci_port && !given("-a") && !given("--allow") && !given("-b") && !given("--block") && !given("--no-pci")) {
+    args.push_back("--no-pci");
+  }
+  if (!given("--log-level")) {
+    args.push_back("--log-level=lib.eal:warning");
+    args.push_back("--log-level=lib.telemetry:warning");
+  }
+  for (const std::string& a : r.eal_args) args.push_back(a);
+  return args;
+}
+
+}  // namespace sgfw::cp

@@ -1,0 +1,76 @@
+#include "appliance/policy_publisher.hpp"
+
+#include <chrono>
+
+#include "config/toml_loader.hpp"
+#include "policy/compiler.hpp"
+
+namespace sgfw::cp {
+
+namespace {
+
+bool load(const std::string& path, std::unique_ptr<config::policy_model>& out, std::vector<std::string>& errors,
+          std::vector<std::string>& notes) {
+  config::load_result r = config::load_policy_file(path);
+  for (const auto& d : r.diagnostics) {
+    (d.level == config::diagnostic::severity::error ? errors : notes).push_back(config::format(d));
+  }
+  if (!r.ok()) return false;
+  out = std::make_unique<config::policy_model>(std::move(*r.model));
+  return true;
+}
+
+}  // namespace
+
+policy_publisher::~policy_publisher() {
+  // The workers are gone by now (the appliance stops first): nothing reads.
+  retired_.clear();
+}
+
+bool policy_publisher::load_first(std::vector<std::string>& errors, std::vector<std::string>& notes) {
+  if (!load(path_, model_, errors, notes)) return false;
+  started_ = model_->appliance;
+  return true;
+}
+
+void policy_publisher::start(dp::policy_handle& handle) {
+  handle_ = &handle;
+  generation_ = 1;
+  current_ = std::make_unique<dp::compiled_policy>(compile(*model_, generation_));
+  const dp::compiled_policy* previous = nullptr;
+  handle_->publish(current_.get(), previous);
+}
+
+reload_result policy_publisher::reload() {
+  reload_result out;
+  std::unique_ptr<config::policy_model> next_model;
+  if (!load(path_, next_model, out.errors, out.notes)) {
+    out.generation = generation_;
+    return out;
+  }
+  const config::appliance_settings& a = next_model->appliance;
+  if (!(a.runtime == started_.runtime) || a.max_flows != started_.max_flows || a.early_drop != started_.early_drop ||
+      a.fragment_timeout != started_.fragment_timeout) {
+    out.notes.push_back(path_ +
+                        ": the run settings ([appliance] workers, cores, ports, eal, conntrack) differ from the "
+                        "running ones; they apply at the next start, the rest applies now");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto next = std::make_unique<dp::compiled_policy>(compile(*next_model, generation_ + 1));
+  out.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const dp::compiled_policy* previous = nullptr;
+  const std::uint64_t token = handle_->publish(next.get(), previous);
+  retired_.emplace_back(token, std::move(current_));
+  current_ = std::move(next);
+  model_ = std::move(next_model);
+  out.published = true;
+  out.generation = ++generation_;
+  reclaim();
+  return out;
+}
+
+void policy_publisher::reclaim() {
+  std::erase_if(retired_, [this](const auto& r) { return handle_->readers_done(r.first); });
+}
+
+}  // namespace sgfw::cp

@@ -1,0 +1,120 @@
+#include "appliance/ports.hpp"
+
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+
+#include <array>
+#include <cstring>
+
+namespace sgfw::cp {
+
+namespace {
+
+std::string device_name(const std::string& devargs) { return devargs.substr(0, devargs.find(',')); }
+
+std::string say(int rc) { return std::string(rte_strerror(rc < 0 ? -rc : rc)); }
+
+}  // namespace
+
+const std::uint8_t* symmetric_rss_key(std::uint8_t& length) {
+  // A key that repeats every 16 bits makes Toeplitz symmetric over the
+  // source/destination swap (Woo and Park, "Scalable TCP Session
+  // Monitoring with Symmetric Receive-side Scaling", 2012).
+  static const std::array<std::uint8_t, 52> key = [] {
+    std::array<std::uint8_t, 52> k{};
+    for (std::size_t i = 0; i < k.size(); i += 2) {
+      k[i] = 0x6d;
+      k[i + 1] = 0x5a;
+    }
+    return k;
+  }();
+  length = static_cast<std::uint8_t>(key.size());
+  return key.data();
+}
+
+bool open_port(const port_request& request, opened_port& out, std::string& error) {
+  out.name = device_name(request.devargs);
+  std::uint16_t id = 0;
+  if (rte_eth_dev_get_port_by_name(out.name.c_str(), &id) != 0) {
+    const int rc = rte_dev_probe(request.devargs.c_str());
+    if (rc != 0 || rte_eth_dev_get_port_by_name(out.name.c_str(), &id) != 0) {
+      error = "cannot open the " + request.role + " port '" + request.devargs +
+              "': " + (rc != 0 ? say(rc) : "no Ethernet device of that name") +
+              " (a PCI address bound to a DPDK driver, or a vdev such as net_tap0,iface=NAME; see "
+              "docs/deployment.md)";
+      return false;
+    }
+  }
+  out.id = id;
+  return true;
+}
+
+bool start_port(const port_request& request, opened_port& port, rte_mempool* pool, std::string& error) {
+  const std::string what = "the " + request.role + " port '" + request.devargs + "'";
+  rte_eth_dev_info info{};
+  if (const int rc = rte_eth_dev_info_get(port.id, &info); rc != 0) {
+    error = "cannot query " + what + ": " + say(rc);
+    return false;
+  }
+  if (info.max_rx_queues < request.queues || info.max_tx_queues < request.queues) {
+    error = what + " has " + std::to_string(info.max_rx_queues) + " RX and " + std::to_string(info.max_tx_queues) +
+            " TX queues; " + std::to_string(request.queues) + " workers need one of each per worker" +
+            " (use fewer workers, or a device with more queues, e.g. net_tap0,iface=NAME with several)";
+    return false;
+  }
+  rte_eth_conf conf{};
+  std::uint8_t key_length = 0;
+  const std::uint8_t* key = symmetric_rss_key(key_length);
+  const std::uint64_t hash_fields = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
+  port.rss = request.queues > 1 && hash_fields != 0;
+  if (port.rss) {
+    // Addresses only, not ports: fragments (no ports) and the packets of a
+    // flow hash alike, and the symmetric key sends both directions to
+    // one queue.
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_key = const_cast<std::uint8_t*>(key);
+    conf.rx_adv_conf.rss_conf.rss_key_len =
+        info.hash_key_size != 0 ? std::min<std::uint8_t>(info.hash_key_size, key_length) : 40;
+    conf.rx_adv_conf.rss_conf.rss_hf = hash_fields;
+  }
+  if (const int rc = rte_eth_dev_configure(port.id, request.queues, request.queues, &conf); rc != 0) {
+    error = "cannot configure " + what + " with " + std::to_string(request.queues) + " queues: " + say(rc);
+    return false;
+  }
+  std::uint16_t rxd = request.rx_descriptors;
+  std::uint16_t txd = request.tx_descriptors;
+  if (const int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port.id, &rxd, &txd); rc != 0) {
+    error = "cannot size the queues of " + what + ": " + say(rc);
+    return false;
+  }
+  const int socket = rte_eth_dev_socket_id(port.id);
+  for (std::uint16_t q = 0; q < request.queues; ++q) {
+    if (const int rc = rte_eth_rx_queue_setup(port.id, q, rxd, static_cast<unsigned>(socket), nullptr, pool); rc != 0) {
+      error = "cannot set up RX queue " + std::to_string(q) + " of " + what + ": " + say(rc);
+      return false;
+    }
+    if (const int rc = rte_eth_tx_queue_setup(port.id, q, txd, static_cast<unsigned>(socket), nullptr); rc != 0) {
+      error = "cannot set up TX queue " + std::to_string(q) + " of " + what + ": " + say(rc);
+      return false;
+    }
+  }
+  if (const int rc = rte_eth_dev_start(port.id); rc != 0) {
+    error = "cannot start " + what + ": " + say(rc);
+    return false;
+  }
+  // A bump in the wire forwards frames for any address.
+  const int rc = rte_eth_promiscuous_enable(port.id);
+  if (rc != 0 && rc != -ENOTSUP) {
+    error = "cannot make " + what + " promiscuous: " + say(rc);
+    return false;
+  }
+  return true;
+}
+
+void stop_port(const opened_port& port) {
+  rte_eth_dev_stop(port.id);
+  rte_eth_dev_close(port.id);
+}
+
+}  // namespace sgfw::cp

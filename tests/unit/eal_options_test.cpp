@@ -1,0 +1,78 @@
+// The EAL command line `sgfw run` composes, and the core checks it makes
+// before DPDK starts.
+#include "appliance/eal_options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace sgfw::cp {
+namespace {
+
+bool has(const std::vector<std::string>& args, const std::string& a) {
+  return std::find(args.begin(), args.end(), a) != args.end();
+}
+
+machine_facts two_cpus(std::uint64_t hugepages = 0) {
+  machine_facts m;
+  m.cpus = {0, 1};
+  m.free_hugepages = hugepages;
+  return m;
+}
+
+TEST(EalOptions, WorkersGetLcoresOnTheirCores) {
+  config::appliance_runtime r;
+  r.workers = 2;
+  r.cores = {1, 0};
+  r.main_core = 1;
+  const auto args = eal_arguments(r, two_cpus());
+  EXPECT_TRUE(has(args, "--lcores=0@1,1@1,2@0"));
+  EXPECT_TRUE(has(args, "--main-lcore=0"));
+  EXPECT_TRUE(has(args, "--file-prefix=sgfw"));
+}
+
+TEST(EalOptions, NoHugepagesMeansNoHugeAndTheConfiguredMemory) {
+  config::appliance_runtime r;
+  r.outside = "net_tap0,iface=a";
+  r.inside = "net_tap1,iface=b";
+  r.memory_mb = 256;
+  auto args = eal_arguments(r, two_cpus(0));
+  EXPECT_TRUE(has(args, "--no-huge"));
+  EXPECT_TRUE(has(args, "256"));
+  EXPECT_TRUE(has(args, "--no-pci"));      // virtual ports only
+  args = eal_arguments(r, two_cpus(512));  // auto, and there are hugepages
+  EXPECT_FALSE(has(args, "--no-huge"));
+  r.hugepages = config::appliance_runtime::hugepages_mode::no;
+  EXPECT_TRUE(has(eal_arguments(r, two_cpus(512)), "--no-huge"));
+}
+
+TEST(EalOptions, PciPortsKeepPciAndUserArgumentsComeLast) {
+  config::appliance_runtime r;
+  r.outside = "0000:03:00.0";
+  r.inside = "03:00.1";
+  r.eal_args = {"--file-prefix=mine", "--log-level=7"};
+  const auto args = eal_arguments(r, two_cpus());
+  EXPECT_FALSE(has(args, "--no-pci"));
+  EXPECT_FALSE(has(args, "--file-prefix=sgfw"));
+  EXPECT_FALSE(has(args, "--log-level=lib.eal:warning"));
+  EXPECT_EQ(args.back(), "--log-level=7");
+  EXPECT_TRUE(is_pci_address("0000:af:00.1,rxq=2"));
+  EXPECT_FALSE(is_pci_address("net_af_packet0,iface=eth0"));
+}
+
+TEST(EalOptions, CoresMustExistAndNotBeShared) {
+  config::appliance_runtime r;
+  r.workers = 1;
+  EXPECT_EQ(check_cores(r, two_cpus()), "");  // worker on CPU 1
+  r.workers = 2;                              // default cores 1, 2
+  EXPECT_NE(check_cores(r, two_cpus()).find("core 2 for worker 1 does not exist"), std::string::npos);
+  r.cores = {1, 1};
+  EXPECT_NE(check_cores(r, two_cpus()).find("given to two workers"), std::string::npos);
+  r.cores = {0, 1};
+  EXPECT_EQ(check_cores(r, two_cpus()), "");
+  r.main_core = 7;
+  EXPECT_NE(check_cores(r, two_cpus()).find("main_core 7"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sgfw::cp
