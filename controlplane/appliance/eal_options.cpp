@@ -3,9 +3,9 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 namespace sgfw::cp {
 
@@ -72,8 +72,18 @@ std::string check_cores(const config::appliance_runtime& r, const machine_facts&
 }
 
 bool is_pci_address(const std::string& devargs) {
-  static const std::regex pci(R"(^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7](,.*)?$)");
-  return std::regex_match(devargs, pci);
+  // [domain:]bus:device.function, hex, then optional ",args".
+  const std::string id = devargs.substr(0, devargs.find(','));
+  const auto hex = [&](std::size_t at, std::size_t n) {
+    if (at + n > id.size()) return false;
+    return std::all_of(id.begin() + static_cast<std::ptrdiff_t>(at), id.begin() + static_cast<std::ptrdiff_t>(at + n),
+                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  };
+  const std::size_t bdf = id.size() == 12 ? 5 : 0;  // after "dddd:"
+  if (id.size() != 7 && id.size() != 12) return false;
+  if (bdf == 5 && (!hex(0, 4) || id[4] != ':')) return false;
+  return hex(bdf, 2) && id[bdf + 2] == ':' && hex(bdf + 3, 2) && id[bdf + 5] == '.' && id[bdf + 6] >= '0' &&
+         id[bdf + 6] <= '7';
 }
 
 std::vector<std::string> eal_arguments(const config::appliance_runtime& r, const machine_facts& m) {

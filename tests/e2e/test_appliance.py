@@ -1,0 +1,323 @@
+"""End-to-end tests: real TCP/IP stacks in two network namespaces, joined
+through `sgfw run` on DPDK af_packet (or tap) ports.  One scenario per test;
+every test builds and tears down its own topology, also when it fails."""
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from topology import ADMIN_V4, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6, SYS_PYTHON, Topology
+
+SGFW = os.environ.get("SGFW_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "sgfw"))
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config", "examples")
+WEB = os.path.join(EXAMPLES, "web-server.toml")
+
+
+def setUpModule():  # noqa: N802 - unittest's name
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root: network namespaces and raw sockets")
+    if not os.path.exists(SGFW):
+        raise unittest.SkipTest(f"no sgfw binary at {SGFW} (set SGFW_BIN)")
+
+
+def policy(text):
+    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    f.write(text)
+    f.close()
+    return f.name
+
+
+def counter(output, reason):
+    m = re.search(rf"^\s+{reason}: (\d+)$", output, re.M)
+    return int(m.group(1)) if m else 0
+
+
+class ApplianceTest(unittest.TestCase):
+    ports = "af_packet"
+
+    def topology(self, config=WEB, workers=1, cores=None):
+        t = Topology(SGFW, ports=self.ports)
+        self.addCleanup(t.close)
+        t.open()
+        t.start(config, workers=workers, cores=cores)
+        return t
+
+    def http(self, t, host, path="/", out="/dev/null", timeout=5):
+        url = f"http://[{host}]{path}" if ":" in host else f"http://{host}{path}"
+        r = t.client("curl", "-s", "-m", str(timeout), "-o", out, "-w", "%{http_code}", url)
+        return r.stdout.strip()
+
+    def stop(self, t):
+        status, output = t.stop()
+        self.assertEqual(status, 0, output)
+        return output
+
+
+class Basics(ApplianceTest):
+    def test_allowed_http_gets_its_response(self):
+        t = self.topology()
+        t.serve(80)
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        out = self.stop(t)
+        self.assertRegex(out, r"flows: [1-9]\d* open")
+
+    def test_blocked_port_never_connects_and_is_counted(self):
+        t = self.topology()
+        t.serve(8080)
+        self.assertFalse(t.connect(SERVER_V4, 8080, timeout=2))
+        out = self.stop(t)
+        self.assertGreaterEqual(counter(out, "policy_denied"), 1, out)
+
+    def test_ssh_only_from_the_admin_address(self):
+        t = self.topology()
+        t.serve(22)
+        self.assertTrue(t.connect(SERVER_V4, 22, source=ADMIN_V4))
+        self.assertFalse(t.connect(SERVER_V4, 22, source=CLIENT_V4, timeout=2))
+
+    def test_server_connection_out_gets_replies_without_ingress_rule(self):
+        t = self.topology()
+        listener = t.spawn(t.client_ns, SYS_PYTHON, os.path.join(os.path.dirname(__file__), "servers.py"),
+                           "--tcp", "9000", "--udp-echo", "9001")
+        self.assertTrue(listener.stdout.readline().startswith("listening"))
+        self.assertTrue(t.connect(CLIENT_V4, 9000, ns=t.server_ns))
+        r = t.ns(t.server_ns, SYS_PYTHON, os.path.join(os.path.dirname(__file__), "probe.py"), "udp", CLIENT_V4,
+                 "9001", "--count", "5", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        # ... while the client cannot start one towards the server's 9000.
+        t.serve(9000)
+        self.assertFalse(t.connect(SERVER_V4, 9000, timeout=2))
+
+    def test_union_of_two_groups(self):
+        config = policy("""
+[[security_group]]
+id = "admins"
+  [[security_group.ingress]]
+  protocol = "tcp"
+  ports = 22
+  cidr = "10.99.0.100/32"
+[[security_group]]
+id = "everyone-ssh"
+  [[security_group.ingress]]
+  protocol = "tcp"
+  ports = 22
+  cidr = "0.0.0.0/0"
+[[resource]]
+name = "server"
+addresses = ["10.99.0.2", "fd00:99::2"]
+security_groups = ["admins", "everyone-ssh"]
+""")
+        t = self.topology(config)
+        t.serve(22, 80)
+        self.assertTrue(t.connect(SERVER_V4, 22, source=CLIENT_V4))
+        self.assertTrue(t.connect(SERVER_V4, 22, source=ADMIN_V4))
+        self.assertFalse(t.connect(SERVER_V4, 80, timeout=2))
+
+    def test_ipv6(self):
+        t = self.topology()
+        t.serve(80, 8080)
+        self.assertEqual(self.http(t, SERVER_V6), "200")
+        self.assertFalse(t.connect(SERVER_V6, 8080, timeout=2))
+        listener = t.spawn(t.client_ns, SYS_PYTHON, os.path.join(os.path.dirname(__file__), "servers.py"),
+                           "--tcp", "9000")
+        self.assertTrue(listener.stdout.readline().startswith("listening"))
+        self.assertTrue(t.connect(CLIENT_V6, 9000, ns=t.server_ns))
+
+    def test_large_download_arrives_intact(self):
+        root = tempfile.mkdtemp()
+        data = os.urandom(8 << 20)
+        with open(os.path.join(root, "big.bin"), "wb") as f:
+            f.write(data)
+        got = os.path.join(root, "got.bin")
+        t = self.topology()
+        t.serve(80, root=root)
+        self.assertEqual(self.http(t, SERVER_V4, "/big.bin", out=got, timeout=60), "200")
+        with open(got, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), hashlib.sha256(data).hexdigest())
+        out = self.stop(t)
+        self.assertEqual(counter(out, "tcp_invalid"), 0, out)
+
+
+class TwoWorkersOnTap(ApplianceTest):
+    """Multi-queue tap ports: the kernel spreads flows over the queues by
+    its own hash, so a flow's two directions can land on different
+    workers; the hand-off ring must make no difference."""
+
+    ports = "tap"
+
+    def test_same_results_with_two_workers(self):
+        t = self.topology(workers=2, cores="0,1")
+        t.serve(80, 22, 8080)
+        for i in range(6):
+            self.assertEqual(self.http(t, SERVER_V4), "200", f"request {i}")
+        self.assertEqual(self.http(t, SERVER_V6), "200")
+        self.assertTrue(t.connect(SERVER_V4, 22, source=ADMIN_V4))
+        self.assertFalse(t.connect(SERVER_V4, 22, source=CLIENT_V4, timeout=2))
+        self.assertFalse(t.connect(SERVER_V4, 8080, timeout=2))
+        out = self.stop(t)
+        self.assertIn("worker 1:", out)
+
+
+# 2222 from the client's subnet: a tracked flow (S8); 2223 from anywhere,
+# with the default egress: an untracked one.
+SSH_RULE = """
+  [[security_group.ingress]]
+  protocol = "tcp"
+  ports = 2222
+  cidr = "10.99.0.0/24"
+  [[security_group.ingress]]
+  protocol = "tcp"
+  ports = 2223
+  cidr = "0.0.0.0/0"
+"""
+RELOADABLE = """
+[[security_group]]
+id = "web"
+  [[security_group.ingress]]
+  protocol = "tcp"
+  ports = 80
+  cidr = "0.0.0.0/0"
+  [[security_group.ingress]]
+  protocol = "udp"
+  ports = 7
+  cidr = "10.99.0.0/24"
+{extra}
+[[resource]]
+name = "server"
+addresses = ["10.99.0.2"]
+security_groups = ["web"]
+"""
+
+
+class Reload(ApplianceTest):
+    def write(self, path, extra):
+        with open(path + ".new", "w") as f:
+            f.write(RELOADABLE.format(extra=extra))
+        os.replace(path + ".new", path)
+
+    def test_reload_adds_and_removes_a_rule_at_once(self):
+        path = policy(RELOADABLE.format(extra=""))
+        t = self.topology(path)
+        t.serve(2222, 2223, 80)
+        self.assertFalse(t.connect(SERVER_V4, 2222, timeout=2))
+        self.write(path, SSH_RULE)
+        t.reload()
+        self.assertTrue(t.wait_for_output("generation 2"))
+        self.assertTrue(t.connect(SERVER_V4, 2222))
+        # Connections opened under the rules; then the rules go.  The
+        # tracked one keeps working, the untracked one is cut at once (S8),
+        # and a new connection is refused.
+        keepers = {}
+        for port in (2222, 2223):
+            keepers[port] = t.spawn(t.client_ns, SYS_PYTHON, "-c", KEEPER, SERVER_V4, str(port),
+                                    stdin=subprocess.PIPE)
+            self.assertEqual(keepers[port].stdout.readline().strip(), "connected")
+        self.write(path, "")
+        t.reload()
+        self.assertTrue(t.wait_for_output("generation 3"))
+        self.assertFalse(t.connect(SERVER_V4, 2222, timeout=2))
+        for port, expected in ((2222, "still talking"), (2223, "broken: timed out")):
+            keepers[port].stdin.write("go\n")
+            keepers[port].stdin.flush()
+            self.assertEqual(keepers[port].stdout.readline().strip(), expected, port)
+        out = self.stop(t)
+        self.assertGreaterEqual(counter(out, "untracked_cut"), 1, out)
+
+    def test_bad_file_is_rejected_and_changes_nothing(self):
+        path = policy(RELOADABLE.format(extra=""))
+        t = self.topology(path)
+        t.serve(80)
+        with open(path, "a") as f:
+            f.write('\n[[resource]]\nname = "x"\naddresses = ["10.0.0.300"]\n')
+        t.reload()
+        self.assertTrue(t.wait_for_output("rejected"))
+        self.assertTrue(any(re.search(r"\.toml:\d+:\d+: resource\[1\]\.addresses", line) for line in t.output),
+                        "".join(t.output))
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        out = self.stop(t)
+        self.assertIn("policy generation 1", out)
+
+    def test_no_packet_lost_during_a_hundred_reloads(self):
+        path = policy(RELOADABLE.format(extra=""))
+        t = self.topology(path)
+        t.serve(udp_echo=(7,))
+        probe = t.spawn(t.client_ns, SYS_PYTHON, os.path.join(os.path.dirname(__file__), "probe.py"), "udp",
+                        SERVER_V4, "7", "--count", "600", "--interval", "0.005", "--timeout", "1")
+        for i in range(100):
+            self.write(path, SSH_RULE if i % 2 == 0 else "")
+            t.reload()
+            self.assertTrue(t.wait_for_output(f"generation {i + 2}", timeout=10), "".join(t.output[-5:]))
+        probe.wait(timeout=60)
+        result = probe.stdout.read().strip()
+        self.assertEqual(result, "sent 600 received 600", result)
+
+
+# Opens a connection, says "connected", waits for a line on stdin, then
+# sends a line and reports whether the echo came back.
+KEEPER = """
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+s.recv(100)
+print("connected", flush=True)
+sys.stdin.readline()
+try:
+    s.sendall(b"ping\\n")
+    s.settimeout(3)
+    data = s.recv(100)
+    print("still talking" if data == b"ping\\n" else f"unexpected {data!r}", flush=True)
+except OSError as e:
+    print("broken:", e, flush=True)
+"""
+
+
+class Lifecycle(unittest.TestCase):
+    """Start failures: one clear line, a non-zero exit, before any traffic."""
+
+    def run_sgfw(self, *args):
+        r = subprocess.run([SGFW, "run", "--config", WEB, *args], capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    def test_port_that_cannot_be_opened(self):
+        rc, out = self.run_sgfw("--outside", "net_af_packet0,iface=sgfw-no-such-if", "--inside", "net_null0",
+                                "--eal", f"--file-prefix=sgfwlc{os.getpid()}")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("cannot open the outside port 'net_af_packet0,iface=sgfw-no-such-if'", out)
+
+    def test_core_that_does_not_exist(self):
+        rc, out = self.run_sgfw("--outside", "net_null0", "--inside", "net_null1", "--cores", "999")
+        self.assertEqual(rc, 1)
+        self.assertIn("core 999 for worker 0 does not exist", out)
+
+    def test_too_few_queues(self):
+        rc, out = self.run_sgfw("--outside", "net_pcap0,iface=lo", "--inside", "net_null0", "--workers", "2",
+                                "--cores", "0,1", "--eal", f"--file-prefix=sgfwlq{os.getpid()}")
+        self.assertNotEqual(rc, 0)
+        self.assertRegex(out, r"the outside port .* has 1 RX and 1 TX queues; 2 workers need one of each")
+
+    def test_bad_config_names_file_line_column(self):
+        bad = policy('[[resource]]\nname = "x"\naddresses = ["10.0.0.1/33"]\n')
+        r = subprocess.run([SGFW, "run", "--config", bad, "--outside", "net_null0", "--inside", "net_null1"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertRegex(r.stderr, re.escape(bad) + r":3:\d+: resource\[0\]\.addresses")
+
+    def test_sigterm_stops_cleanly_with_counters(self):
+        p = subprocess.Popen([SGFW, "run", "--config", WEB, "--outside", "net_null0", "--inside", "net_null1",
+                              "--eal", f"--file-prefix=sgfwlt{os.getpid()}"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        first = ""
+        deadline = time.time() + 20
+        while time.time() < deadline and not first.startswith("sgfw: running"):
+            first = p.stdout.readline()
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("packets: received", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
