@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # setup.sh: everything sgfw needs on a fresh Debian 12 machine.
 #
-#   ./setup.sh demo    install packages, build, run the appliance's main job
+#   ./setup.sh demo    install packages, build, run the appliance's main job:
+#                      a client and a web server in two network namespaces,
+#                      real traffic through sgfw, a report (tests/e2e/demo.py;
+#                      extra arguments go to it, e.g. --hold)
 #   ./setup.sh test    install packages, build, run the whole test suite
 #   ./setup.sh         install packages and build
 #
@@ -25,7 +28,7 @@ packages=(
   libtomlplusplus-dev
   libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-scapy iproute2 ethtool curl tcpdump
+  python3 python3-scapy iproute2 iputils-ping ethtool curl tcpdump
 )
 
 log() { printf '\n== %s\n' "$*"; }
@@ -102,7 +105,7 @@ build "$build_dir" release
 
 case "${1:-}" in
   "") ;;
-  demo) exec "$build_dir/sgfw" check --config "$here/config/examples/web-server.toml" ;;
+  demo) shift; SGFW_BIN="$build_dir/sgfw" exec /usr/bin/python3 "$here/tests/e2e/demo.py" "$@" ;;
   test) run_tests ;;
   *) echo "setup.sh: unknown command '$1' (expected: demo | test)" >&2; exit 2 ;;
 esac
