@@ -5,6 +5,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "worker/clock.hpp"
@@ -47,9 +48,11 @@ bool appliance::start(std::string& error) {
     return false;
   }
   // Enough buffers to fill every RX and TX ring of both ports, the
-  // hand-off rings and the per-lcore caches, with room to spare.
+  // hand-off rings and the per-lcore caches, with room to spare; more when
+  // asked (a net_pcap port with infinite_rx=1 keeps its whole file in
+  // buffers of this pool).
   const unsigned per_worker = 2 * (r.rx_descriptors + r.tx_descriptors) + k_handoff_ring_size + 2 * dp::k_burst;
-  const unsigned mbufs = workers * per_worker + 4096;
+  const unsigned mbufs = std::max(workers * per_worker + 4096, r.packet_buffers);
   pool_ = rte_pktmbuf_pool_create("sgfw_mbufs", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                   static_cast<int>(rte_socket_id()));
   if (pool_ == nullptr) {

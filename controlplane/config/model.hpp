@@ -114,6 +114,7 @@ struct appliance_runtime {
   std::string inside;
   std::uint32_t rx_descriptors = 1024;
   std::uint32_t tx_descriptors = 1024;
+  std::uint32_t packet_buffers = 0;  // mbufs in the pool; 0: enough for every ring (computed)
   hugepages_mode hugepages = hugepages_mode::automatic;
   std::uint32_t memory_mb = 1024;  // EAL memory without hugepages
   std::string file_prefix = "sgfw";

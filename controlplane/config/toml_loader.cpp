@@ -357,7 +357,7 @@ class loader {
     if (auto v = get_integer(t, "status_interval", path, 0, 3600)) r.status_interval = static_cast<std::uint32_t>(*v);
     if (const toml::table* pt = sub_table(t, "ports", path)) {
       const std::string ppath = with_key(path, "ports");
-      check_keys(*pt, ppath, {"outside", "inside", "rx_descriptors", "tx_descriptors"});
+      check_keys(*pt, ppath, {"outside", "inside", "rx_descriptors", "tx_descriptors", "packet_buffers"});
       const std::string_view what = "DPDK devargs: a PCI address or a vdev such as \"net_tap0,iface=sgfw0\"";
       if (auto v = get_string(*pt, "outside", ppath, false, what)) r.outside = *v;
       if (auto v = get_string(*pt, "inside", ppath, false, what)) r.inside = *v;
@@ -365,6 +365,8 @@ class loader {
         r.rx_descriptors = static_cast<std::uint32_t>(*v);
       if (auto v = get_integer(*pt, "tx_descriptors", ppath, 64, 16384))
         r.tx_descriptors = static_cast<std::uint32_t>(*v);
+      if (auto v = get_integer(*pt, "packet_buffers", ppath, 0, 16 << 20))
+        r.packet_buffers = static_cast<std::uint32_t>(*v);
       if (!r.outside.empty() && r.outside == r.inside) {
         error(pos_of(*pt->get("inside")), with_key(ppath, "inside"),
               "the same device as outside; expected another port");

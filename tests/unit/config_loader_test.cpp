@@ -151,6 +151,7 @@ status_interval = 0
   outside = "net_af_packet0,iface=veth-o"
   inside = "0000:03:00.1"
   rx_descriptors = 512
+  packet_buffers = 2000000
   [appliance.eal]
   hugepages = "no"
   memory_mb = 256
@@ -167,6 +168,7 @@ status_interval = 0
   EXPECT_EQ(r.inside, "0000:03:00.1");
   EXPECT_EQ(r.rx_descriptors, 512U);
   EXPECT_EQ(r.tx_descriptors, 1024U);  // default
+  EXPECT_EQ(r.packet_buffers, 2000000U);
   EXPECT_EQ(r.hugepages, appliance_runtime::hugepages_mode::no);
   EXPECT_EQ(r.memory_mb, 256U);
   EXPECT_EQ(r.file_prefix, "fw-1");
