@@ -83,10 +83,17 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
     s.done = false;
     s.sides = 0;
     parse_frame(rte_pktmbuf_mtod(s.mbuf, const std::uint8_t*), s.mbuf->data_len, s.packet);
-    if (policy == nullptr) {
-      drop(s, drop_reason::policy_denied);  // nothing published yet: nothing is allowed
-      continue;
-    }
+  }
+  if (policy == nullptr) {
+    for (std::uint16_t i = 0; i < n; ++i) drop(slots_[i], drop_reason::policy_denied);  // nothing allowed yet
+    flush();
+    return;
+  }
+  // Sorted out in a pass of its own: reading a packet's parsed fields right
+  // after parse_frame wrote them stalls on store forwarding (wide loads of
+  // narrower stores); a burst later they are in the cache.
+  for (std::uint16_t i = 0; i < n; ++i) {
+    slot& s = slots_[i];
     if (!from_handoff && config_.workers > 1 && s.packet.kind == frame_kind::ip) {
       const parsed_packet& p = s.packet;
       const std::uint32_t owner = p.icmp_error ? flow_owner(p.quote.src, p.quote.dst, config_.workers)
@@ -103,7 +110,6 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
     }
     sort_out(s, *policy);
   }
-  if (policy == nullptr) return;
 
   // The flow lookups in three passes, so that the burst's cache misses
   // overlap (flow_table.hpp): every key was hashed and its control words
@@ -169,17 +175,13 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
     const std::uint32_t res = inbound ? dst_res : src_res;
     if (res == k_no_resource) continue;
     side& sd = s.side_of[s.sides++];
-    sd = side{};
-    sd.resource = res;
-    sd.inbound = inbound;
-    sd.key.fam = p.fam;
+    sd.reset(res, inbound, p.fam, p.icmp_error ? p.quote.proto : p.proto);
     if (p.icmp_error) {
       // The quoted packet is the resource's own (an error coming in) or one
       // it received (an error it sends): either way its flow, seen from the
       // resource, has the quoted source local when the error comes in.
       const quoted_packet& q = p.quote;
       sd.icmp_related = true;
-      sd.key.proto = q.proto;
       sd.key.local = inbound ? q.src : q.dst;
       sd.key.remote = inbound ? q.dst : q.src;
       const bool quote_ports = q.proto == ip_proto::tcp || q.proto == ip_proto::udp ||
@@ -192,7 +194,6 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
       if ((q.proto == ip_proto::tcp || q.proto == ip_proto::udp) && !p.quote_has_ports) sd.classify = true;
       continue;
     }
-    sd.key.proto = p.proto;
     sd.key.local = inbound ? p.dst : p.src;
     sd.key.remote = inbound ? p.src : p.dst;
     if (ports) {
@@ -422,7 +423,16 @@ void worker::flush() {
 }
 
 void worker::age() {
-  expired_ += flows_.age(config_.ageing_budget, [this](const flow_entry& e) { return expired(e, now_); });
+  // Once per millisecond, not per loop: a slice proportional to the time
+  // gone by keeps the cost per second fixed, however fast the loop spins.
+  const std::uint32_t elapsed = now_ - aged_at_;
+  if (elapsed == 0 || config_.ageing_period_ms == 0) return;
+  aged_at_ = now_;
+  const std::uint64_t slots = flows_.slot_count();
+  const std::uint64_t period = config_.ageing_period_ms;
+  const auto budget =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(slots, (slots * elapsed + period - 1) / period));
+  expired_ += flows_.age(budget, [this](const flow_entry& e) { return expired(e, now_); });
   constexpr std::uint32_t k_fragment_slots_per_loop = 32;
   fragments_.age(now_, k_fragment_slots_per_loop);
 }

@@ -52,7 +52,11 @@ struct worker_config {
   bool early_drop = true;
   std::uint32_t fragment_slots = 4096;
   std::uint32_t fragment_timeout_ms = 30000;
-  std::uint32_t ageing_budget = 256;  // slots examined per loop
+  // The ageing sweep frees timed-out flows' slots, covering the whole table
+  // once per this period, a slice whenever the clock has moved on (a flow
+  // past its timeout passes nothing even before the sweep reaches it); 0: no
+  // sweep.
+  std::uint32_t ageing_period_ms = 1000;
   policy_handle* policy = nullptr;
   clock_source clock;
   // handoff[w]: worker w's inbox (multi-producer, single-consumer); empty
@@ -88,6 +92,27 @@ class worker {
     bool known = false;                        // a tracked flow accepts the packet (applied in commit)
     flow_entry* entry = nullptr;               // the flow as last found ...
     std::uint64_t seen = ~std::uint64_t{0};    // ... while flows_.changes() was this
+
+    // Member by member, in place: `*this = side{}` goes through a
+    // temporary whose wide copy stalls on store forwarding, every packet.
+    void reset(std::uint32_t res, bool towards_resource, net::family fam, std::uint8_t proto) {
+      key.local = 0;
+      key.remote = 0;
+      key.local_port = 0;
+      key.remote_port = 0;
+      key.proto = proto;
+      key.fam = fam;
+      hash = 0;
+      resource = res;
+      inbound = towards_resource;
+      icmp_related = false;
+      classify = false;
+      classify_index = 0;
+      hint = flow_table::k_no_hint;
+      known = false;
+      entry = nullptr;
+      seen = ~std::uint64_t{0};
+    }
   };
   struct slot {
     rte_mbuf* mbuf = nullptr;
@@ -119,6 +144,7 @@ class worker {
   fragment_table fragments_;
   worker_counters counters_;
   std::uint32_t now_ = 0;
+  std::uint32_t aged_at_ = 0;  // now_ when the sweep last ran
 
   // Scratch for one burst.
   std::array<slot, k_burst> slots_;

@@ -305,7 +305,7 @@ TEST(Stateful, UdpTimeoutsForOneExchangeAndForStreams) {
 // Ageing sweeps the table a slice at a time; a flow past its timeout that
 // the sweep has not reached yet must not pass packets either.
 TEST(Stateful, AnExpiredFlowPassesNothingBeforeTheSweepReachesIt) {
-  pipeline p(k_client, {.ageing_budget = 0});  // no sweep at all
+  pipeline p(k_client, {.ageing_period_ms = 0});  // no sweep at all
   ASSERT_EQ(p.pass(side::inside, udp("10.0.2.20", 5353, "203.0.113.53", 53)), 1U);
   p.advance_ms(31000);
   EXPECT_EQ(p.pass(side::outside, udp("203.0.113.53", 53, "10.0.2.20", 5353)), 0U);

@@ -58,7 +58,7 @@ pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(rin
     c.rx_queue = static_cast<std::uint16_t>(w);
     c.tx_queue = static_cast<std::uint16_t>(w);
     c.flow_capacity = options.flow_capacity;
-    c.ageing_budget = options.ageing_budget;
+    c.ageing_period_ms = options.ageing_period_ms;
     c.early_drop = options.early_drop;
     c.fragment_timeout_ms = options.fragment_timeout_ms;
     c.policy = handle_.get();

@@ -32,7 +32,7 @@ struct pipeline_options {
   std::uint32_t flow_capacity = 4096;  // per worker
   bool early_drop = true;
   std::uint32_t fragment_timeout_ms = 30000;
-  std::uint32_t ageing_budget = 256;  // slots the ageing sweep examines per loop
+  std::uint32_t ageing_period_ms = 1000;  // the sweep covers the table once per this period; 0: none
 };
 
 class pipeline {
