@@ -86,6 +86,11 @@ bool is_pci_address(const std::string& devargs) {
          id[bdf + 6] <= '7';
 }
 
+std::string with_pci_domain(const std::string& devargs) {
+  if (!is_pci_address(devargs) || devargs.find(',') == 12 || devargs.size() == 12) return devargs;
+  return "0000:" + devargs;
+}
+
 std::vector<std::string> eal_arguments(const config::appliance_runtime& r, const machine_facts& m) {
   std::vector<std::string> args{"sgfw"};
   const auto given = [&](std::string_view prefix) {
@@ -107,11 +112,17 @@ std::vector<std::string> eal_arguments(const config::appliance_runtime& r, const
     args.push_back("-m");
     args.push_back(std::to_string(r.memory_mb));
   }
-  // Without a PCI port and no device list of the user's, keep EAL off the
-  // machine's PCI devices.
-  const bool pci_port = is_pci_address(r.outside) || is_pci_address(r.inside);
-  if (!pci_port && !given("-a") && !given("--allow") && !given("-b") && !given("--block") && !given("--no-pci")) {
-    args.push_back("--no-pci");
+  // EAL probes the PCI ports (with their devargs) and no other device of
+  // the machine, unless the user keeps a device list of their own.
+  if (!given("-a") && !given("--allow") && !given("-b") && !given("--block") && !given("--no-pci")) {
+    const bool pci_port = is_pci_address(r.outside) || is_pci_address(r.inside);
+    for (const std::string* port : {&r.outside, &r.inside}) {
+      if (is_pci_address(*port)) {
+        args.push_back("-a");
+        args.push_back(with_pci_domain(*port));
+      }
+    }
+    if (!pci_port) args.push_back("--no-pci");
   }
   if (!given("--log-level")) {
     args.push_back("--log-level=lib.eal:warning");

@@ -28,6 +28,9 @@ std::string check_cores(const config::appliance_runtime& r, const machine_facts&
 // True for a PCI address ("0000:03:00.0" or "03:00.0"), as opposed to a
 // virtual device.
 bool is_pci_address(const std::string& devargs);
+// A PCI port's devargs with the domain spelled out ("03:00.1,x=1" ->
+// "0000:03:00.1,x=1"): the name DPDK gives the device; others unchanged.
+std::string with_pci_domain(const std::string& devargs);
 
 // argv for rte_eal_init (argv[0] = "sgfw").  Lcore 0 is the control
 // thread on main_core; lcores 1..workers are the workers on their cores.

@@ -7,11 +7,16 @@
 #include <array>
 #include <cstring>
 
+#include "appliance/eal_options.hpp"
+
 namespace sgfw::cp {
 
 namespace {
 
-std::string device_name(const std::string& devargs) { return devargs.substr(0, devargs.find(',')); }
+std::string device_name(const std::string& devargs) {
+  const std::string full = with_pci_domain(devargs);
+  return full.substr(0, full.find(','));
+}
 
 std::string say(int rc) { return std::string(rte_strerror(rc < 0 ? -rc : rc)); }
 

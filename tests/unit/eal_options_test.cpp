@@ -53,10 +53,17 @@ TEST(EalOptions, PciPortsKeepPciAndUserArgumentsComeLast) {
   r.eal_args = {"--file-prefix=mine", "--log-level=7"};
   const auto args = eal_arguments(r, two_cpus());
   EXPECT_FALSE(has(args, "--no-pci"));
+  // EAL probes exactly the two ports, by the names DPDK gives them.
+  EXPECT_EQ(std::count(args.begin(), args.end(), "-a"), 2);
+  EXPECT_TRUE(has(args, "0000:03:00.0"));
+  EXPECT_TRUE(has(args, "0000:03:00.1"));
   EXPECT_FALSE(has(args, "--file-prefix=sgfw"));
   EXPECT_FALSE(has(args, "--log-level=lib.eal:warning"));
   EXPECT_EQ(args.back(), "--log-level=7");
   EXPECT_TRUE(is_pci_address("0000:af:00.1,rxq=2"));
+  EXPECT_EQ(with_pci_domain("af:00.1,rxq=2"), "0000:af:00.1,rxq=2");
+  EXPECT_EQ(with_pci_domain("0000:af:00.1"), "0000:af:00.1");
+  EXPECT_EQ(with_pci_domain("net_tap0,iface=x"), "net_tap0,iface=x");
   EXPECT_FALSE(is_pci_address("net_af_packet0,iface=eth0"));
 }
 
