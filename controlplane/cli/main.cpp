@@ -66,9 +66,14 @@ int check(const std::vector<std::string_view>& args) {
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
 
   std::size_t rules = 0;
-  for (const auto& g : model.groups) rules += g.ingress.size() + g.egress.size();
+  std::size_t written = 0;  // groups in the file, not the synthesised default group
+  for (const auto& g : model.groups) {
+    rules += g.ingress.size() + g.egress.size();
+    written += g.synthesised ? 0 : 1;
+  }
   const std::size_t group_sets = policy.sets.size() - 1;  // less the internal deny-all set
-  std::cout << config << ": OK: " << count(model.groups.size(), "security group") << ", " << count(rules, "rule")
+  std::cout << config << ": OK: " << count(written, "security group")
+            << (written != model.groups.size() ? " (and the default group)" : "") << ", " << count(rules, "rule")
             << ", " << count(model.prefix_lists.size(), "prefix list") << ", "
             << count(model.resources.size(), "resource") << "; compiled in " << std::fixed << std::setprecision(3)
             << took.count() << " ms into " << count(group_sets, "group set") << " (" << std::setprecision(1)
