@@ -113,6 +113,10 @@ void appliance::worker_loop(std::uint32_t id) {
   dp::worker_config c;
   c.id = id;
   c.workers = r.workers;
+  // The placement the ports' RSS gives (flow_owner.hpp); 128 for a port
+  // without RSS, where no placement can be matched anyway.
+  const std::uint16_t reta = outside_.rss ? outside_.reta_size : inside_.rss ? inside_.reta_size : 0;
+  c.reta_size = reta != 0 && (reta & (reta - 1)) == 0 ? reta : 128;
   c.outside_port = outside_.id;
   c.inside_port = inside_.id;
   c.rx_queue = static_cast<std::uint16_t>(id);

@@ -6,8 +6,10 @@
 
 #include <array>
 #include <cstring>
+#include <vector>
 
 #include "appliance/eal_options.hpp"
+#include "worker/flow_owner.hpp"
 
 namespace sgfw::cp {
 
@@ -21,22 +23,6 @@ std::string device_name(const std::string& devargs) {
 std::string say(int rc) { return std::string(rte_strerror(rc < 0 ? -rc : rc)); }
 
 }  // namespace
-
-const std::uint8_t* symmetric_rss_key(std::uint8_t& length) {
-  // A key that repeats every 16 bits makes Toeplitz symmetric over the
-  // source/destination swap (Woo and Park, "Scalable TCP Session
-  // Monitoring with Symmetric Receive-side Scaling", 2012).
-  static const std::array<std::uint8_t, 52> key = [] {
-    std::array<std::uint8_t, 52> k{};
-    for (std::size_t i = 0; i < k.size(); i += 2) {
-      k[i] = 0x6d;
-      k[i + 1] = 0x5a;
-    }
-    return k;
-  }();
-  length = static_cast<std::uint8_t>(key.size());
-  return key.data();
-}
 
 bool open_port(const port_request& request, opened_port& out, std::string& error) {
   out.name = device_name(request.devargs);
@@ -69,8 +55,6 @@ bool start_port(const port_request& request, opened_port& port, rte_mempool* poo
     return false;
   }
   rte_eth_conf conf{};
-  std::uint8_t key_length = 0;
-  const std::uint8_t* key = symmetric_rss_key(key_length);
   const std::uint64_t hash_fields = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
   port.rss = request.queues > 1 && hash_fields != 0;
   if (port.rss) {
@@ -78,9 +62,9 @@ bool start_port(const port_request& request, opened_port& port, rte_mempool* poo
     // flow hash alike, and the symmetric key sends both directions to
     // one queue.
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_key = const_cast<std::uint8_t*>(key);
+    conf.rx_adv_conf.rss_conf.rss_key = const_cast<std::uint8_t*>(dp::k_symmetric_rss_key.data());
     conf.rx_adv_conf.rss_conf.rss_key_len =
-        info.hash_key_size != 0 ? std::min<std::uint8_t>(info.hash_key_size, key_length) : 40;
+        info.hash_key_size != 0 ? std::min<std::uint8_t>(info.hash_key_size, dp::k_rss_key_size) : 40;
     conf.rx_adv_conf.rss_conf.rss_hf = hash_fields;
   }
   if (const int rc = rte_eth_dev_configure(port.id, request.queues, request.queues, &conf); rc != 0) {
@@ -107,6 +91,19 @@ bool start_port(const port_request& request, opened_port& port, rte_mempool* poo
   if (const int rc = rte_eth_dev_start(port.id); rc != 0) {
     error = "cannot start " + what + ": " + say(rc);
     return false;
+  }
+  if (port.rss && info.reta_size != 0) {
+    // Entry j to queue j % queues: the placement flow_owner computes.  Most
+    // devices start with this table; where one cannot be told, packets
+    // that land elsewhere are handed to their owner.
+    constexpr unsigned k_group = RTE_ETH_RETA_GROUP_SIZE;
+    std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + k_group - 1) / k_group);
+    for (unsigned j = 0; j < info.reta_size; ++j) {
+      reta[j / k_group].mask |= std::uint64_t{1} << (j % k_group);
+      reta[j / k_group].reta[j % k_group] = static_cast<std::uint16_t>(j % request.queues);
+    }
+    rte_eth_dev_rss_reta_update(port.id, reta.data(), info.reta_size);
+    port.reta_size = info.reta_size;
   }
   // A bump in the wire forwards frames for any address.
   const int rc = rte_eth_promiscuous_enable(port.id);

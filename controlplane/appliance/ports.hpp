@@ -22,7 +22,8 @@ struct port_request {
 struct opened_port {
   std::uint16_t id = 0;
   std::string name;
-  bool rss = false;  // the device spreads flows over the queues with our symmetric key
+  bool rss = false;             // the device spreads flows over the queues with our symmetric key
+  std::uint16_t reta_size = 0;  // entries of its redirection table, when rss
 };
 
 // Probes the device if EAL has not, returns its port id; on failure `error`
@@ -33,9 +34,5 @@ bool open_port(const port_request& request, opened_port& out, std::string& error
 bool start_port(const port_request& request, opened_port& port, rte_mempool* pool, std::string& error);
 
 void stop_port(const opened_port& port);
-
-// The RSS key both directions of a flow hash alike with (the 0x6d5a
-// pattern: Toeplitz over swapped addresses gives the same result).
-const std::uint8_t* symmetric_rss_key(std::uint8_t& length);
 
 }  // namespace sgfw::cp

@@ -24,7 +24,10 @@ const flow_timeouts& timeouts_of(const compiled_policy& p, std::uint32_t resourc
 }  // namespace
 
 worker::worker(worker_config config)
-    : config_(std::move(config)), flows_(config_.flow_capacity), fragments_(config_.fragment_slots) {
+    : config_(std::move(config)),
+      owner_(config_.workers, config_.reta_size),
+      flows_(config_.flow_capacity),
+      fragments_(config_.fragment_slots) {
   config_.policy->register_worker(config_.id);
 }
 
@@ -96,8 +99,7 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
     slot& s = slots_[i];
     if (!from_handoff && config_.workers > 1 && s.packet.kind == frame_kind::ip) {
       const parsed_packet& p = s.packet;
-      const std::uint32_t owner = p.icmp_error ? flow_owner(p.quote.src, p.quote.dst, config_.workers)
-                                               : flow_owner(p.src, p.dst, config_.workers);
+      const std::uint32_t owner = p.icmp_error ? owner_(p.fam, p.quote.src, p.quote.dst) : owner_(p.fam, p.src, p.dst);
       if (owner != config_.id) {
         if (rte_ring_enqueue(config_.handoff[owner], s.mbuf) == 0) {
           ++handed_off_;

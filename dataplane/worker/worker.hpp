@@ -35,6 +35,7 @@
 #include "policy/classifier.hpp"
 #include "worker/clock.hpp"
 #include "worker/counters.hpp"
+#include "worker/flow_owner.hpp"
 #include "worker/policy_handle.hpp"
 
 namespace sgfw::dp {
@@ -42,8 +43,9 @@ namespace sgfw::dp {
 inline constexpr std::uint16_t k_burst = 32;
 
 struct worker_config {
-  std::uint32_t id = 0;       // also the RCU thread id and the TX queue
-  std::uint32_t workers = 1;  // flows are spread over this many workers
+  std::uint32_t id = 0;           // also the RCU thread id and the TX queue
+  std::uint32_t workers = 1;      // flows are spread over this many workers
+  std::uint32_t reta_size = 128;  // the ports' RSS redirection table (flow_owner.hpp)
   std::uint16_t outside_port = 0;
   std::uint16_t inside_port = 1;
   std::uint16_t rx_queue = 0;
@@ -140,6 +142,7 @@ class worker {
   void age();
 
   worker_config config_;
+  flow_owner owner_;
   flow_table flows_;
   fragment_table fragments_;
   worker_counters counters_;
