@@ -74,7 +74,7 @@ class symmetric_toeplitz {
     std::uint32_t w = 0;
     for (unsigned i = 0; i < 32; ++i) {
       const unsigned b = bit + i;
-      const unsigned set = (k_symmetric_rss_key[b / 8] >> (7 - b % 8)) & 1U;
+      const unsigned set = (static_cast<unsigned>(k_symmetric_rss_key[b / 8]) >> (7 - b % 8)) & 1U;
       w = (w << 1) | set;
     }
     return w;
