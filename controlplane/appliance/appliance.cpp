@@ -27,7 +27,8 @@ std::uint64_t appliance_totals::dropped() const {
 appliance::appliance(const config::appliance_settings& settings)
     : settings_(settings),
       handle_(std::make_unique<dp::policy_handle>(settings.runtime.workers)),
-      workers_(settings.runtime.workers) {}
+      workers_(settings.runtime.workers),
+      failed_(settings.runtime.workers) {}
 
 appliance::~appliance() {
   stop();
@@ -88,17 +89,24 @@ bool appliance::start(std::string& error) {
     }
   }
   for (std::uint32_t w = 0; w < workers; ++w) launch_.push_back({this, w});
+  running_ = true;
   for (std::uint32_t w = 0; w < workers; ++w) {
     if (const int rc = rte_eal_remote_launch(run_worker, &launch_[w], lcores_[w]); rc != 0) {
       error = "cannot start worker " + std::to_string(w) + " on lcore " + std::to_string(lcores_[w]);
-      stop_.store(true);
-      rte_eal_mp_wait_lcore();
+      stop_workers();
+      return false;
+    }
+    ++launched_;
+  }
+  // Each worker builds its tables on its own core (memory local to it).
+  while (ready_.load(std::memory_order_acquire) < workers) std::this_thread::yield();
+  for (std::uint32_t w = 0; w < workers; ++w) {
+    if (!failed_[w].empty()) {
+      error = failed_[w];
+      stop_workers();
       return false;
     }
   }
-  running_ = true;
-  // Each worker builds its tables on its own core (memory local to it).
-  while (ready_.load(std::memory_order_acquire) < workers) std::this_thread::yield();
   return true;
 }
 
@@ -127,12 +135,27 @@ void appliance::worker_loop(std::uint32_t id) {
   c.policy = handle_.get();
   c.clock = dp::tsc_clock();
   c.handoff = handoff_;
-  workers_[id] = std::make_unique<dp::worker>(std::move(c));
+  try {
+    workers_[id] = std::make_unique<dp::worker>(std::move(c));
+  } catch (const std::exception& e) {
+    // On an lcore an exception would end the process; start() reports it.
+    failed_[id] = std::string("cannot build worker ") + std::to_string(id) + ": " + e.what() +
+                  " (lower [appliance.conntrack] max_flows?)";
+    draining_.fetch_add(1, std::memory_order_acq_rel);
+    ready_.fetch_add(1, std::memory_order_release);
+    return;
+  }
   dp::worker& w = *workers_[id];
   ready_.fetch_add(1, std::memory_order_release);
-  while (!stop_.load(std::memory_order_relaxed)) w.poll_once();
-  // What the other workers handed over before they stopped, and the last TX.
-  for (int i = 0; i < 4; ++i) w.poll_once();
+  while (phase_.load(std::memory_order_relaxed) == phase::running) w.poll_once();
+  // Stopping: the ports are no longer read, but other workers may still
+  // hand over packets they had received.  Once every worker has stopped
+  // reading its ports nothing more is handed over, so the inbox is emptied
+  // and the last TX flushed; no packet is left in a ring.
+  draining_.fetch_add(1, std::memory_order_acq_rel);
+  while (phase_.load(std::memory_order_acquire) != phase::exit) w.poll_once(false);
+  while (w.poll_once(false) != 0) {
+  }
 }
 
 namespace {
@@ -166,12 +189,17 @@ appliance_totals appliance::totals_of(std::uint32_t worker) const {
   return t;
 }
 
+void appliance::stop_workers() {
+  if (!running_) return;
+  phase_.store(phase::draining, std::memory_order_release);
+  while (draining_.load(std::memory_order_acquire) < launched_) std::this_thread::yield();
+  phase_.store(phase::exit, std::memory_order_release);
+  rte_eal_mp_wait_lcore();
+  running_ = false;
+}
+
 void appliance::stop() {
-  if (running_) {
-    stop_.store(true, std::memory_order_relaxed);
-    rte_eal_mp_wait_lcore();
-    running_ = false;
-  }
+  stop_workers();
   if (ports_started_) {
     stop_port(outside_);
     stop_port(inside_);

@@ -1,9 +1,10 @@
 // The running appliance: its ports, its workers on their lcores, the
 // hand-off rings between them and the policy handle they read.
 //
-// Ownership: `stop_` ctlplane rw, dataplane ro; each worker (and its
-// counters) is built and run by its own lcore, the control thread reads
-// the counters only.
+// Ownership: `phase_` ctlplane rw, dataplane ro; `draining_` counted up by
+// the workers; each worker (and its counters, and its failed_ entry) is
+// built and run by its own lcore, the control thread reads them only after
+// the worker counted itself in ready_.
 #pragma once
 
 #include <rte_mempool.h>
@@ -68,6 +69,7 @@ class appliance {
   };
   static int run_worker(void* launch);
   void worker_loop(std::uint32_t id);
+  void stop_workers();
 
   config::appliance_settings settings_;
   std::unique_ptr<dp::policy_handle> handle_;
@@ -81,8 +83,12 @@ class appliance {
   // workers_[id]: built by worker id on its lcore, before it counts itself
   // in ready_; read by the control thread after that.
   std::vector<std::unique_ptr<dp::worker>> workers_;
+  std::vector<std::string> failed_;  // failed_[id]: why worker id could not be built
   std::atomic<std::uint32_t> ready_{0};
-  std::atomic<bool> stop_{false};
+  enum class phase : std::uint8_t { running, draining, exit };
+  std::atomic<phase> phase_{phase::running};
+  std::atomic<std::uint32_t> draining_{0};  // workers that stopped reading their ports
+  std::uint32_t launched_ = 0;
   bool running_ = false;
 };
 

@@ -29,8 +29,11 @@ machine_facts machine_facts::read() {
 
 std::vector<std::uint32_t> worker_cores(const config::appliance_runtime& r) {
   if (!r.cores.empty()) return r.cores;
+  // CPUs 0, 1, 2, ... in order, leaving out the main thread's.
   std::vector<std::uint32_t> cores;
-  for (std::uint32_t w = 0; w < r.workers; ++w) cores.push_back(w + 1);
+  for (std::uint32_t c = 0; cores.size() < r.workers; ++c) {
+    if (c != r.main_core) cores.push_back(c);
+  }
   return cores;
 }
 

@@ -19,7 +19,8 @@ struct machine_facts {
   static machine_facts read();
 };
 
-// The worker CPUs: the configured ones, or 1, 2, .. workers.
+// The worker CPUs: the configured ones, or 0, 1, 2, .. leaving out main_core
+// (1, 2, .. with the default main_core 0).
 std::vector<std::uint32_t> worker_cores(const config::appliance_runtime& r);
 
 // Empty when the cores exist and do not collide, else what is wrong.

@@ -92,18 +92,22 @@ bool start_port(const port_request& request, opened_port& port, rte_mempool* poo
     error = "cannot start " + what + ": " + say(rc);
     return false;
   }
-  if (port.rss && info.reta_size != 0) {
-    // Entry j to queue j % queues: the placement flow_owner computes.  Most
-    // devices start with this table; where one cannot be told, packets
-    // that land elsewhere are handed to their owner.
+  // Entry j to queue j % queues: the placement flow_owner computes.  The
+  // table's size is read again now that the queues are configured (some
+  // drivers size it by them).  Where a device takes no table, reta_size
+  // stays 0: the workers then assume one of 128 entries, most devices'
+  // default, and packets that land elsewhere are handed to their owner.
+  rte_eth_dev_info configured{};
+  if (port.rss && rte_eth_dev_info_get(port.id, &configured) == 0 && configured.reta_size != 0) {
     constexpr unsigned k_group = RTE_ETH_RETA_GROUP_SIZE;
-    std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + k_group - 1) / k_group);
-    for (unsigned j = 0; j < info.reta_size; ++j) {
+    std::vector<rte_eth_rss_reta_entry64> reta((configured.reta_size + k_group - 1) / k_group);
+    for (unsigned j = 0; j < configured.reta_size; ++j) {
       reta[j / k_group].mask |= std::uint64_t{1} << (j % k_group);
       reta[j / k_group].reta[j % k_group] = static_cast<std::uint16_t>(j % request.queues);
     }
-    rte_eth_dev_rss_reta_update(port.id, reta.data(), info.reta_size);
-    port.reta_size = info.reta_size;
+    if (rte_eth_dev_rss_reta_update(port.id, reta.data(), configured.reta_size) == 0) {
+      port.reta_size = configured.reta_size;
+    }
   }
   // A bump in the wire forwards frames for any address.
   const int rc = rte_eth_promiscuous_enable(port.id);

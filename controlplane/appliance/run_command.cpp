@@ -118,6 +118,15 @@ int run_command(const std::vector<std::string_view>& args) {
   }
   if (o.config.empty()) return usage("--config FILE is required");
 
+  // SIGINT/SIGTERM/SIGHUP are taken by this thread with sigtimedwait, in
+  // the loop below.  Blocked from the start: a reload or stop asked for
+  // while the file loads or DPDK starts waits for the loop instead of
+  // killing the process, and no EAL thread is ever interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (const int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   policy_publisher publisher(o.config);
   {
     std::vector<std::string> errors;
@@ -136,8 +145,13 @@ int run_command(const std::vector<std::string_view>& args) {
   if (!o.outside.empty()) r.outside = o.outside;
   if (!o.inside.empty()) r.inside = o.inside;
   if (o.workers > 0) {
+    // The file's first cores when it names enough, else the defaults.
     r.workers = static_cast<std::uint32_t>(o.workers);
-    if (r.cores.size() != r.workers) r.cores.clear();
+    if (r.cores.size() >= r.workers) {
+      r.cores.resize(r.workers);
+    } else {
+      r.cores.clear();
+    }
   }
   if (!o.cores.empty()) {
     r.cores.clear();
@@ -149,7 +163,9 @@ int run_command(const std::vector<std::string_view>& args) {
       r.workers = static_cast<std::uint32_t>(r.cores.size());
     }
   }
-  if (!o.eal.empty()) r.eal_args = split_words(o.eal);
+  if (!o.eal.empty()) {
+    for (std::string& a : split_words(o.eal)) r.eal_args.push_back(std::move(a));
+  }
   if (o.status_interval >= 0) r.status_interval = static_cast<std::uint32_t>(o.status_interval);
   if (r.outside.empty() || r.inside.empty()) {
     std::cerr << "sgfw: no " << (r.outside.empty() ? "outside" : "inside") << " port: set [appliance.ports] in "
@@ -165,13 +181,14 @@ int run_command(const std::vector<std::string_view>& args) {
     std::cerr << "sgfw: " << problem << "\n";
     return 1;
   }
-
-  // Signals are taken by this thread with sigtimedwait; blocked before EAL
-  // starts its threads, so that none of them is interrupted.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (const int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const std::vector<std::uint32_t> cores = worker_cores(r);
+  for (std::size_t w = 0; w < cores.size(); ++w) {
+    if (cores[w] == r.main_core) {
+      std::cerr << "sgfw: note: worker " << w << " shares CPU " << cores[w]
+                << " with the main thread, which then takes cycles from it (fine for a test, not for an "
+                   "appliance: give main_core a CPU of its own)\n";
+    }
+  }
 
   std::vector<std::string> eal = eal_arguments(r, machine);
   std::vector<char*> eal_argv;

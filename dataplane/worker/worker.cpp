@@ -27,17 +27,19 @@ worker::worker(worker_config config)
     : config_(std::move(config)),
       owner_(config_.workers, config_.reta_size),
       flows_(config_.flow_capacity),
-      fragments_(config_.fragment_slots) {
+      fragments_(config_.fragment_slots),
+      aged_at_(static_cast<std::uint32_t>(config_.clock.now_ms())) {
   config_.policy->register_worker(config_.id);
 }
 
 worker::~worker() { config_.policy->unregister_worker(config_.id); }
 
-unsigned worker::poll_once() {
+unsigned worker::poll_once(bool ports) {
   now_ = static_cast<std::uint32_t>(config_.clock.now_ms());
   std::array<rte_mbuf*, k_burst> burst;
   unsigned received = 0;
   for (const std::uint16_t port : {config_.outside_port, config_.inside_port}) {
+    if (!ports) break;
     const std::uint16_t n = rte_eth_rx_burst(port, config_.rx_queue, burst.data(), k_burst);
     received += n;
     rx_ += n;
@@ -47,6 +49,7 @@ unsigned worker::poll_once() {
     const unsigned n =
         rte_ring_dequeue_burst(config_.handoff[config_.id], reinterpret_cast<void**>(burst.data()), k_burst, nullptr);
     received_ += n;
+    received += n;
     if (n != 0) process(burst.data(), static_cast<std::uint16_t>(n), k_from_handoff);
   }
   age();
@@ -432,8 +435,11 @@ void worker::age() {
   aged_at_ = now_;
   const std::uint64_t slots = flows_.slot_count();
   const std::uint64_t period = config_.ageing_period_ms;
+  // At most a sixteenth of the table per call: after a stall (a clock
+  // jump, a descheduled core) the sweep catches up over several loops
+  // instead of stopping the worker for one long one.
   const auto budget =
-      static_cast<std::uint32_t>(std::min<std::uint64_t>(slots, (slots * elapsed + period - 1) / period));
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(slots / 16 + 1, (slots * elapsed + period - 1) / period));
   expired_ += flows_.age(budget, [this](const flow_entry& e) { return expired(e, now_); });
   constexpr std::uint32_t k_fragment_slots_per_loop = 32;
   fragments_.age(now_, k_fragment_slots_per_loop);

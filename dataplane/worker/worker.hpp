@@ -73,9 +73,10 @@ class worker {
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
 
-  // One loop: each port's RX queue, the hand-off inbox, a slice of ageing,
-  // a quiescent state.  Returns the packets received.
-  unsigned poll_once();
+  // One loop: each port's RX queue (unless `ports` is false: stopping), the
+  // hand-off inbox, a slice of ageing, a quiescent state.  Returns the
+  // packets received, from the ports and the inbox.
+  unsigned poll_once(bool ports = true);
 
   const worker_counters& counters() const { return counters_; }
   const flow_table& flows() const { return flows_; }

@@ -81,5 +81,15 @@ TEST(EalOptions, CoresMustExistAndNotBeShared) {
   EXPECT_NE(check_cores(r, two_cpus()).find("main_core 7"), std::string::npos);
 }
 
+TEST(EalOptions, DefaultWorkerCoresLeaveOutTheMainCore) {
+  config::appliance_runtime r;
+  r.workers = 3;
+  EXPECT_EQ(worker_cores(r), (std::vector<std::uint32_t>{1, 2, 3}));
+  r.main_core = 1;
+  EXPECT_EQ(worker_cores(r), (std::vector<std::uint32_t>{0, 2, 3}));
+  r.cores = {5, 6, 7};
+  EXPECT_EQ(worker_cores(r), (std::vector<std::uint32_t>{5, 6, 7}));
+}
+
 }  // namespace
 }  // namespace sgfw::cp
