@@ -26,6 +26,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,6 +70,9 @@ def run_sgfw(build, pcap, flows, warmup, seconds):
     cmd = [os.path.join(build, "sgfw"), "run", "--config", CONFIG, "--outside", outside, "--inside", inside,
            "--status-interval", "1"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    # A wedged sgfw must not hang the benchmark: killed after twice its time.
+    watchdog = threading.Timer(2 * (120 + warmup + seconds), p.kill)
+    watchdog.start()
     lines, rates = [], []
     try:
         start = None
@@ -88,6 +92,7 @@ def run_sgfw(build, pcap, flows, warmup, seconds):
         out, _ = p.communicate(timeout=60)
         lines.append(out)
     finally:
+        watchdog.cancel()
         if p.poll() is None:
             p.kill()
             p.wait()

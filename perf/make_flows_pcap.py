@@ -42,8 +42,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    if not 1 <= a.flows <= 1 << 24:
-        print("make_flows_pcap: --flows must be 1 to 16777216", file=sys.stderr)
+    if not 1 <= a.flows < 1 << 24:
+        print("make_flows_pcap: --flows must be 1 to 16777215 (distinct sources in 10.0.0.0/8)", file=sys.stderr)
         return 2
     rng = random.Random(a.seed)
     sources = rng.sample(range(1, 1 << 24), a.flows)  # distinct hosts in 10/8, random order

@@ -18,6 +18,7 @@ Exit status: 0 when every check came out as the policy says, 1 otherwise,
 import argparse
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -40,6 +41,7 @@ class Demo:
     def __init__(self, topology):
         self.t = topology
         self.rows = []  # (what, passed, expected, why, detail)
+        self.root = None  # the web server's files
 
     def check(self, what, expected, why, run):
         passed, detail = run()
@@ -86,7 +88,7 @@ class Demo:
 
     def run(self):
         t = self.t
-        root = tempfile.mkdtemp(prefix="sgfw-demo-")
+        root = self.root = tempfile.mkdtemp(prefix="sgfw-demo-")
         with open(os.path.join(root, "index.html"), "w") as f:
             f.write("<h1>web-1, behind sgfw</h1>\n")
         t.serve(80, 443, 22, root=root, udp_echo=(UDP_PORT,))
@@ -96,7 +98,7 @@ class Demo:
             raise RuntimeError("the client's UDP echo did not start")
 
         c, s = t.client_ns, t.server_ns
-        print(f"\nclient -> server (inbound to web-1: only the security group's rules let traffic in)")
+        print("\nclient -> server (inbound to web-1: only the security group's rules let traffic in)")
         self.check(f"HTTP  curl http://{SERVER_V4}/", True, "tcp 80 from 0.0.0.0/0", self.http(SERVER_V4))
         self.check(f"HTTP  curl http://[{SERVER_V6}]/", True, "tcp 80 from ::/0", self.http(SERVER_V6))
         self.check(f"HTTPS tcp {SERVER_V4}:443", True, "tcp 443 from 0.0.0.0/0", self.tcp(SERVER_V4, 443))
@@ -106,7 +108,7 @@ class Demo:
                    self.tcp(SERVER_V4, 22, source=CLIENT_V4))
         self.check(f"ping  {SERVER_V4}", False, "no ICMP rule: inbound is default-deny", self.ping(SERVER_V4, c))
         self.check(f"UDP   {SERVER_V4}:{UDP_PORT}", False, "no UDP rule", self.udp(SERVER_V4, c))
-        print(f"\nserver -> client (outbound from web-1: the default egress rule; replies are tracked)")
+        print("\nserver -> client (outbound from web-1: the default egress rule; replies are tracked)")
         self.check(f"ping  {CLIENT_V4}", True, "egress allows all; replies are tracked", self.ping(CLIENT_V4, s))
         self.check(f"UDP   {CLIENT_V4}:{UDP_PORT}", True, "egress allows all; replies are tracked",
                    self.udp(CLIENT_V4, s))
@@ -142,13 +144,14 @@ def main():
         return 2
 
     t = Topology(a.sgfw, ports=a.ports)
-    install_signal_cleanup(t)
+    install_signal_cleanup()
     ok = False
+    demo = None
     try:
         t.open()
         cores = ",".join(str(i % os.cpu_count()) for i in range(a.workers)) if a.workers > 1 else None
         t.start(POLICY, workers=a.workers, cores=cores, extra=("--status-interval", "1"))
-        outside, inside = t.devargs()
+        outside, inside = t.devargs(a.workers)
         print(f"sgfw demo: policy {os.path.relpath(POLICY, ROOT)} (resource web-1, security group 'web')")
         print(f"  client  {f'{CLIENT_V4}, admin {ADMIN_V4}, {CLIENT_V6}':<46}namespace {t.client_ns}")
         print(f"  server  {f'{SERVER_V4}, {SERVER_V6}':<46}namespace {t.server_ns}")
@@ -183,6 +186,8 @@ def main():
         ok = False
     finally:
         t.close()
+        if demo is not None and demo.root:
+            shutil.rmtree(demo.root, ignore_errors=True)
         print("torn down: namespaces, veths and processes removed.")
     return 0 if ok else 1
 

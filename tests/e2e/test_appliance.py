@@ -5,13 +5,15 @@ every test builds and tears down its own topology, also when it fails."""
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from topology import ADMIN_V4, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6, SYS_PYTHON, Topology
+from topology import (ADMIN_V4, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6, SYS_PYTHON, Topology,
+                      die_with_harness, install_signal_cleanup)
 
 SGFW = os.environ.get("SGFW_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "sgfw"))
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config", "examples")
@@ -23,10 +25,20 @@ def setUpModule():  # noqa: N802 - unittest's name
         raise unittest.SkipTest("needs root: network namespaces and raw sockets")
     if not os.path.exists(SGFW):
         raise unittest.SkipTest(f"no sgfw binary at {SGFW} (set SGFW_BIN)")
+    # A runner's timeout (SIGTERM) or Ctrl-C mid-test still removes the
+    # test's namespaces and processes.
+    install_signal_cleanup()
+
+
+_SCRATCH = tempfile.mkdtemp(prefix="sgfw-e2e-")
+
+
+def tearDownModule():  # noqa: N802 - unittest's name
+    shutil.rmtree(_SCRATCH, ignore_errors=True)
 
 
 def policy(text):
-    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False, dir=_SCRATCH)
     f.write(text)
     f.close()
     return f.name
@@ -128,7 +140,7 @@ security_groups = ["admins", "everyone-ssh"]
         self.assertTrue(t.connect(CLIENT_V6, 9000, ns=t.server_ns))
 
     def test_large_download_arrives_intact(self):
-        root = tempfile.mkdtemp()
+        root = tempfile.mkdtemp(dir=_SCRATCH)
         data = os.urandom(8 << 20)
         with open(os.path.join(root, "big.bin"), "wb") as f:
             f.write(data)
@@ -308,7 +320,13 @@ class Lifecycle(unittest.TestCase):
     def test_sigterm_stops_cleanly_with_counters(self):
         p = subprocess.Popen([SGFW, "run", "--config", WEB, "--outside", "net_null0", "--inside", "net_null1",
                               "--eal", f"--file-prefix=sgfwlt{os.getpid()}"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                             stderr=subprocess.STDOUT, text=True, preexec_fn=die_with_harness)
+
+        def kill():
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.addCleanup(kill)
         first = ""
         deadline = time.time() + 20
         while time.time() < deadline and not first.startswith("sgfw: running"):

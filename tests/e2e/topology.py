@@ -9,12 +9,15 @@ With ports="tap", sgfw creates tap interfaces itself (net_tap, several
 queues) and the harness moves them into the namespaces.
 
 Everything is torn down by close(), which runs on every exit path: the
-context manager, atexit, and SIGINT/SIGTERM handlers installed by the
-caller (see install_signal_cleanup).  Namespaces are named after the
-process id, and stale ones of dead processes are removed on setup.
+context manager, atexit, and SIGINT/SIGTERM/SIGHUP handlers installed by
+the caller (install_signal_cleanup).  Even a SIGKILL of the harness leaves
+no process running: sgfw and everything spawned get SIGTERM when the
+harness dies (PR_SET_PDEATHSIG); namespaces are named after the harness's
+process id, and stale ones of dead processes are removed on the next setup.
 """
 
 import atexit
+import ctypes
 import os
 import re
 import signal
@@ -27,6 +30,16 @@ SYS_PYTHON = "/usr/bin/python3"  # Debian's, with scapy; not a virtualenv's
 CLIENT_V4, ADMIN_V4, SERVER_V4 = "10.99.0.1", "10.99.0.100", "10.99.0.2"
 CLIENT_V6, SERVER_V6 = "fd00:99::1", "fd00:99::2"
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+_live = []  # topologies not closed yet, for the signal handler
+
+
+def die_with_harness():
+    """preexec_fn: the child gets SIGTERM when this process dies, however."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def sh(*cmd, check=True, capture=True, timeout=60):
@@ -62,6 +75,7 @@ class Topology:
         self._closed = False
         self._reader = None
         atexit.register(self.close)
+        _live.append(self)
 
     # --- setup -------------------------------------------------------------
 
@@ -102,17 +116,19 @@ class Topology:
 
     def devargs(self, queues=1):
         if self.ports == "af_packet":
-            return (f"net_af_packet0,iface={self.out_if}", f"net_af_packet1,iface={self.in_if}")
+            q = f",qpairs={queues}" if queues > 1 else ""
+            return (f"net_af_packet0,iface={self.out_if}{q}", f"net_af_packet1,iface={self.in_if}{q}")
         return (f"net_tap0,iface=t{self.tag}o", f"net_tap1,iface=t{self.tag}i")
 
     def start(self, config, workers=1, cores=None, extra=()):
-        outside, inside = self.devargs()
+        outside, inside = self.devargs(workers)
         cmd = [self.sgfw, "run", "--config", config, "--outside", outside, "--inside", inside,
                "--workers", str(workers), "--eal", f"--file-prefix=sgfw{self.tag}", *extra]
         if cores:
             cmd += ["--cores", cores]
         self.output = []
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                     preexec_fn=die_with_harness)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         deadline = time.time() + 30
@@ -170,7 +186,7 @@ class Topology:
 
     def spawn(self, ns, *cmd, stdin=None):
         p = subprocess.Popen(["ip", "netns", "exec", ns, *cmd], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, stdin=stdin, text=True)
+                             stderr=subprocess.STDOUT, stdin=stdin, text=True, preexec_fn=die_with_harness)
         self.background.append(p)
         return p
 
@@ -204,6 +220,8 @@ class Topology:
         if self._closed:
             return
         self._closed = True
+        if self in _live:
+            _live.remove(self)
         try:
             self.stop(timeout=10)
         except Exception:  # noqa: BLE001 - teardown must go on
@@ -232,10 +250,17 @@ class Topology:
         self.close()
 
 
-def install_signal_cleanup(topology):
-    """Ctrl-C or a kill still tears everything down."""
+def install_signal_cleanup():
+    """Ctrl-C, a kill or a test runner's timeout still tears down every
+    topology that is up."""
     def handler(signum, _frame):
-        topology.close()
-        sys.exit(128 + signum)
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not cut the teardown short
+        if _live:
+            for topology in list(_live):
+                topology.close()
+            print(f"\ninterrupted (signal {signum}): namespaces, veths and processes removed", file=sys.stderr)
+        sys.stdout.flush()
+        os._exit(128 + signum)
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, handler)
