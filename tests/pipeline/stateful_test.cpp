@@ -1,7 +1,12 @@
 // The stateful packet path, one behaviour per test (mission S1-S11), driven
 // by crafted frames through ring ports: what comes out of the other port,
 // and which counter a drop lands in.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <rte_thash.h>
+
+#include <array>
+#include <string>
 
 #include "pipeline.hpp"
 
@@ -438,6 +443,36 @@ TEST(Stateful, BothDirectionsOnDifferentWorkers) {
   // Unsolicited traffic is still denied, on either worker.
   EXPECT_EQ(p.pass(side::outside, tcp("203.0.113.5", 443, "10.0.2.20", 60000, flag::ack), 0), 0U);
   EXPECT_EQ(p.pass(side::outside, tcp("203.0.113.5", 443, "10.0.2.20", 60000, flag::ack), 1), 0U);
+}
+
+// The queue a NIC puts an IPv4 packet on with sgfw's RSS settings: DPDK's
+// own software Toeplitz over the two addresses with the symmetric key, then
+// the redirection table sgfw programs (entry j -> queue j % queues).
+unsigned nic_queue(std::string_view src, std::string_view dst, unsigned queues) {
+  std::array<std::uint32_t, 2> tuple{};
+  in_addr a{};
+  inet_pton(AF_INET, std::string(src).c_str(), &a);
+  tuple[0] = ntohl(a.s_addr);
+  inet_pton(AF_INET, std::string(dst).c_str(), &a);
+  tuple[1] = ntohl(a.s_addr);
+  return (rte_softrss(tuple.data(), 2, dp::k_symmetric_rss_key.data()) % 128) % queues;
+}
+
+TEST(Stateful, PacketsPlacedAsTheNicsRssWouldAreNeverHandedOff) {
+  pipeline p(k_client, {.workers = 2});
+  std::array<unsigned, 2> per_queue{};
+  for (unsigned host = 1; host <= 40; ++host) {
+    const std::string remote = "203.0.113." + std::to_string(host);
+    const unsigned q = nic_queue("10.0.2.20", remote, 2);
+    ASSERT_EQ(q, nic_queue(remote, "10.0.2.20", 2));  // symmetric key: both directions, one queue
+    ++per_queue[q];
+    EXPECT_EQ(p.pass(side::inside, tcp("10.0.2.20", 50000, remote, 443, flag::syn, 1), q), 1U);
+    EXPECT_EQ(p.pass(side::outside, tcp(remote, 443, "10.0.2.20", 50000, flag::syn | flag::ack, 9, 2), q), 1U);
+  }
+  EXPECT_GT(per_queue[0], 0U);
+  EXPECT_GT(per_queue[1], 0U);
+  EXPECT_EQ(p.total(&dp::worker_counters::handed_off), 0U);
+  EXPECT_EQ(p.flows(), 40U);
 }
 
 TEST(Stateful, Fragments) {
