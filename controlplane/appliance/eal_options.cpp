@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -20,9 +21,13 @@ machine_facts machine_facts::read() {
   }
   std::error_code ec;
   for (const auto& dir : std::filesystem::directory_iterator("/sys/kernel/mm/hugepages", ec)) {
+    // hugepages-2048kB/free_hugepages
+    const std::string name = dir.path().filename().string();
+    std::uint64_t kb = 0;
+    if (std::sscanf(name.c_str(), "hugepages-%lukB", &kb) != 1) continue;
     std::ifstream in(dir.path() / "free_hugepages");
     std::uint64_t n = 0;
-    if (in >> n) m.free_hugepages += n;
+    if (in >> n) m.free_hugepage_mb += n * kb / 1024;
   }
   return m;
 }
@@ -108,8 +113,9 @@ std::vector<std::string> eal_arguments(const config::appliance_runtime& r, const
   args.push_back("--lcores=" + lcores);
   args.push_back("--main-lcore=0");
   if (!given("--file-prefix")) args.push_back("--file-prefix=" + r.file_prefix);
-  const bool huge = r.hugepages == config::appliance_runtime::hugepages_mode::yes ||
-                    (r.hugepages == config::appliance_runtime::hugepages_mode::automatic && m.free_hugepages > 0);
+  const bool huge =
+      r.hugepages == config::appliance_runtime::hugepages_mode::yes ||
+      (r.hugepages == config::appliance_runtime::hugepages_mode::automatic && m.free_hugepage_mb >= r.memory_mb);
   if (!huge && !given("--no-huge")) {
     args.push_back("--no-huge");
     args.push_back("-m");

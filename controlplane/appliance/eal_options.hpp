@@ -14,8 +14,8 @@ namespace sgfw::cp {
 
 // What the machine offers, read once (tests pass their own).
 struct machine_facts {
-  std::set<std::uint32_t> cpus;      // CPUs this process may run on
-  std::uint64_t free_hugepages = 0;  // of any size
+  std::set<std::uint32_t> cpus;        // CPUs this process may run on
+  std::uint64_t free_hugepage_mb = 0;  // free hugepages of every size, in MiB
   static machine_facts read();
 };
 

@@ -13,10 +13,10 @@ bool has(const std::vector<std::string>& args, const std::string& a) {
   return std::find(args.begin(), args.end(), a) != args.end();
 }
 
-machine_facts two_cpus(std::uint64_t hugepages = 0) {
+machine_facts two_cpus(std::uint64_t free_hugepage_mb = 0) {
   machine_facts m;
   m.cpus = {0, 1};
-  m.free_hugepages = hugepages;
+  m.free_hugepage_mb = free_hugepage_mb;
   return m;
 }
 
@@ -40,8 +40,9 @@ TEST(EalOptions, NoHugepagesMeansNoHugeAndTheConfiguredMemory) {
   EXPECT_TRUE(has(args, "--no-huge"));
   EXPECT_TRUE(has(args, "256"));
   EXPECT_TRUE(has(args, "--no-pci"));      // virtual ports only
-  args = eal_arguments(r, two_cpus(512));  // auto, and there are hugepages
+  args = eal_arguments(r, two_cpus(512));  // auto, and memory_mb of hugepages are free
   EXPECT_FALSE(has(args, "--no-huge"));
+  EXPECT_TRUE(has(eal_arguments(r, two_cpus(128)), "--no-huge"));  // too few to run on
   r.hugepages = config::appliance_runtime::hugepages_mode::no;
   EXPECT_TRUE(has(eal_arguments(r, two_cpus(512)), "--no-huge"));
 }
