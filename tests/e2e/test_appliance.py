@@ -52,11 +52,11 @@ def counter(output, reason):
 class ApplianceTest(unittest.TestCase):
     ports = "af_packet"
 
-    def topology(self, config=WEB, workers=1, cores=None):
+    def topology(self, config=WEB, workers=1, cores=None, extra=()):
         t = Topology(SGFW, ports=self.ports)
         self.addCleanup(t.close)
         t.open()
-        t.start(config, workers=workers, cores=cores)
+        t.start(config, workers=workers, cores=cores, extra=extra)
         return t
 
     def http(self, t, host, path="/", out="/dev/null", timeout=5):
@@ -252,6 +252,32 @@ class Reload(ApplianceTest):
         self.assertEqual(self.http(t, SERVER_V4), "200")
         out = self.stop(t)
         self.assertIn("policy generation 1", out)
+
+    def test_watch_reloads_when_the_file_changes(self):
+        path = policy("[appliance]\nwatch = true\n" + RELOADABLE.format(extra=""))
+        t = self.topology(path)
+        t.serve(2222)
+        self.assertFalse(t.connect(SERVER_V4, 2222, timeout=2))
+        with open(path + ".new", "w") as f:  # written aside, renamed into place
+            f.write("[appliance]\nwatch = true\n" + RELOADABLE.format(extra=SSH_RULE))
+        os.replace(path + ".new", path)
+        self.assertTrue(t.wait_for_output("generation 2", timeout=5), "".join(t.output))
+        self.assertTrue(t.connect(SERVER_V4, 2222))
+
+    def test_status_line_shows_generation_rates_flows_and_drops(self):
+        path = policy(RELOADABLE.format(extra=""))
+        t = self.topology(path, extra=("--status-interval", "1"))
+        t.serve(80, 8080)
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        self.assertFalse(t.connect(SERVER_V4, 8080, timeout=2))
+        t.reload()
+        self.assertTrue(t.wait_for_output("generation 2"))
+        line = re.compile(r"^sgfw: gen 2 \| in [\d.]+ [kM]?pps out [\d.]+ [kM]?pps \| flows \d+ \| "
+                          r"dropped [1-9]\d* \(policy_denied [1-9]\d*")
+        deadline = time.time() + 5
+        while time.time() < deadline and not any(line.match(x) for x in t.output):
+            time.sleep(0.2)
+        self.assertTrue(any(line.match(x) for x in t.output), "".join(t.output))
 
     def test_no_packet_lost_during_a_hundred_reloads(self):
         path = policy(RELOADABLE.format(extra=""))
