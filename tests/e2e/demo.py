@@ -53,12 +53,10 @@ class Demo:
 
     def http(self, host):
         def run():
-            url = f"http://[{host}]/" if ":" in host else f"http://{host}/"
-            r = self.t.client("curl", "-s", "-m", "4", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url)
-            parts = r.stdout.split()
-            if r.returncode == 0 and parts and parts[0] == "200":
-                return True, f"HTTP 200, {parts[1]} bytes"
-            return False, f"curl: no response ({'timed out' if r.returncode == 28 else f'exit {r.returncode}'})"
+            code, size, rc = self.t.http(host, timeout=4)
+            if rc == 0 and code == "200":
+                return True, f"HTTP 200, {size} bytes"
+            return False, f"curl: no response ({'timed out' if rc == 28 else f'exit {rc}'})"
         return run
 
     def tcp(self, host, port, source=None, ns=None):

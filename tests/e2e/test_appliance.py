@@ -60,9 +60,7 @@ class ApplianceTest(unittest.TestCase):
         return t
 
     def http(self, t, host, path="/", out="/dev/null", timeout=5):
-        url = f"http://[{host}]{path}" if ":" in host else f"http://{host}{path}"
-        r = t.client("curl", "-s", "-m", str(timeout), "-o", out, "-w", "%{http_code}", url)
-        return r.stdout.strip()
+        return t.http(host, path, out, timeout)[0]
 
     def stop(self, t):
         status, output = t.stop()

@@ -206,6 +206,15 @@ class Topology:
     def client(self, *cmd, check=False, timeout=60):
         return self.ns(self.client_ns, *cmd, check=check, timeout=timeout)
 
+    def http(self, host, path="/", out="/dev/null", timeout=5):
+        """curl from the client namespace: (HTTP status, bytes received,
+        curl's exit status); status "000" when nothing came back."""
+        url = f"http://[{host}]{path}" if ":" in host else f"http://{host}{path}"
+        r = self.client("curl", "-s", "-m", str(timeout), "-o", out, "-w", "%{http_code} %{size_download}", url,
+                        timeout=timeout + 10)
+        code, size = (r.stdout.split() + ["000", "0"])[:2]
+        return code, int(size), r.returncode
+
     def connect(self, host, port, source=None, timeout=3.0, ns=None):
         """A TCP connect from the client namespace: True when established."""
         args = [SYS_PYTHON, os.path.join(HERE, "probe.py"), "tcp", host, str(port), "--timeout", str(timeout)]
