@@ -132,6 +132,7 @@ void appliance::worker_loop(std::uint32_t id) {
   c.flow_capacity = (settings_.max_flows + r.workers - 1) / r.workers;
   c.early_drop = settings_.early_drop;
   c.fragment_timeout_ms = settings_.fragment_timeout * 1000;
+  c.fragment_slots = (settings_.max_fragmented_datagrams + r.workers - 1) / r.workers;
   c.policy = handle_.get();
   c.clock = dp::tsc_clock();
   c.handoff = handoff_;
@@ -181,6 +182,14 @@ appliance_totals appliance::totals() const {
     if (w) add(w->counters(), t);
   }
   return t;
+}
+
+bool appliance::slot_in_use(std::uint16_t slot) const {
+  if (ready_.load(std::memory_order_acquire) < workers_.size()) return false;
+  for (const auto& w : workers_) {
+    if (w && w->resource_flows(slot) != 0) return true;
+  }
+  return false;
 }
 
 appliance_totals appliance::totals_of(std::uint32_t worker) const {

@@ -61,6 +61,9 @@ class appliance {
   const opened_port& outside() const { return outside_; }
   const opened_port& inside() const { return inside_; }
   std::uint32_t workers() const { return settings_.runtime.workers; }
+  // Whether any worker counts flows under a resource slot; safe to call
+  // once start() has succeeded (before, no worker holds any).
+  bool slot_in_use(std::uint16_t slot) const;
 
  private:
   struct launch_args {

@@ -13,6 +13,7 @@
 
 #include "config/model.hpp"
 #include "policy/compiled_policy.hpp"
+#include "policy/resource_slots.hpp"
 #include "worker/policy_handle.hpp"
 
 namespace sgfw::cp {
@@ -35,8 +36,12 @@ class policy_publisher {
   bool load_first(std::vector<std::string>& errors, std::vector<std::string>& notes);
   const config::policy_model& model() const { return *model_; }
 
-  // Publishes the first policy (workers registered on `handle`).
-  void start(dp::policy_handle& handle);
+  // Publishes the first policy (workers registered on `handle`).  The
+  // per-resource flow limits are per worker of `workers`, within a table
+  // of `max_flows`; `in_use` tells whether a worker still counts flows
+  // under a resource slot (resource_slots.hpp).
+  void start(dp::policy_handle& handle, std::uint32_t workers, std::uint32_t max_flows,
+             resource_slots::in_use_fn in_use);
 
   // Reads the file again; publishes the new policy unless it has errors,
   // in which case the running one stays, untouched.
@@ -49,8 +54,14 @@ class policy_publisher {
   const std::string& path() const { return path_; }
 
  private:
+  std::unique_ptr<dp::compiled_policy> compile_next(const config::policy_model& model, std::uint64_t generation);
+
   std::string path_;
   dp::policy_handle* handle_ = nullptr;
+  std::uint32_t workers_ = 1;
+  std::uint32_t max_flows_ = 0;
+  resource_slots slots_;
+  resource_slots::in_use_fn in_use_;
   std::unique_ptr<config::policy_model> model_;
   config::appliance_settings started_;  // what the appliance started with
   std::unique_ptr<dp::compiled_policy> current_;

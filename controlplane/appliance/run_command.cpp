@@ -202,7 +202,8 @@ int run_command(const std::vector<std::string_view>& args) {
   int status = 0;
   {
     appliance app(settings);
-    publisher.start(app.policy());
+    publisher.start(app.policy(), r.workers, settings.max_flows,
+                    [&app](std::uint16_t slot) { return app.slot_in_use(slot); });
     std::string error;
     if (!app.start(error)) {
       std::cerr << "sgfw: " << error << "\n";

@@ -60,6 +60,10 @@ int check(const std::vector<std::string_view>& args) {
     std::cerr << config << ": " << errors << (errors == 1 ? " error" : " errors") << "; nothing was compiled\n";
     return 1;
   }
+  if (auto refused = sgfw::config::refuse_unintended_empty(*loaded.model)) {
+    std::cerr << sgfw::config::format(*refused) << '\n' << config << ": 1 error; nothing was compiled\n";
+    return 1;
+  }
   const auto& model = *loaded.model;
   const auto start = std::chrono::steady_clock::now();
   const auto policy = sgfw::cp::compile(model, 1);

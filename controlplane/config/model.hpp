@@ -5,7 +5,9 @@
 // mission S1-S4.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -89,6 +91,11 @@ struct resource {
   std::vector<net::ip_address> addresses;
   std::vector<std::uint32_t> groups;  // indices into policy_model::groups, as listed
   flow_timeouts timeouts;             // the appliance's, with this resource's overrides
+  // The port it sits behind: only packets from there may open its egress
+  // flows (S1, the cloud's source check).
+  port_side side = port_side::inside;
+  std::optional<std::uint64_t> mac;  // 48 bits: every address it uses behind this MAC is its own
+  std::uint32_t max_flows = 0;       // its share of the connection table; 0: the appliance's default
   source_pos pos;
 };
 
@@ -124,17 +131,30 @@ struct appliance_runtime {
 };
 
 inline constexpr std::uint32_t k_max_workers = 64;
+inline constexpr std::uint32_t k_max_resources = 65000;  // within the workers' per-resource flow counts
 
 // The appliance's own settings ([appliance]); docs/configuration.md.
 struct appliance_settings {
-  bool icmp_errors_related = true;                     // S6: "related" (true) or "rules-only"
-  bool unprotected_forward = true;                     // S9: traffic of no resource: "forward" or "drop"
-  bool arp_nd_pass = true;                             // S9: ARP and IPv6 neighbour discovery: "pass" or "drop"
-  std::uint32_t max_flows = 1U << 20;                  // connection-table capacity (S11)
-  bool early_drop = true;                              // S11: evict the oldest half-open flow when full
-  std::uint32_t fragment_timeout = 30;                 // seconds a first fragment's verdict waits for the rest (S10)
+  bool icmp_errors_related = true;                 // S6: "related" (true) or "rules-only"
+  bool unprotected_forward = false;                // S9: traffic of no resource: "forward" or "drop" (default)
+  bool other_ethertypes_forward = false;           // S9: frames neither IP nor ARP: "forward" or "drop" (default)
+  bool arp_nd_pass = true;                         // S9: ARP and IPv6 neighbour discovery: "pass" or "drop"
+  bool ra_guard = true;                            // S9: router advertisements and redirects from the outside dropped
+  bool adopt_midstream = false;                    // S5: midstream = "adopt": a plain TCP ACK may open a flow
+  std::vector<net::cidr> forward_multicast;        // S9: broadcast/multicast destinations forwarded as they are
+  std::uint32_t max_flows = 1U << 20;              // connection-table capacity (S11)
+  std::uint32_t max_flows_per_resource = 0;        // S11: one resource's share; 0: half of max_flows
+  bool early_drop = true;                          // S11: evict the oldest half-open flow when full
+  std::uint32_t fragment_timeout = 30;             // seconds a first fragment's verdict waits for the rest (S10)
+  std::uint32_t max_fragmented_datagrams = 16384;  // first-fragment verdicts kept, all workers together
   flow_timeouts timeouts = flow_timeouts::defaults();  // S7
   appliance_runtime runtime;
+
+  // The flows one resource may hold (S11), all workers together.
+  std::uint32_t resource_share(const resource& r) const {
+    if (r.max_flows != 0) return r.max_flows;
+    return max_flows_per_resource != 0 ? max_flows_per_resource : std::max<std::uint32_t>(1, max_flows / 2);
+  }
 };
 
 inline constexpr std::uint32_t k_max_groups_per_resource = 16;
@@ -144,6 +164,10 @@ inline constexpr const char* k_default_group_id = "default";
 
 struct policy_model {
   std::string source_file;
+  // The file says `resource = []`: no resources, on purpose.  A policy
+  // with no resources and without this is refused by `sgfw run` and
+  // `sgfw check` (an empty or cut-off file must not replace a policy).
+  bool explicitly_empty = false;
   limits quota;
   appliance_settings appliance;
   std::vector<prefix_list> prefix_lists;

@@ -1,13 +1,15 @@
 #include "config/toml_loader.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -116,6 +118,9 @@ class loader {
       return finish();
     }
     check_keys(root, "", {"limits", "appliance", "prefix_list", "security_group", "resource"});
+    if (const toml::node* r = root.get("resource")) {
+      model_.explicitly_empty = r->is_array() && r->as_array()->empty();
+    }
     load_limits(root);
     load_appliance(root);  // before resources: their timeouts start from the appliance's
     load_prefix_lists(root);
@@ -308,25 +313,73 @@ class loader {
     const toml::table& t = *n->as_table();
     const std::string path = "appliance";
     check_keys(t, path,
-               {"icmp_errors", "unprotected_traffic", "arp_nd", "conntrack", "timeouts", "workers", "cores",
-                "main_core", "watch", "status_interval", "ports", "eal"});
+               {"icmp_errors", "unprotected_traffic", "other_ethertypes", "arp_nd", "ra_guard", "midstream",
+                "forward_multicast", "conntrack", "timeouts", "workers", "cores", "main_core", "watch",
+                "status_interval", "ports", "eal"});
     appliance_settings& a = model_.appliance;
     load_runtime(t, path, a.runtime);
     if (auto v = get_choice(t, "icmp_errors", path, "related", "rules-only")) a.icmp_errors_related = *v;
     if (auto v = get_choice(t, "unprotected_traffic", path, "forward", "drop")) a.unprotected_forward = *v;
+    if (auto v = get_choice(t, "other_ethertypes", path, "forward", "drop")) a.other_ethertypes_forward = *v;
     if (auto v = get_choice(t, "arp_nd", path, "pass", "drop")) a.arp_nd_pass = *v;
+    if (auto v = get_bool(t, "ra_guard", path)) a.ra_guard = *v;
+    if (auto v = get_choice(t, "midstream", path, "adopt", "drop")) a.adopt_midstream = *v;
+    load_forward_multicast(t, path, a);
     if (const toml::table* ct = sub_table(t, "conntrack", path)) {
       const std::string cpath = with_key(path, "conntrack");
-      check_keys(*ct, cpath, {"max_flows", "early_drop", "fragment_timeout"});
+      check_keys(*ct, cpath,
+                 {"max_flows", "max_flows_per_resource", "early_drop", "fragment_timeout", "max_fragmented_datagrams"});
       if (auto v = get_integer(*ct, "max_flows", cpath, 1024, std::int64_t{1} << 28)) {
         a.max_flows = static_cast<std::uint32_t>(*v);
+      }
+      if (auto v = get_integer(*ct, "max_flows_per_resource", cpath, 1, std::int64_t{1} << 28)) {
+        a.max_flows_per_resource = static_cast<std::uint32_t>(*v);
       }
       if (auto v = get_bool(*ct, "early_drop", cpath)) a.early_drop = *v;
       if (auto v = get_integer(*ct, "fragment_timeout", cpath, 1, 120))
         a.fragment_timeout = static_cast<std::uint32_t>(*v);
+      if (auto v = get_integer(*ct, "max_fragmented_datagrams", cpath, 64, std::int64_t{1} << 24))
+        a.max_fragmented_datagrams = static_cast<std::uint32_t>(*v);
     }
     if (const toml::table* tt = sub_table(t, "timeouts", path))
       load_timeouts(*tt, with_key(path, "timeouts"), a.timeouts, false);
+  }
+
+  // S9: broadcast and multicast destinations that are forwarded as they
+  // are (CIDR blocks within 224.0.0.0/4 or ff00::/8, or the IPv4 limited
+  // broadcast 255.255.255.255/32).
+  void load_forward_multicast(const toml::table& t, const std::string& path, appliance_settings& a) {
+    const toml::node* n = t.get("forward_multicast");
+    if (n == nullptr) return;
+    const std::string k = with_key(path, "forward_multicast");
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr)
+      return wrong_type(*n, k, "an array of CIDR blocks such as [\"224.0.0.251/32\", \"ff02::fb/128\"]");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& e = *arr->get(i);
+      const std::string ek = with_index(k, i);
+      if (!e.is_string()) {
+        wrong_type(e, ek, "a CIDR block string");
+        continue;
+      }
+      auto parsed = parse_cidr(e.as_string()->get());
+      if (auto* err = std::get_if<text_error>(&parsed)) {
+        error(pos_of(e), ek, err->message);
+        continue;
+      }
+      const net::cidr c = std::get<net::cidr>(parsed);
+      const bool v4 = c.fam() == net::family::ipv4;
+      const bool multicast =
+          v4 ? (c.prefix >= 4 && (c.first() >> 28) == 0xE) : (c.prefix >= 8 && (c.first() >> 120) == 0xFF);
+      const bool broadcast = v4 && c.prefix == 32 && c.first() == 0xFFFFFFFFU;
+      if (!multicast && !broadcast) {
+        error(pos_of(e), ek,
+              quoted(e.as_string()->get()) +
+                  " is not a multicast block; expected one within 224.0.0.0/4 or ff00::/8, or 255.255.255.255/32");
+        continue;
+      }
+      a.forward_multicast.push_back(c);
+    }
   }
 
   // Ports, cores and EAL options for `sgfw run`.
@@ -953,13 +1006,59 @@ class loader {
 
   // --- resources ------------------------------------------------------------
 
+  // A resource's MAC address: "02:00:5e:10:00:01" (or with '-'), unicast,
+  // not all zeros, one resource's only.
+  void load_mac(const toml::table& t, const std::string& path, resource& res,
+                std::map<std::uint64_t, std::pair<std::string, source_pos>>& macs) {
+    auto text = get_string(t, "mac", path, false, "a MAC address such as \"02:00:5e:10:00:01\"");
+    if (!text) return;
+    const std::string k = with_key(path, "mac");
+    const source_pos p = pos_of(*t.get("mac"));
+    std::uint64_t mac = 0;
+    bool ok = text->size() == 17;
+    for (std::size_t i = 0; ok && i < 17; ++i) {
+      const char c = (*text)[i];
+      if (i % 3 == 2) {
+        ok = c == ':' || c == '-';
+        continue;
+      }
+      const int v = std::isdigit(static_cast<unsigned char>(c)) != 0 ? c - '0'
+                    : std::isxdigit(static_cast<unsigned char>(c)) != 0
+                        ? std::tolower(static_cast<unsigned char>(c)) - 'a' + 10
+                        : -1;
+      ok = v >= 0;
+      mac = (mac << 4) | static_cast<std::uint64_t>(v < 0 ? 0 : v);
+    }
+    if (!ok)
+      return error(p, k, quoted(*text) + " is not a MAC address; expected six hex pairs such as 02:00:5e:10:00:01");
+    if ((mac >> 40) & 1) return error(p, k, quoted(*text) + " is a group (multicast) address; expected a unicast MAC");
+    if (mac == 0) return error(p, k, "00:00:00:00:00:00 is not an interface's address");
+    if (auto [it, fresh] = macs.emplace(mac, std::pair{res.name, p}); !fresh) {
+      return error(p, k,
+                   "MAC " + *text + " already belongs to resource " + quoted(it->second.first) + " (line " +
+                       std::to_string(it->second.second.line) + ")");
+    }
+    res.mac = mac;
+  }
+
   void load_resources(const toml::table& root) {
     std::map<std::string, source_pos> names;
+    std::map<std::uint64_t, std::pair<std::string, source_pos>> macs;
     std::map<net::ip_address, std::pair<std::string, source_pos>> owners;
     for (const auto& [t, path] : tables_in(root, "resource", "")) {
-      check_keys(*t, path, {"name", "description", "addresses", "security_groups", "timeouts"});
+      check_keys(*t, path,
+                 {"name", "description", "addresses", "security_groups", "timeouts", "side", "mac", "max_flows"});
       resource res;
       res.pos = pos_of(*t);
+      if (model_.resources.size() == k_max_resources) {
+        error(res.pos, path, "more than " + std::to_string(k_max_resources) + " resources");
+      }
+      if (auto v = get_choice(*t, "side", path, "inside", "outside")) {
+        res.side = *v ? port_side::inside : port_side::outside;
+      }
+      if (auto v = get_integer(*t, "max_flows", path, 1, std::int64_t{1} << 28)) {
+        res.max_flows = static_cast<std::uint32_t>(*v);
+      }
       res.timeouts = model_.appliance.timeouts;
       if (const toml::table* tt = sub_table(*t, "timeouts", path)) {
         load_timeouts(*tt, with_key(path, "timeouts"), res.timeouts, true);
@@ -976,6 +1075,7 @@ class loader {
         }
       }
       res.description = get_string(*t, "description", path, false).value_or("");
+      load_mac(*t, path, res, macs);
       load_addresses(*t, path, res, owners);
       load_resource_groups(*t, path, res);
       model_.resources.push_back(std::move(res));
@@ -1124,17 +1224,58 @@ class loader {
 
 load_result load_policy_text(std::string_view text, const std::string& path) { return loader(path).run(text); }
 
+namespace {
+
+bool same_version(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
 load_result load_policy_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    load_result r;
-    r.diagnostics.push_back(
-        {severity::error, path, {}, "", "cannot open the file: " + std::string(std::strerror(errno))});
+  load_result r;
+  auto fail = [&](std::string message) {
+    r.diagnostics.push_back({severity::error, path, {}, "", std::move(message)});
     return r;
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail("cannot open the file: " + std::string(std::strerror(errno)));
+  struct stat before {};
+  std::string text;
+  bool read_ok = ::fstat(fd, &before) == 0;
+  while (read_ok) {
+    char buf[65536];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) read_ok = false;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_policy_text(text.str(), path);
+  const int read_errno = errno;
+  struct stat after {};
+  struct stat named {};
+  const bool stable = read_ok && ::fstat(fd, &after) == 0 && ::stat(path.c_str(), &named) == 0 &&
+                      same_version(before, after) && same_version(before, named) &&
+                      static_cast<off_t>(text.size()) == before.st_size;
+  ::close(fd);
+  if (!read_ok) return fail("cannot read the file: " + std::string(std::strerror(read_errno)));
+  if (!stable) {
+    return fail(
+        "the file changed while it was read (is a writer still at it?); nothing was applied. Write the new "
+        "file elsewhere and rename it into place");
+  }
+  return load_policy_text(text, path);
+}
+
+std::optional<diagnostic> refuse_unintended_empty(const policy_model& model) {
+  if (!model.resources.empty() || model.explicitly_empty) return std::nullopt;
+  return diagnostic{severity::error,
+                    model.source_file,
+                    {1, 1},
+                    "resource",
+                    "the policy protects no resource, which is what an empty or cut-off file looks like; "
+                    "nothing was applied (to run with no resources on purpose, write resource = [])"};
 }
 
 }  // namespace sgfw::config

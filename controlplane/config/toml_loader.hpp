@@ -21,9 +21,17 @@ struct load_result {
   bool ok() const { return model.has_value(); }
 };
 
+// Reads the file in one go and checks that it did not change while it was
+// read (same file, size and modification time before and after, every byte
+// read): a file caught mid-write is an error, never a policy.
 load_result load_policy_file(const std::string& path);
 
 // The same, from text already in memory; `path` is only used in messages.
 load_result load_policy_text(std::string_view text, const std::string& path);
+
+// A policy that protects no resource is what an empty or cut-off file
+// looks like; `sgfw run` (at start and on every reload) and `sgfw check`
+// refuse it unless the file says so explicitly with `resource = []`.
+std::optional<diagnostic> refuse_unintended_empty(const policy_model& model);
 
 }  // namespace sgfw::config

@@ -687,10 +687,20 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
   std::map<std::vector<std::uint32_t>, std::uint32_t> set_of_groups;
   std::vector<pending_set> pending;
   std::vector<dp::resource_map::entry> addresses;
+  std::vector<dp::resource_map::mac_entry> macs;
+  const std::uint32_t workers = std::max<std::uint32_t>(options.workers, 1);
+  config::appliance_settings shares = model.appliance;
+  if (options.max_flows != 0) shares.max_flows = options.max_flows;  // the running table's, on a reload
   for (std::size_t r = 0; r < model.resources.size(); ++r) {
     const auto& res = model.resources[r];
     p.resource_names.push_back(res.name);
     p.resource_timeouts.push_back(res.timeouts);
+    p.resource_side.push_back(res.side);
+    p.resource_slot.push_back(options.resource_slots != nullptr ? (*options.resource_slots)[r]
+                                                                : static_cast<std::uint16_t>(r));
+    // Each worker holds its share of the resource's flows, as of the table.
+    p.resource_flow_limit.push_back((shares.resource_share(res) + workers - 1) / workers);
+    if (res.mac) macs.push_back({*res.mac, static_cast<std::uint32_t>(r)});
     std::vector<std::uint32_t> groups = res.groups;
     std::sort(groups.begin(), groups.end());
     auto [it, fresh] = set_of_groups.emplace(groups, static_cast<std::uint32_t>(pending.size()));
@@ -701,12 +711,16 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
   p.resource_timeouts.push_back(model.appliance.timeouts);
   p.icmp_errors_related = model.appliance.icmp_errors_related;
   p.unprotected_forward = model.appliance.unprotected_forward;
+  p.other_ethertypes_forward = model.appliance.other_ethertypes_forward;
   p.arp_nd_pass = model.appliance.arp_nd_pass;
+  p.ra_guard = model.appliance.ra_guard;
+  p.adopt_midstream = model.appliance.adopt_midstream;
+  p.forward_multicast = model.appliance.forward_multicast;
   // The deny-all set, for resource indices past the end.
   p.resource_set.push_back(static_cast<std::uint32_t>(pending.size()));
   pending.push_back(build_set(ctx, {}));
   finish(pending, options.combine, p);
-  p.resources = dp::resource_map::build(addresses);
+  p.resources = dp::resource_map::build(addresses, macs);
   return p;
 }
 

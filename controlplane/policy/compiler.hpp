@@ -31,6 +31,13 @@ enum class combine_choice { automatic, rows, matrices, wide_matrices };
 struct compile_options {
   std::uint64_t generation = 0;
   combine_choice combine = combine_choice::automatic;
+  // The per-resource flow limits (S11) are per worker: each worker holds
+  // its share of a resource's flows.
+  std::uint32_t workers = 1;
+  std::uint32_t max_flows = 0;  // the running table's capacity, when it differs from the file's (a reload)
+  // Each resource's slot in the workers' per-resource flow counts, stable
+  // across policies (resource_slots.hpp); null: its index.
+  const std::vector<std::uint16_t>* resource_slots = nullptr;
 };
 
 dp::compiled_policy compile(const config::policy_model& model, const compile_options& options);

@@ -65,14 +65,15 @@ struct alignas(64) flow_entry {
   std::uint16_t local_port;
   std::uint16_t remote_port;
   std::uint8_t proto;
-  std::uint8_t reserved0;
+  std::uint8_t window_scale;  // TCP: low nibble original direction, high nibble reply; 15: not negotiated yet
   std::uint8_t flags;         // flow_flag
   std::uint8_t state;         // TCP state, or UDP exchange count (conntrack/tracker.hpp)
   std::uint32_t expires_at;   // clock ticks (ms), wrapping
   std::uint32_t rule;         // the rule that allowed the flow
   std::uint32_t generation;   // policy generation it was last judged under
-  std::uint32_t seq_next[2];  // TCP: next sequence number, [0] original direction, [1] reply
-  std::uint32_t reserved;
+  std::uint32_t seq_end[2];   // TCP: end of the sequence space each direction sent, [0] original, [1] reply
+  std::uint16_t quota_slot;   // the resource's slot in the per-resource flow counts (S11)
+  std::uint8_t window[2];     // TCP: largest window each direction advertised, scaled (tracker.cpp's encoding)
 
   flow_key key() const {
     return {local,       remote, local_port,

@@ -15,46 +15,69 @@ std::size_t fragment_table::home(const parsed_packet& p) const {
   h ^= static_cast<std::uint64_t>(p.src >> 64) + (h << 6);
   h ^= static_cast<std::uint64_t>(p.dst) * 0xC2B2AE3D27D4EB4FULL;
   h ^= static_cast<std::uint64_t>(p.dst >> 64) + (h >> 7);
-  h ^= (std::uint64_t{p.fragment_id} << 8 | p.proto) * 0x165667B19E3779F9ULL;
+  h ^= (std::uint64_t{p.fragment_id} << 8 | p.fragment_proto) * 0x165667B19E3779F9ULL;
   h ^= h >> 29;
   return static_cast<std::size_t>(h % entries_.size());
 }
 
 bool fragment_table::same(const entry& e, const parsed_packet& p) {
-  return e.src == p.src && e.dst == p.dst && e.id == p.fragment_id && e.proto == p.proto &&
+  return e.src == p.src && e.dst == p.dst && e.id == p.fragment_id && e.proto == p.fragment_proto &&
          ((e.state & 0x80) != 0) == (p.fam == net::family::ipv6);
 }
 
-bool fragment_table::remember(const parsed_packet& first, verdict v, std::uint32_t now_ms, std::uint32_t timeout_ms) {
-  std::size_t i = home(first);
-  entry* free_slot = nullptr;
+fragment_table::entry* fragment_table::find(const parsed_packet& p, std::uint32_t now_ms) {
+  std::size_t i = home(p);
   for (unsigned n = 0; n < k_probe; ++n, i = (i + 1) % entries_.size()) {
     entry& e = entries_[i];
-    if (live(e, now_ms) && same(e, first)) {
-      free_slot = &e;  // a retransmitted first fragment: judged again, remembered again
-      break;
-    }
-    if (free_slot == nullptr && !live(e, now_ms)) free_slot = &e;
+    if (live(e, now_ms) && same(e, p)) return &e;
   }
-  if (free_slot == nullptr) return false;
-  entry& e = *free_slot;
+  return nullptr;
+}
+
+bool fragment_table::remember(const parsed_packet& first, std::uint16_t port, std::uint32_t now_ms,
+                              std::uint32_t timeout_ms) {
+  entry* slot = find(first, now_ms);  // a retransmitted first fragment: remembered again
+  bool evicted = false;
+  if (slot == nullptr) {
+    std::size_t i = home(first);
+    for (unsigned n = 0; n < k_probe; ++n, i = (i + 1) % entries_.size()) {
+      entry& e = entries_[i];
+      if (!live(e, now_ms)) {
+        slot = &e;
+        break;
+      }
+      // All taken so far: the one that expires first (the oldest) gives way.
+      if (slot == nullptr || static_cast<std::int32_t>(e.expires_at - slot->expires_at) < 0) slot = &e;
+      evicted = n + 1 == k_probe;
+    }
+  }
+  entry& e = *slot;
   e.src = first.src;
   e.dst = first.dst;
   e.id = first.fragment_id;
-  e.proto = first.proto;
+  e.proto = first.fragment_proto;
   e.first_end = first.fragment_end;
+  e.port = port;
   e.expires_at = now_ms + std::clamp<std::uint32_t>(timeout_ms, 1, k_max_timeout_ms);
-  e.state = static_cast<std::uint8_t>((v == verdict::allow ? 1 : 2) | (first.fam == net::family::ipv6 ? 0x80 : 0));
-  return true;
+  e.state = static_cast<std::uint8_t>(1 | (first.fam == net::family::ipv6 ? 0x80 : 0));
+  return evicted;
 }
 
-fragment_table::follow fragment_table::lookup(const parsed_packet& later, std::uint32_t now_ms) const {
+void fragment_table::forget(const parsed_packet& first, std::uint32_t now_ms) {
+  if (entry* e = find(first, now_ms)) e->state = 0;
+}
+
+fragment_table::follow fragment_table::lookup(const parsed_packet& later, std::uint16_t port,
+                                              std::uint32_t now_ms) const {
   std::size_t i = home(later);
   for (unsigned n = 0; n < k_probe; ++n, i = (i + 1) % entries_.size()) {
     const entry& e = entries_[i];
     if (!live(e, now_ms) || !same(e, later)) continue;
+    // A datagram's fragments take one path; one from the other port is
+    // someone else's, injected into a datagram that was judged.
+    if (e.port != port) return follow::orphan;
     if (later.fragment_offset < e.first_end) return follow::overlap;
-    return (e.state & 3) == 1 ? follow::allow : follow::deny;
+    return follow::allow;
   }
   return follow::orphan;
 }
@@ -63,7 +86,7 @@ void fragment_table::age(std::uint32_t now_ms, std::uint32_t budget) {
   for (std::uint32_t n = 0; n < budget; ++n) {
     if (cursor_ >= entries_.size()) cursor_ = 0;
     entry& e = entries_[cursor_++];
-    if ((e.state & 3) != 0 && !live(e, now_ms)) e.state = 0;
+    if ((e.state & 1) != 0 && !live(e, now_ms)) e.state = 0;
   }
 }
 

@@ -16,12 +16,13 @@ enum class timeout_class : std::uint8_t {
   tcp_fin_wait,     // one side has sent FIN
   tcp_time_wait,    // both sides have sent FIN
   tcp_close,        // reset
+  tcp_unreplied,    // picked up mid-stream (midstream = "adopt"), the other side not heard yet
   udp,              // at most one request-response exchange so far
   udp_stream,       // more than one exchange
   icmp,             // ICMP / ICMPv6 echo
   other,            // any other protocol, tracked by address pair
 };
-inline constexpr std::size_t timeout_class_count = 10;
+inline constexpr std::size_t timeout_class_count = 11;
 
 struct timeout_range {
   std::string_view key;
@@ -33,7 +34,9 @@ struct timeout_range {
 
 // Defaults and ranges: the cloud's for TCP established (60-432000), UDP
 // (30-60) and UDP stream (60-180); Linux conntrack's values for the short
-// TCP states; 600 s for other protocols (S7); 30 s for ICMP (Linux).
+// TCP states; 600 s for other protocols (S7); 30 s for ICMP (Linux).  A
+// connection picked up mid-stream waits 30 s for its other side (as short
+// as a half-open one, and evictable like one, S5/S11).
 inline constexpr std::array<timeout_range, timeout_class_count> k_timeout_ranges{{
     {"tcp_syn_sent", 120, 1, 432000, false},
     {"tcp_syn_recv", 60, 1, 432000, false},
@@ -41,6 +44,7 @@ inline constexpr std::array<timeout_range, timeout_class_count> k_timeout_ranges
     {"tcp_fin_wait", 120, 1, 432000, false},
     {"tcp_time_wait", 120, 1, 432000, false},
     {"tcp_close", 10, 1, 432000, false},
+    {"tcp_unreplied", 30, 1, 432000, false},
     {"udp", 30, 30, 60, true},
     {"udp_stream", 180, 60, 180, true},
     {"icmp", 30, 1, 432000, false},

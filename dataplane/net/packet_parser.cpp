@@ -47,6 +47,13 @@ bool icmp_query_type(net::family f, std::uint8_t type) {
   return type == 128 || type == 129;
 }
 
+// The requests among them (echo, timestamp, information, address mask
+// requests; ICMPv6 echo request): only a request may open a flow (S5).
+bool icmp_request_type(net::family f, std::uint8_t type) {
+  if (f == net::family::ipv4) return type == 8 || type == 13 || type == 15 || type == 17;
+  return type == 128;
+}
+
 // ICMP errors that quote a packet (S6): destination unreachable (and
 // fragmentation needed), time exceeded, parameter problem; for ICMPv6 also
 // packet too big.
@@ -56,7 +63,9 @@ bool icmp_error_type(net::family f, std::uint8_t type) {
 }
 
 // Walks an IPv6 extension-header chain from `nh` at `off`; stops at the
-// upper-layer header.  Returns false when the chain is malformed.
+// upper-layer header, or right after the Fragment header of a later
+// fragment, whose payload is the middle of the datagram and holds no
+// headers.  Returns false when the chain is malformed.
 struct ipv6_chain {
   std::uint8_t proto = 0;
   std::uint32_t l4_offset = 0;
@@ -64,6 +73,8 @@ struct ipv6_chain {
   bool more_fragments = false;
   std::uint16_t fragment_offset = 0;
   std::uint32_t fragment_id = 0;
+  std::uint8_t fragment_next = 0;         // the Fragment header's next header
+  std::uint32_t fragmentable_offset = 0;  // where the fragmentable part starts: after the Fragment header
 };
 
 bool walk_ipv6_chain(const std::uint8_t* p, std::uint32_t end, std::uint8_t nh, std::uint32_t off, ipv6_chain& c) {
@@ -82,8 +93,16 @@ bool walk_ipv6_chain(const std::uint8_t* p, std::uint32_t end, std::uint8_t nh, 
       c.fragment_offset = static_cast<std::uint16_t>(field & 0xFFF8);
       c.more_fragments = (field & 1) != 0;
       c.fragment_id = be32(p + off + 4);
+      c.fragment_next = p[off];
       nh = p[off];
       off += 8;
+      c.fragmentable_offset = off;
+      if (c.fragment_offset != 0) {
+        // A later fragment: what follows is data, whatever `nh` says.
+        c.proto = nh;
+        c.l4_offset = off;
+        return true;
+      }
     } else {
       c.proto = nh;
       c.l4_offset = off;
@@ -127,10 +146,46 @@ bool parse_quote(const std::uint8_t* q, std::uint32_t len, net::family f, parsed
       out.quote_has_ports = true;
     } else if (is_icmp(proto, f) && icmp_query_type(f, h[0])) {
       out.quote.src_port = out.quote.dst_port = be16(h + 4);
+      out.quote.icmp_type = h[0];
       out.quote_has_ports = true;
     }
   }
   return true;
+}
+
+// The window-scale option of a SYN (RFC 7323 section 2.2); the rest of
+// the options do not matter to the tracker.
+void parse_tcp_options(const std::uint8_t* o, std::uint32_t len, parsed_packet& out) {
+  constexpr std::uint8_t k_end = 0;
+  constexpr std::uint8_t k_nop = 1;
+  constexpr std::uint8_t k_window_scale = 3;
+  constexpr std::uint8_t k_max_shift = 14;  // larger values are treated as 14 (RFC 7323)
+  for (std::uint32_t i = 0; i < len;) {
+    const std::uint8_t kind = o[i];
+    if (kind == k_end) return;
+    if (kind == k_nop) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= len) return;
+    const std::uint32_t size = o[i + 1];
+    if (size < 2 || i + size > len) return;  // malformed options: no scaling known
+    if (kind == k_window_scale && size == 3) out.tcp_wscale = std::min(o[i + 2], k_max_shift);
+    i += size;
+  }
+}
+
+// Neighbour discovery and MLD as RFC 4861 and RFC 3810 define them: only
+// on-link (hop limit 255, resp. 1 with a link-local or unspecified source),
+// never fragmented (RFC 6980).
+bool link_local_control(const parsed_packet& p, std::uint8_t type) {
+  if (p.fragment) return false;
+  if (type >= 133 && type <= 137) return p.hop_limit == 255;
+  if (type == 130 || type == 131 || type == 132 || type == 143) {
+    const bool link_local = (p.src >> 118) == (net::u128{0xFE80} >> 6);  // fe80::/10
+    return p.hop_limit == 1 && (link_local || p.src == 0);
+  }
+  return false;
 }
 
 // L4 of an unfragmented packet or of a first fragment.  A first fragment
@@ -151,7 +206,9 @@ void parse_l4(const std::uint8_t* h, std::uint32_t len, parsed_packet& out) {
       out.tcp_seq = be32(h + 4);
       out.tcp_ack = be32(h + 8);
       out.tcp_flags = h[13];
+      out.tcp_window = be16(h + 14);
       out.l4_payload = len - offset;
+      if ((out.tcp_flags & tcp_flag::syn) != 0) parse_tcp_options(h + 20, offset - 20, out);
       return;
     }
     case ip_proto::udp: {
@@ -172,12 +229,17 @@ void parse_l4(const std::uint8_t* h, std::uint32_t len, parsed_packet& out) {
   out.icmp_code = h[1];
   if (icmp_query_type(out.fam, out.icmp_type)) {
     out.icmp_query = true;
+    out.icmp_request = icmp_request_type(out.fam, out.icmp_type);
     out.src_port = out.dst_port = be16(h + 4);
   } else if (icmp_error_type(out.fam, out.icmp_type)) {
+    // An error is at most 576 bytes (RFC 1812) or the IPv6 minimum MTU
+    // (RFC 4443): one that comes in fragments is not one a router sent,
+    // and its fragments could not follow it to the quoted flow's worker.
+    if (first_fragment) return malformed(out, drop_reason::icmp_error_fragmented);
     out.icmp_error = true;
     if (!parse_quote(h + 8, len - 8, out.fam, out)) return malformed(out, drop_reason::icmp_bad_header);
-  } else if (out.fam == net::family::ipv6 && out.icmp_type >= 133 && out.icmp_type <= 137) {
-    out.neighbour_discovery = true;
+  } else if (out.fam == net::family::ipv6) {
+    out.neighbour_discovery = link_local_control(out, out.icmp_type);
   }
 }
 
@@ -192,6 +254,7 @@ void parse_ipv4(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
   out.kind = frame_kind::ip;
   out.fam = net::family::ipv4;
   out.proto = p[9];
+  out.hop_limit = p[8];
   out.src = be32(p + 12);
   out.dst = be32(p + 16);
   const std::uint16_t frag = be16(p + 6);
@@ -202,6 +265,7 @@ void parse_ipv4(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
     out.more_fragments = (frag & 0x2000) != 0;
     out.fragment_offset = offset;
     out.fragment_id = be16(p + 4);
+    out.fragment_proto = out.proto;
     out.fragment_end = static_cast<std::uint16_t>(std::min<std::uint32_t>(offset + payload, 0xFFFF));
     if (offset != 0) return;  // a later fragment: no L4 header
   }
@@ -215,6 +279,7 @@ void parse_ipv6(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
   if (payload == 0 || 40 + payload > len) return malformed(out, drop_reason::ipv6_bad_header);
   out.kind = frame_kind::ip;
   out.fam = net::family::ipv6;
+  out.hop_limit = p[7];
   out.src = be128(p + 8);
   out.dst = be128(p + 24);
   const std::uint32_t end = 40 + payload;
@@ -226,8 +291,12 @@ void parse_ipv6(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
     out.more_fragments = c.more_fragments;
     out.fragment_offset = c.fragment_offset;
     out.fragment_id = c.fragment_id;
+    out.fragment_proto = c.fragment_next;
+    // Counted from after the Fragment header: extension headers after it
+    // belong to the fragmentable part, and a later fragment that reaches
+    // into them or into the transport header is an overlap.
     out.fragment_end =
-        static_cast<std::uint16_t>(std::min<std::uint32_t>(c.fragment_offset + (end - c.l4_offset), 0xFFFF));
+        static_cast<std::uint16_t>(std::min<std::uint32_t>(c.fragment_offset + (end - c.fragmentable_offset), 0xFFFF));
     if (c.fragment_offset != 0) return;
   }
   if (out.proto == 59) return;  // no next header

@@ -33,6 +33,12 @@
 
 namespace sgfw::dp {
 
+// Slots of the per-resource flow counts in each worker; the last one is
+// shared by resources the control plane could give no slot of their own
+// (it is never limited).
+inline constexpr std::uint32_t k_resource_slots = 65536;
+inline constexpr std::uint16_t k_unlimited_slot = k_resource_slots - 1;
+
 // Global rule index 0 means "no rule": the packet is denied.
 inline constexpr std::uint32_t k_no_rule = 0;
 
@@ -229,9 +235,22 @@ struct compiled_policy {
   // appliance-wide choices that a reload may change too.  Index
   // resource_count() holds the appliance's own timeouts.
   std::vector<flow_timeouts> resource_timeouts;
-  bool icmp_errors_related = true;  // S6
-  bool unprotected_forward = true;  // S9: traffic to and from no resource
-  bool arp_nd_pass = true;          // S9
+  // Per resource: the port it sits behind (S1: only packets from there may
+  // open its egress flows), its slot in every worker's per-resource flow
+  // counts (stable across policies, so counts follow the resource), and
+  // how many flows it may hold in one worker's table (S11).
+  std::vector<port_side> resource_side;
+  std::vector<std::uint16_t> resource_slot;
+  std::vector<std::uint32_t> resource_flow_limit;
+  bool icmp_errors_related = true;        // S6
+  bool unprotected_forward = false;       // S9: traffic to and from no resource
+  bool other_ethertypes_forward = false;  // S9: frames neither IP nor ARP
+  bool arp_nd_pass = true;                // S9
+  bool ra_guard = true;                   // S9: RAs and redirects from the outside are not let in
+  bool adopt_midstream = false;           // S5: a plain TCP ACK may open a flow (unreplied)
+  // S9: broadcast and multicast destinations forwarded as they are
+  // ([appliance] forward_multicast); every other one is dropped.
+  std::vector<net::cidr> forward_multicast;
 
   std::vector<rule_info> rules;  // [k_no_rule] is a placeholder
   std::string rule_id_text;

@@ -16,6 +16,11 @@ constexpr direction opposite(direction d) { return d == direction::ingress ? dir
 
 constexpr std::string_view to_string(direction d) { return d == direction::ingress ? "ingress" : "egress"; }
 
+// Which of the appliance's two ports a resource sits behind (S1).
+enum class port_side : std::uint8_t { outside = 0, inside = 1 };
+
+constexpr std::string_view to_string(port_side s) { return s == port_side::inside ? "inside" : "outside"; }
+
 // IANA protocol numbers that security-group rules treat specially (S2).
 namespace ip_proto {
 inline constexpr std::uint8_t icmp = 1;

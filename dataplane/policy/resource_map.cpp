@@ -12,7 +12,7 @@ std::size_t table_size(std::size_t n) { return n == 0 ? 0 : std::bit_ceil(std::m
 
 }  // namespace
 
-resource_map resource_map::build(std::span<const entry> entries) {
+resource_map resource_map::build(std::span<const entry> entries, std::span<const mac_entry> macs) {
   resource_map m;
   std::size_t n4 = 0;
   for (const entry& e : entries) n4 += e.address.fam == net::family::ipv4 ? 1 : 0;
@@ -31,6 +31,13 @@ resource_map resource_map::build(std::span<const entry> entries) {
       while (m.v6_[i].resource != k_no_resource) i = (i + 1) & m.v6_mask_;
       m.v6_[i] = {e.address.value, e.resource};
     }
+  }
+  m.mac_.assign(table_size(macs.size()), mac_slot{0, k_no_resource});
+  m.mac_mask_ = m.mac_.empty() ? 0 : m.mac_.size() - 1;
+  for (const mac_entry& e : macs) {
+    std::size_t i = hash_v4(static_cast<std::uint32_t>(e.mac ^ (e.mac >> 24))) & m.mac_mask_;
+    while (m.mac_[i].resource != k_no_resource) i = (i + 1) & m.mac_mask_;
+    m.mac_[i] = {e.mac, e.resource};
   }
   return m;
 }

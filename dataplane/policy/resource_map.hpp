@@ -25,8 +25,25 @@ class resource_map {
     std::uint32_t resource;
   };
 
-  // Addresses must be distinct (the config validator guarantees it).
-  static resource_map build(std::span<const entry> entries);
+  // A MAC address (48 bits, as on the wire, in the low bits) a resource
+  // uses: frames to or from it belong to the resource even when their IP
+  // address is not one it listed (its link-local and SLAAC addresses).
+  struct mac_entry {
+    std::uint64_t mac;
+    std::uint32_t resource;
+  };
+
+  // Addresses and MACs must be distinct (the config validator guarantees it).
+  static resource_map build(std::span<const entry> entries, std::span<const mac_entry> macs = {});
+
+  bool has_macs() const { return !mac_.empty(); }
+  std::uint32_t find_mac(std::uint64_t mac) const {
+    if (mac_.empty()) return k_no_resource;
+    for (std::size_t i = hash_v4(static_cast<std::uint32_t>(mac ^ (mac >> 24))) & mac_mask_;; i = (i + 1) & mac_mask_) {
+      const mac_slot& s = mac_[i];
+      if (s.resource == k_no_resource || s.mac == mac) return s.resource;
+    }
+  }
 
   std::uint32_t find_v4(std::uint32_t a) const {
     if (v4_.empty()) return k_no_resource;
@@ -53,7 +70,9 @@ class resource_map {
     }
   }
 
-  std::size_t memory_bytes() const { return v4_.size() * sizeof(slot_v4) + v6_.size() * sizeof(slot_v6); }
+  std::size_t memory_bytes() const {
+    return v4_.size() * sizeof(slot_v4) + v6_.size() * sizeof(slot_v6) + mac_.size() * sizeof(mac_slot);
+  }
 
  private:
   struct slot_v4 {
@@ -76,10 +95,17 @@ class resource_map {
     return static_cast<std::size_t>(h ^ (h >> 29));
   }
 
+  struct mac_slot {
+    std::uint64_t mac;
+    std::uint32_t resource;
+  };
+
   std::vector<slot_v4> v4_;
   std::vector<slot_v6> v6_;
+  std::vector<mac_slot> mac_;
   std::size_t v4_mask_ = 0;
   std::size_t v6_mask_ = 0;
+  std::size_t mac_mask_ = 0;
 };
 
 }  // namespace sgfw::dp

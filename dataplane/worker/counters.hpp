@@ -21,7 +21,8 @@ struct alignas(64) worker_counters {
   std::atomic<std::uint64_t> related{0};              // ICMP errors passed as related (S6)
   std::atomic<std::uint64_t> handed_off{0};           // sent to the owning worker
   std::atomic<std::uint64_t> received_from_others{0};
-  std::atomic<std::uint64_t> flows{0};  // current table size
+  std::atomic<std::uint64_t> fragments_evicted{0};  // older datagrams' first-fragment verdicts given way (S10)
+  std::atomic<std::uint64_t> flows{0};              // current table size
   std::array<std::atomic<std::uint64_t>, drop_reason_count> drops{};
 
   std::uint64_t dropped(drop_reason r) const {
@@ -37,6 +38,10 @@ struct alignas(64) worker_counters {
 // The single writer's increment: no read-modify-write instruction needed.
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t delta) {
   if (delta != 0) c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+inline void bump32(std::atomic<std::uint32_t>& c, int delta) {
+  c.store(static_cast<std::uint32_t>(c.load(std::memory_order_relaxed) + static_cast<std::uint32_t>(delta)),
+          std::memory_order_relaxed);
 }
 
 }  // namespace sgfw::dp

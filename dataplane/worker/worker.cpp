@@ -12,14 +12,55 @@ namespace sgfw::dp {
 
 namespace {
 
-// Protocols whose flows are told apart by ports: TCP, UDP, and ICMP
-// queries (by identifier).  Every other protocol is tracked by address
-// pair alone (S5).
-bool has_ports(const parsed_packet& p) { return p.proto == ip_proto::tcp || p.proto == ip_proto::udp || p.icmp_query; }
-
 const flow_timeouts& timeouts_of(const compiled_policy& p, std::uint32_t resource) {
   return p.resource_timeouts[std::min<std::size_t>(resource, p.resource_count())];
 }
+
+// An ICMP query flow (S5) is keyed by the identifier and by which query it
+// is and which way its request went, as Linux conntrack keys echo request
+// and reply as one tuple: a timestamp request does not let an echo reply
+// back, and a peer's own echo request with the identifier of ours is a flow
+// of its own.  Both ports of the key carry it: the identifier local, the
+// request's type (and bit 8: the request travelled towards the resource)
+// remote.
+bool icmp_request(net::family f, std::uint8_t type) {
+  return f == net::family::ipv4 ? (type == 8 || type == 13 || type == 15 || type == 17) : type == 128;
+}
+std::uint16_t icmp_request_type(net::family f, std::uint8_t type) {
+  if (icmp_request(f, type)) return type;
+  if (f == net::family::ipv6) return type == 129 ? 128 : type;
+  return type == 0 ? 8 : static_cast<std::uint8_t>(type - 1);  // 14, 16, 18 answer 13, 15, 17
+}
+std::uint16_t icmp_query_key(net::family f, std::uint8_t type, bool travels_inbound) {
+  const bool request_inbound = icmp_request(f, type) ? travels_inbound : !travels_inbound;
+  return static_cast<std::uint16_t>(icmp_request_type(f, type) | (request_inbound ? 0x100 : 0));
+}
+
+bool is_icmp(const parsed_packet& p) {
+  return (p.proto == ip_proto::icmp && p.fam == net::family::ipv4) ||
+         (p.proto == ip_proto::icmpv6 && p.fam == net::family::ipv6);
+}
+
+// Broadcast (255.255.255.255) and multicast (224.0.0.0/4, ff00::/8).
+bool group_address(net::family f, net::u128 a) {
+  if (f == net::family::ipv4) return (a >> 28) == 0xE || a == 0xFFFFFFFFU;
+  return (a >> 120) == 0xFF;
+}
+
+bool forwarded_group(const compiled_policy& policy, const net::ip_address& a) {
+  for (const net::cidr& c : policy.forward_multicast) {
+    if (c.contains(a)) return true;
+  }
+  return false;
+}
+
+// A MAC address as on the wire, in the low 48 bits.
+std::uint64_t mac_at(const std::uint8_t* p) {
+  std::uint64_t m = 0;
+  for (int i = 0; i < 6; ++i) m = (m << 8) | p[i];
+  return m;
+}
+constexpr std::uint64_t k_mac_group_bit = std::uint64_t{1} << 40;  // I/G bit of the first octet
 
 }  // namespace
 
@@ -28,6 +69,8 @@ worker::worker(worker_config config)
       owner_(config_.workers, config_.reta_size),
       flows_(config_.flow_capacity),
       fragments_(config_.fragment_slots),
+      resource_flows_(new std::atomic<std::uint32_t>[k_resource_slots]()),
+      resource_exceeded_(new std::atomic<std::uint64_t>[k_resource_slots]()),
       aged_at_(static_cast<std::uint32_t>(config_.clock.now_ms())) {
   config_.policy->register_worker(config_.id);
 }
@@ -62,9 +105,10 @@ unsigned worker::poll_once(bool ports) {
   bump(counters_.related, related_);
   bump(counters_.handed_off, handed_off_);
   bump(counters_.received_from_others, received_);
+  bump(counters_.fragments_evicted, fragments_evicted_);
   for (std::size_t r = 0; r < drop_reason_count; ++r) bump(counters_.drops[r], drops_[r]);
   counters_.flows.store(flows_.size(), std::memory_order_relaxed);
-  rx_ = tx_done_ = created_ = expired_ = early_dropped_ = related_ = handed_off_ = received_ = 0;
+  rx_ = tx_done_ = created_ = expired_ = early_dropped_ = related_ = handed_off_ = received_ = fragments_evicted_ = 0;
   drops_.fill(0);
 
   config_.policy->quiescent(config_.id);
@@ -76,6 +120,7 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
   // One load of the policy for the whole burst (RCU read side).
   const compiled_policy* policy = config_.policy->current();
   classify_count_ = 0;
+  deferred_ = false;
   constexpr std::uint16_t k_ahead = 4;  // packets whose headers are loading while one is parsed
   for (std::uint16_t i = 0; i < n && i < k_ahead; ++i) rte_prefetch0(rte_pktmbuf_mtod(mbufs[i], const void*));
   for (std::uint16_t i = 0; i < n; ++i) {
@@ -87,6 +132,8 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
     s.in_port = s.mbuf->port;
     s.drop = drop_reason::none;
     s.done = false;
+    s.deferred = false;
+    s.wrong_side = false;
     s.sides = 0;
     parse_frame(rte_pktmbuf_mtod(s.mbuf, const std::uint8_t*), s.mbuf->data_len, s.packet);
   }
@@ -123,7 +170,10 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
   for (std::uint16_t i = 0; i < n; ++i) {
     slot& s = slots_[i];
     if (s.done) continue;
-    for (std::uint8_t k = 0; k < s.sides; ++k) s.side_of[k].hint = flows_.prefetch_entry(s.side_of[k].hash);
+    for (std::uint8_t k = 0; k < s.sides; ++k) {
+      side& sd = s.side_of[k];
+      if (!sd.stateless) sd.hint = flows_.prefetch_entry(sd.hash);
+    }
   }
   for (std::uint16_t i = 0; i < n; ++i) {
     if (!slots_[i].done) look_up(slots_[i], *policy);
@@ -131,6 +181,14 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
   if (classify_count_ != 0) classify_burst(*policy, classify_keys_.data(), decisions_.data(), classify_count_);
   for (std::uint16_t i = 0; i < n; ++i) {
     if (!slots_[i].done) commit(slots_[i], *policy);
+  }
+  // Later fragments last, in the order they came: a first fragment this
+  // burst judged is remembered by now, whether it came before them in the
+  // burst or (reordered on the way) after them.
+  if (deferred_) {
+    for (std::uint16_t i = 0; i < n; ++i) {
+      if (slots_[i].deferred) follow_fragment(slots_[i]);
+    }
   }
   flush();
 }
@@ -144,59 +202,82 @@ void worker::sort_out(slot& s, const compiled_policy& policy) {
     case frame_kind::arp:
       return policy.arp_nd_pass ? forward(s) : drop(s, drop_reason::arp_nd);
     case frame_kind::non_ip:
-      return policy.unprotected_forward ? forward(s) : drop(s, drop_reason::unprotected);
+      // MPLS, PPPoE, LLC/SNAP and the like would carry IP past the rules.
+      return policy.other_ethertypes_forward ? forward(s) : drop(s, drop_reason::other_ethertype);
     case frame_kind::ip:
       break;
   }
-  if (p.neighbour_discovery) return policy.arp_nd_pass ? forward(s) : drop(s, drop_reason::arp_nd);
-  const std::uint32_t src_res = policy.resources.find(p.source());
-  const std::uint32_t dst_res = policy.resources.find(p.destination());
+  if (p.neighbour_discovery) {
+    // RA guard (RFC 6105): router advertisements and redirects from the
+    // outside would let anyone there become the resources' router.
+    constexpr std::uint8_t k_router_advertisement = 134;
+    constexpr std::uint8_t k_redirect = 137;
+    if (policy.ra_guard && s.in_port == config_.outside_port &&
+        (p.icmp_type == k_router_advertisement || p.icmp_type == k_redirect)) {
+      return drop(s, drop_reason::ra_guard);
+    }
+    return policy.arp_nd_pass ? forward(s) : drop(s, drop_reason::arp_nd);
+  }
+  // Two keys of one packet would be the same flow; no host sends this.
+  if (p.src == p.dst) return drop(s, drop_reason::land);
+  if (group_address(p.fam, p.src)) return drop(s, drop_reason::martian_source);
+  // S9: the cloud delivers no broadcast or multicast; only what the file
+  // names is forwarded, as it is.
+  if (group_address(p.fam, p.dst)) {
+    return forwarded_group(policy, p.destination()) ? forward(s) : drop(s, drop_reason::broadcast_multicast);
+  }
+  std::uint32_t src_res = policy.resources.find(p.source());
+  std::uint32_t dst_res = policy.resources.find(p.destination());
+  if (policy.resources.has_macs() && (src_res == k_no_resource || dst_res == k_no_resource)) {
+    // A resource that listed its MAC owns every address it uses behind it.
+    const std::uint8_t* eth = rte_pktmbuf_mtod(s.mbuf, const std::uint8_t*);
+    if (src_res == k_no_resource) src_res = policy.resources.find_mac(mac_at(eth + 6));
+    const std::uint64_t dst_mac = mac_at(eth);
+    if (dst_res == k_no_resource && (dst_mac & k_mac_group_bit) == 0) dst_res = policy.resources.find_mac(dst_mac);
+  }
   if (src_res == k_no_resource && dst_res == k_no_resource) {
     return policy.unprotected_forward ? forward(s) : drop(s, drop_reason::unprotected);
   }
+  if (p.proto == ip_proto::tcp && p.has_l4 && !tcp_flags_valid(p.tcp_flags)) return drop(s, drop_reason::tcp_invalid);
+  if (src_res != k_no_resource) {
+    const std::uint16_t home =
+        policy.resource_side[src_res] == port_side::inside ? config_.inside_port : config_.outside_port;
+    s.wrong_side = s.in_port != home;
+  }
   if (p.fragment && p.fragment_offset != 0) {
-    switch (fragments_.lookup(p, now_)) {
-      case fragment_table::follow::allow:
-        return forward(s);
-      case fragment_table::follow::deny:
-        return drop(s, drop_reason::fragment_denied);
-      case fragment_table::follow::orphan:
-        return drop(s, drop_reason::fragment_orphan);
-      case fragment_table::follow::overlap:
-        return drop(s, drop_reason::fragment_overlap);
-    }
+    s.deferred = true;
+    s.done = true;  // out of the flow stages; follow_fragment() decides
+    deferred_ = true;
+    return;
   }
   make_sides(s, policy, src_res, dst_res);
+}
+
+void worker::follow_fragment(slot& s) {
+  switch (fragments_.lookup(s.packet, s.in_port, now_)) {
+    case fragment_table::follow::allow:
+      return forward(s);
+    case fragment_table::follow::orphan:
+      return drop(s, drop_reason::fragment_orphan);
+    case fragment_table::follow::overlap:
+      return drop(s, drop_reason::fragment_overlap);
+  }
 }
 
 // One side per protected resource the packet touches (S1): the sender's
 // egress and the receiver's ingress, each with the flow as that resource
 // sees it (its own address local).
 void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t src_res, std::uint32_t dst_res) {
-  (void)policy;
   const parsed_packet& p = s.packet;
-  const bool ports = has_ports(p);
+  const bool ports = p.proto == ip_proto::tcp || p.proto == ip_proto::udp;
+  const bool icmp = is_icmp(p);
   for (const bool inbound : {false, true}) {
     const std::uint32_t res = inbound ? dst_res : src_res;
     if (res == k_no_resource) continue;
     side& sd = s.side_of[s.sides++];
     sd.reset(res, inbound, p.fam, p.icmp_error ? p.quote.proto : p.proto);
     if (p.icmp_error) {
-      // The quoted packet is the resource's own (an error coming in) or one
-      // it received (an error it sends): either way its flow, seen from the
-      // resource, has the quoted source local when the error comes in.
-      const quoted_packet& q = p.quote;
-      sd.icmp_related = true;
-      sd.key.local = inbound ? q.src : q.dst;
-      sd.key.remote = inbound ? q.dst : q.src;
-      const bool quote_ports = q.proto == ip_proto::tcp || q.proto == ip_proto::udp ||
-                               (q.proto == p.proto && p.quote_has_ports);  // a quoted echo
-      if (quote_ports) {
-        sd.key.local_port = inbound ? q.src_port : q.dst_port;
-        sd.key.remote_port = inbound ? q.dst_port : q.src_port;
-      }
-      // A TCP/UDP quote too short for its ports names no flow.
-      if ((q.proto == ip_proto::tcp || q.proto == ip_proto::udp) && !p.quote_has_ports) sd.classify = true;
+      make_error_side(s, policy, sd, src_res);
       continue;
     }
     sd.key.local = inbound ? p.dst : p.src;
@@ -204,13 +285,74 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
     if (ports) {
       sd.key.local_port = inbound ? p.dst_port : p.src_port;
       sd.key.remote_port = inbound ? p.src_port : p.dst_port;
+    } else if (icmp) {
+      if (p.icmp_query) {
+        sd.key.local_port = p.src_port;  // the identifier
+        sd.key.remote_port = icmp_query_key(p.fam, p.icmp_type, inbound);
+      } else {
+        sd.stateless = true;  // neither query nor error: nothing to track
+      }
     }
   }
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
+    if (sd.stateless || sd.classify) continue;
     sd.hash = flows_.hash(sd.key);
     flows_.prefetch_control(sd.hash);
   }
+}
+
+// An ICMP error (S6) is related to a flow only as Linux conntrack relates
+// it: the error goes back to the sender of the packet it quotes (outer
+// destination = quoted source; the outer source may be any router on the
+// path), and the quoted packet belongs, as it was sent, to a flow tracked
+// for this side's resource: on the receiver's side the resource sent the
+// quoted packet, on the sender's side (the resource reports a packet it
+// received) the resource was its destination.  Anything else is judged by
+// the ICMP rules alone.
+void worker::make_error_side(const slot& s, const compiled_policy& policy, side& sd, std::uint32_t src_res) {
+  const parsed_packet& p = s.packet;
+  const quoted_packet& q = p.quote;
+  const bool back_to_sender = q.src == p.dst;
+  const bool owns_quote = sd.inbound || q.dst == p.src || policy.resources.find({p.fam, q.dst}) == src_res;
+  const bool quoted_ports = q.proto == ip_proto::tcp || q.proto == ip_proto::udp;
+  const bool quoted_icmp = (q.proto == ip_proto::icmp && p.fam == net::family::ipv4) ||
+                           (q.proto == ip_proto::icmpv6 && p.fam == net::family::ipv6);
+  // A flow the quote could name: TCP/UDP with its ports, an ICMP query, or
+  // another protocol (by address pair).
+  const bool names_flow = quoted_ports || quoted_icmp ? p.quote_has_ports : true;
+  if (!back_to_sender || !owns_quote || !names_flow) {
+    sd.stateless = true;
+    return;
+  }
+  sd.icmp_related = true;
+  sd.key.local = sd.inbound ? q.src : q.dst;
+  sd.key.remote = sd.inbound ? q.dst : q.src;
+  if (quoted_ports) {
+    sd.key.local_port = sd.inbound ? q.src_port : q.dst_port;
+    sd.key.remote_port = sd.inbound ? q.dst_port : q.src_port;
+  } else if (quoted_icmp) {
+    // The quoted query travelled away from the resource on the receiver's
+    // side, towards it on the sender's.
+    sd.key.local_port = q.src_port;
+    sd.key.remote_port = icmp_query_key(p.fam, q.icmp_type, !sd.inbound);
+  }
+}
+
+void worker::classify_side(side& sd, const parsed_packet& p, const compiled_policy& policy) {
+  (void)policy;
+  const direction dir = sd.inbound ? direction::ingress : direction::egress;
+  sd.classify = true;
+  sd.classify_index = classify_count_++;
+  if (p.icmp_error || is_icmp(p)) {
+    // ICMP rules match the message's own type and code, with the packet's
+    // own remote address.
+    classify_keys_[sd.classify_index] = classify_key::make(
+        {sd.resource, dir, sd.inbound ? p.source() : p.destination(), p.proto, 0, 0, p.icmp_type, p.icmp_code});
+    return;
+  }
+  classify_keys_[sd.classify_index] = classify_key::make(
+      {sd.resource, dir, {p.fam, sd.key.remote}, p.proto, sd.key.local_port, sd.key.remote_port, 0, 0});
 }
 
 // A side's flow, unless it has timed out: ageing sweeps the table a slice
@@ -219,7 +361,7 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
 flow_entry* worker::live_flow(side& sd) {
   flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
   if (e != nullptr && expired(*e, now_)) {
-    flows_.erase(e);
+    forget(e);
     ++expired_;
     e = nullptr;
   }
@@ -243,19 +385,32 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
   const parsed_packet& p = s.packet;
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
-    const direction dir = sd.inbound ? direction::ingress : direction::egress;
+    // S1: a resource's source address from the port it does not sit
+    // behind may belong to a flow that exists (asymmetric routing), never
+    // open or judge one of its own.
+    const bool spoofable = !sd.inbound && s.wrong_side;
+    if (sd.stateless) {
+      if (spoofable) {
+        s.drop = drop_reason::spoofed_source;
+        continue;
+      }
+      classify_side(sd, p, policy);
+      continue;
+    }
     if (sd.icmp_related) {
       // S6: an error quoting a tracked flow passes as related; otherwise the
       // error is judged by the rules like any ICMP message.
-      const flow_entry* e = sd.classify ? nullptr : live_flow(sd);
+      const flow_entry* e = live_flow(sd);
       if (e != nullptr && policy.icmp_errors_related) {
         ++related_;
         continue;
       }
-      sd.classify = true;
-      sd.classify_index = classify_count_++;
-      classify_keys_[sd.classify_index] = classify_key::make(
-          {sd.resource, dir, sd.inbound ? p.source() : p.destination(), p.proto, 0, 0, p.icmp_type, p.icmp_code});
+      if (spoofable) {
+        s.drop = drop_reason::spoofed_source;
+        continue;
+      }
+      sd.stateless = true;
+      classify_side(sd, p, policy);
       continue;
     }
     flow_entry* e = live_flow(sd);
@@ -265,7 +420,8 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
       // so a policy change applies to them at once.
       decision d;
       if (!rejudge(*e, sd, policy, d)) {
-        flows_.erase(e);
+        forget(e);
+        sd.entry = nullptr;
         s.drop = drop_reason::untracked_cut;
         continue;
       }
@@ -285,18 +441,25 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
         s.drop = drop_reason::tcp_invalid;
         continue;
       }
-      flows_.erase(e);  // restart: a new connection on a closed flow's ports
+      forget(e);  // restart: a new connection on a closed flow's ports
+      sd.entry = nullptr;
     }
-    sd.classify = true;
-    sd.classify_index = classify_count_++;
-    classify_keys_[sd.classify_index] = classify_key::make({sd.resource,
-                                                            dir,
-                                                            {p.fam, sd.key.remote},
-                                                            p.proto,
-                                                            sd.key.local_port,
-                                                            sd.key.remote_port,
-                                                            p.icmp_type,
-                                                            p.icmp_code});
+    // No flow (yet: an earlier packet of this burst may still create it).
+    if (spoofable) {
+      sd.missing = drop_reason::spoofed_source;
+      continue;
+    }
+    switch (how_it_opens(p, policy.adopt_midstream)) {
+      case opening::invalid:
+        sd.missing = drop_reason::tcp_invalid;
+        continue;
+      case opening::stateless:
+        sd.stateless = true;
+        break;
+      case opening::opens:
+        break;
+    }
+    classify_side(sd, p, policy);
   }
 }
 
@@ -321,39 +484,47 @@ void worker::commit(slot& s, const compiled_policy& policy) {
   if (s.drop != drop_reason::none) return drop(s, s.drop);
   const bool first_fragment = p.fragment && p.fragment_offset == 0;
   for (std::uint8_t k = 0; k < s.sides; ++k) {
+    side& sd = s.side_of[k];
+    if (sd.missing != drop_reason::none || (sd.classify && !sd.stateless)) {
+      // A flow an earlier packet of this burst started is this packet's
+      // flow (a request and its answer in one burst); a packet that may
+      // not open one needs it.
+      const flow_entry* e = entry_of(sd);
+      if (e != nullptr) {
+        if (check(*e, p, sd.inbound) != track_verdict::accept) return drop(s, drop_reason::tcp_invalid);
+        sd.known = true;
+        sd.classify = false;
+        sd.missing = drop_reason::none;
+      } else if (sd.missing != drop_reason::none) {
+        return drop(s, sd.missing);
+      }
+    } else if (sd.known) {
+      // Earlier packets of this burst may have moved a known flow on (a
+      // RST, FINs) or evicted it: judge this packet against the flow as it
+      // is now.
+      const flow_entry* e = entry_of(sd);
+      if (e == nullptr) return drop(s, drop_reason::conntrack_full);
+      if (check(*e, p, sd.inbound) != track_verdict::accept) return drop(s, drop_reason::tcp_invalid);
+    }
+  }
+  for (std::uint8_t k = 0; k < s.sides; ++k) {
     const side& sd = s.side_of[k];
     if (sd.classify && !decisions_[sd.classify_index].allowed()) {
-      if (first_fragment) {
-        fragments_.remember(p, fragment_table::verdict::deny, now_, config_.fragment_timeout_ms);
-      }
+      // Its followers are orphans now, even those of an earlier copy of
+      // this first fragment that was allowed.
+      if (first_fragment) fragments_.forget(p, now_);
       return drop(s, drop_reason::policy_denied);
     }
   }
-  // ICMP errors never start a flow, nor does a lone RST.
-  const bool starts_flow = !p.icmp_error && !(p.proto == ip_proto::tcp && (p.tcp_flags & tcp_flag::rst) != 0);
-  for (std::uint8_t k = 0; k < s.sides; ++k) {
-    side& sd = s.side_of[k];
-    // A flow an earlier packet of this burst started is this packet's flow.
-    if (sd.classify && starts_flow && entry_of(sd) != nullptr) sd.known = true;
-    // Earlier packets of this burst may have moved a known flow on (a RST,
-    // FINs): judge this packet against the flow as it is now.
-    if (sd.known) {
-      const flow_entry* e = entry_of(sd);
-      if (e != nullptr && check(*e, p, sd.inbound) != track_verdict::accept) return drop(s, drop_reason::tcp_invalid);
-    }
-  }
-  // Create the flows the packet starts, then remember a first fragment's
-  // verdict; if either fails, undo what this packet created.
+  // Create the flows the packet starts; if one does not fit, undo what
+  // this packet created.
   std::array<bool, 2> created{};
   drop_reason failed = drop_reason::none;
-  for (std::uint8_t k = 0; k < s.sides && starts_flow; ++k) {
+  for (std::uint8_t k = 0; k < s.sides; ++k) {
     const side& sd = s.side_of[k];
-    if (!sd.classify || sd.known) continue;
-    flow_entry* e = insert_flow(s, sd);
-    if (e == nullptr) {
-      failed = drop_reason::conntrack_full;
-      break;
-    }
+    if (!sd.classify || sd.stateless || sd.known) continue;
+    flow_entry* e = insert_flow(s, sd, policy, failed);
+    if (e == nullptr) break;
     const decision& d = decisions_[sd.classify_index];
     track_first(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
     e->rule = d.rule;
@@ -361,17 +532,14 @@ void worker::commit(slot& s, const compiled_policy& policy) {
     if (d.untracked) e->flags |= flow_flag::untracked;
     created[k] = true;
   }
-  if (failed == drop_reason::none && first_fragment &&
-      !fragments_.remember(p, fragment_table::verdict::allow, now_, config_.fragment_timeout_ms)) {
-    failed = drop_reason::fragment_table_full;
-  }
   if (failed != drop_reason::none) {
     for (std::uint8_t k = 0; k < s.sides; ++k) {
       if (!created[k]) continue;
-      if (flow_entry* e = flows_.find(s.side_of[k].key, s.side_of[k].hash)) flows_.erase(e);
+      if (flow_entry* e = flows_.find(s.side_of[k].key, s.side_of[k].hash)) forget(e);
     }
     return drop(s, failed);
   }
+  if (first_fragment && fragments_.remember(p, s.in_port, now_, config_.fragment_timeout_ms)) ++fragments_evicted_;
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
     if (created[k]) ++created_;
@@ -383,23 +551,44 @@ void worker::commit(slot& s, const compiled_policy& policy) {
   forward(s);
 }
 
-// A new flow's entry.  With early drop (S11) a full table makes room by
-// evicting the half-open flow nearest its timeout around the key's home,
-// never one of this packet's own flows.
-flow_entry* worker::insert_flow(const slot& s, const side& sd) {
-  flow_entry* e = flows_.insert(sd.key, sd.hash);
-  if (e != nullptr || !config_.early_drop) return e;
-  flow_entry* victim = flows_.nearby(sd.hash, 32, [&s](const flow_entry& c, const flow_entry* best) {
-    if (!half_open(c)) return false;
-    for (std::uint8_t k = 0; k < s.sides; ++k) {
-      if (c.matches(s.side_of[k].key)) return false;
+// A new flow's entry, within the table and the resource's share of it
+// (S11).  With early drop a full table, or a resource at its share, makes
+// room by evicting the half-open flow nearest its timeout around the key's
+// home (of the same resource when it is the share that is full), never one
+// of this packet's own flows.
+flow_entry* worker::insert_flow(const slot& s, const side& sd, const compiled_policy& policy, drop_reason& why) {
+  const std::uint16_t quota_slot = policy.resource_slot[sd.resource];
+  const bool at_share = quota_slot != k_unlimited_slot && resource_flows_[quota_slot].load(std::memory_order_relaxed) >=
+                                                              policy.resource_flow_limit[sd.resource];
+  flow_entry* e = at_share ? nullptr : flows_.insert(sd.key, sd.hash);
+  if (e == nullptr && config_.early_drop) {
+    flow_entry* victim =
+        flows_.nearby(sd.hash, 32, [&s, at_share, quota_slot](const flow_entry& c, const flow_entry* best) {
+          if (!half_open(c) || (at_share && c.quota_slot != quota_slot)) return false;
+          for (std::uint8_t k = 0; k < s.sides; ++k) {
+            if (c.matches(s.side_of[k].key)) return false;
+          }
+          return best == nullptr || static_cast<std::int32_t>(c.expires_at - best->expires_at) < 0;
+        });
+    if (victim != nullptr) {
+      forget(victim);
+      ++early_dropped_;
+      e = flows_.insert(sd.key, sd.hash);
     }
-    return best == nullptr || static_cast<std::int32_t>(c.expires_at - best->expires_at) < 0;
-  });
-  if (victim == nullptr) return nullptr;
-  flows_.erase(victim);
-  ++early_dropped_;
-  return flows_.insert(sd.key, sd.hash);
+  }
+  if (e == nullptr) {
+    why = at_share ? drop_reason::resource_quota : drop_reason::conntrack_full;
+    bump(resource_exceeded_[quota_slot], 1);
+    return nullptr;
+  }
+  e->quota_slot = quota_slot;
+  bump32(resource_flows_[quota_slot], 1);
+  return e;
+}
+
+void worker::forget(flow_entry* e) {
+  bump32(resource_flows_[e->quota_slot], -1);
+  flows_.erase(e);
 }
 
 void worker::forward(slot& s) {
@@ -440,7 +629,11 @@ void worker::age() {
   // instead of stopping the worker for one long one.
   const auto budget =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(slots / 16 + 1, (slots * elapsed + period - 1) / period));
-  expired_ += flows_.age(budget, [this](const flow_entry& e) { return expired(e, now_); });
+  expired_ += flows_.age(budget, [this](const flow_entry& e) {
+    if (!expired(e, now_)) return false;
+    bump32(resource_flows_[e.quota_slot], -1);
+    return true;
+  });
   constexpr std::uint32_t k_fragment_slots_per_loop = 32;
   fragments_.age(now_, k_fragment_slots_per_loop);
 }

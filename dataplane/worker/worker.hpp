@@ -2,19 +2,26 @@
 //
 //   rx burst (outside, inside, hand-off ring)
 //     -> parse every frame
-//     -> sort out what needs no flow: malformed, ARP/ND, non-IP, traffic of
-//        no resource (S9), later fragments (S10), packets owned by another
-//        worker (handed off)
+//     -> sort out what needs no flow: malformed, ARP/ND, other ethertypes,
+//        land and martian sources, broadcast and multicast, traffic of no
+//        resource (S9), packets owned by another worker (handed off);
+//        later fragments wait for the end of the burst (S10)
 //     -> build each side's flow key (the sender's egress, the receiver's
 //        ingress: S1), hash and prefetch them all
 //     -> look every key up; known flows are checked by the tracker (S5-S7);
-//        ICMP errors that quote a known flow pass as related (S6); untracked
-//        flows judged under an older policy are judged again (S8)
+//        ICMP errors that quote a known flow, sent back to the quoted
+//        packet's sender, pass as related (S6); untracked flows judged
+//        under an older policy are judged again (S8); a packet that may not
+//        open a flow (a TCP SYN-ACK, FIN, RST or ACK; anything whose source
+//        resource sits behind the other port) must find one
 //     -> classify all first packets in one classify_burst
 //     -> commit each packet all or nothing: insert its new flows (S11:
-//        refuse when full, or evict a half-open one), remember a first
-//        fragment's verdict, undo on failure, then apply it to its known
-//        flows
+//        refuse when the table or the resource's share is full, or evict a
+//        half-open one), remember an allowed first fragment, undo on
+//        failure, then apply it to its known flows
+//     -> the burst's later fragments follow their first fragments, which
+//        this burst may just have judged (S10: whatever the burst
+//        boundaries)
 //     -> tx burst to the other port; drop the rest, each with its reason
 //   then a slice of ageing, then an RCU quiescent state.
 //
@@ -26,7 +33,9 @@
 #include <rte_ring.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "conntrack/flow_table.hpp"
@@ -81,15 +90,26 @@ class worker {
   const worker_counters& counters() const { return counters_; }
   const flow_table& flows() const { return flows_; }
   std::uint32_t id() const { return config_.id; }
+  // Per resource slot (compiled_policy::resource_slot): flows in this
+  // worker's table, and new flows refused for want of room (the cloud's
+  // conntrack_allowance_exceeded, per resource).
+  std::uint32_t resource_flows(std::uint16_t quota_slot) const {
+    return resource_flows_[quota_slot].load(std::memory_order_relaxed);
+  }
+  std::uint64_t resource_exceeded(std::uint16_t quota_slot) const {
+    return resource_exceeded_[quota_slot].load(std::memory_order_relaxed);
+  }
 
  private:
   struct side {
     flow_key key;
     std::uint64_t hash = 0;
     std::uint32_t resource = 0;
-    bool inbound = false;       // the packet travels towards this resource
-    bool icmp_related = false;  // an ICMP error: `key` is the quoted flow
-    bool classify = false;      // needs the rules (no flow, or not related)
+    bool inbound = false;                     // the packet travels towards this resource
+    bool icmp_related = false;                // an ICMP error that may be related: `key` is the quoted flow
+    bool classify = false;                    // needs the rules (no flow, or not related)
+    bool stateless = false;                   // judged by the rules alone, never starts a flow
+    drop_reason missing = drop_reason::none;  // must find a flow by commit, else dropped for this
     std::uint16_t classify_index = 0;
     std::size_t hint = flow_table::k_no_hint;  // from prefetch_entry
     bool known = false;                        // a tracked flow accepts the packet (applied in commit)
@@ -110,6 +130,8 @@ class worker {
       inbound = towards_resource;
       icmp_related = false;
       classify = false;
+      stateless = false;
+      missing = drop_reason::none;
       classify_index = 0;
       hint = flow_table::k_no_hint;
       known = false;
@@ -122,7 +144,9 @@ class worker {
     parsed_packet packet;
     std::uint16_t in_port = 0;
     drop_reason drop = drop_reason::none;
-    bool done = false;  // forwarded or dropped without a flow
+    bool done = false;        // forwarded or dropped without a flow
+    bool deferred = false;    // a later fragment: judged after the burst's first fragments
+    bool wrong_side = false;  // the source is a resource behind the other port (S1)
     std::uint8_t sides = 0;
     std::array<side, 2> side_of;
   };
@@ -131,9 +155,13 @@ class worker {
   void process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port);
   void sort_out(slot& s, const compiled_policy& policy);
   void make_sides(slot& s, const compiled_policy& policy, std::uint32_t src_res, std::uint32_t dst_res);
+  void make_error_side(const slot& s, const compiled_policy& policy, side& sd, std::uint32_t src_res);
+  void classify_side(side& sd, const parsed_packet& p, const compiled_policy& policy);
   flow_entry* live_flow(side& sd);
   flow_entry* entry_of(side& sd);
-  flow_entry* insert_flow(const slot& s, const side& sd);
+  flow_entry* insert_flow(const slot& s, const side& sd, const compiled_policy& policy, drop_reason& why);
+  void forget(flow_entry* e);
+  void follow_fragment(slot& s);
   void look_up(slot& s, const compiled_policy& policy);
   bool rejudge(const flow_entry& e, const side& sd, const compiled_policy& policy, decision& out) const;
   void commit(slot& s, const compiled_policy& policy);
@@ -147,6 +175,8 @@ class worker {
   flow_table flows_;
   fragment_table fragments_;
   worker_counters counters_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> resource_flows_;     // [k_resource_slots]
+  std::unique_ptr<std::atomic<std::uint64_t>[]> resource_exceeded_;  // [k_resource_slots]
   std::uint32_t now_ = 0;
   std::uint32_t aged_at_ = 0;  // now_ when the sweep last ran
 
@@ -160,7 +190,8 @@ class worker {
 
   // Per-burst counter deltas, added to counters_ once per loop.
   std::uint64_t rx_ = 0, tx_done_ = 0, created_ = 0, expired_ = 0, early_dropped_ = 0, related_ = 0;
-  std::uint64_t handed_off_ = 0, received_ = 0;
+  std::uint64_t handed_off_ = 0, received_ = 0, fragments_evicted_ = 0;
+  bool deferred_ = false;  // the burst has later fragments
   std::array<std::uint64_t, drop_reason_count> drops_{};
 };
 

@@ -124,7 +124,8 @@ TEST(Stateful, ResponseToAllowedOutboundEntersWithoutIngressRule) {
   // Unsolicited inbound: no rule, no flow.
   EXPECT_EQ(p.pass(side::outside, tcp("203.0.113.5", 443, "10.0.2.20", 50001, flag::syn)), 0U);
   EXPECT_EQ(p.pass(side::outside, tcp("203.0.113.6", 443, "10.0.2.20", 50000, flag::ack)), 0U);
-  EXPECT_EQ(p.dropped(drop_reason::policy_denied), 2U);
+  EXPECT_EQ(p.dropped(drop_reason::policy_denied), 1U);
+  EXPECT_EQ(p.dropped(drop_reason::tcp_invalid), 1U);  // an ACK may not open a flow (S5)
 }
 
 TEST(Stateful, UnionOfGroups) {
@@ -506,7 +507,7 @@ TEST(Stateful, Fragments) {
   denied_later.fragment_id = 500;
   EXPECT_EQ(p.pass(side::outside, denied_first), 0U);
   EXPECT_EQ(p.pass(side::outside, denied_later), 0U);
-  EXPECT_EQ(p.dropped(drop_reason::fragment_denied), 1U);
+  EXPECT_EQ(p.dropped(drop_reason::fragment_orphan), 2U);  // a denied first fragment's followers are orphans
 
   frame_spec tiny = first;
   tiny.fragment_id = 600;
@@ -638,7 +639,7 @@ security_groups = ["closed"]
   ASSERT_EQ(p.pass(side::inside, tcp("10.0.2.20", 50000, "203.0.113.5", 443, flag::syn, 100)), 1U);
   p.reload(with_peer);
   EXPECT_EQ(p.pass(side::inside, tcp("10.0.2.20", 50000, "203.0.113.5", 443, flag::rst, 101)), 0U);
-  EXPECT_EQ(p.dropped(drop_reason::policy_denied), 1U);
+  EXPECT_EQ(p.dropped(drop_reason::tcp_invalid), 1U);  // the peer's side has no flow, and a RST opens none
   p.reload(alone);
   p.advance_ms(11000);  // past tcp_close (10 s), well within tcp_syn_sent (120 s)
   p.run(20);
@@ -671,8 +672,14 @@ TEST(Stateful, ArpNeighbourDiscoveryAndUnprotectedTraffic) {
     p.run();
     EXPECT_EQ(p.received(side::inside).size(), 1U);
     frame_spec ns = icmp("fe80::1", "ff02::1:ff00:10", 135, 0);
+    ns.hop_limit = 255;
     EXPECT_EQ(p.pass(side::outside, ns), 1U);
-    // Between two hosts that are no resource: forwarded by default (S9).
+    // Between two hosts that are no resource: dropped by default (S9).
+    EXPECT_EQ(p.pass(side::outside, tcp("198.51.100.1", 1, "198.51.100.2", 2, flag::syn)), 0U);
+    EXPECT_EQ(p.dropped(drop_reason::unprotected), 1U);
+  }
+  {
+    pipeline p("[appliance]\nunprotected_traffic = \"forward\"\n" + std::string(k_web));
     EXPECT_EQ(p.pass(side::outside, tcp("198.51.100.1", 1, "198.51.100.2", 2, flag::syn)), 1U);
   }
   pipeline p("[appliance]\nunprotected_traffic = \"drop\"\narp_nd = \"drop\"\n" + std::string(k_web));

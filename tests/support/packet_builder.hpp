@@ -4,6 +4,7 @@
 // Checksums are not computed: sgfw neither checks nor rewrites them.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,11 @@ struct frame_spec {
   bool use_override = false;
   bytes l3_payload_override;
   std::vector<std::uint8_t> ipv6_extensions;  // next-header values of 8-byte extension headers, in order
+  std::uint8_t hop_limit = 64;                // IPv4 TTL, IPv6 hop limit
+  std::uint16_t tcp_window = 65535;
+  int tcp_wscale = -1;  // a window-scale option (SYNs), -1: none
+  std::array<std::uint8_t, 6> src_mac{0x02, 0, 0, 0, 0, 1};
+  std::array<std::uint8_t, 6> dst_mac{0x02, 0, 0, 0, 0, 2};
 };
 
 namespace detail {
@@ -67,10 +73,14 @@ inline bytes l4_bytes(const frame_spec& s) {
     put16(b, s.dst_port);
     put32(b, s.tcp_seq);
     put32(b, s.tcp_ack);
-    b.push_back(0x50);  // data offset 5
+    const bool wscale = s.tcp_wscale >= 0;
+    b.push_back(wscale ? 0x60 : 0x50);  // data offset 6 with the option, else 5
     b.push_back(s.tcp_flags);
-    put16(b, 65535);
+    put16(b, s.tcp_window);
     put32(b, 0);  // checksum, urgent pointer
+    if (wscale) {
+      b.insert(b.end(), {1, 3, 3, static_cast<std::uint8_t>(s.tcp_wscale)});  // NOP, window scale
+    }
   } else if (s.proto == 17) {
     put16(b, s.src_port);
     put16(b, s.dst_port);
@@ -104,7 +114,7 @@ inline bytes ip_bytes(const frame_spec& s) {
     std::uint16_t frag = static_cast<std::uint16_t>(s.fragment_offset / 8);
     if (s.more_fragments) frag |= 0x2000;
     put16(b, s.fragment ? frag : 0);
-    b.push_back(64);
+    b.push_back(s.hop_limit);
     b.push_back(s.proto);
     put16(b, 0);
     put32(b, src.v4_value());
@@ -134,7 +144,7 @@ inline bytes ip_bytes(const frame_spec& s) {
     b.insert(b.end(), 3, 0);
     put16(b, static_cast<std::uint16_t>(ext.size() + l4.size()));
     b.push_back(first_next);
-    b.push_back(64);
+    b.push_back(s.hop_limit);
     for (int i = 15; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(src.value >> (8 * i)));
     for (int i = 15; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(dst.value >> (8 * i)));
     b.insert(b.end(), ext.begin(), ext.end());
@@ -145,7 +155,8 @@ inline bytes ip_bytes(const frame_spec& s) {
 
 inline bytes frame(const frame_spec& s) {
   const bytes ip = ip_bytes(s);
-  bytes b = {0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1};
+  bytes b(s.dst_mac.begin(), s.dst_mac.end());
+  b.insert(b.end(), s.src_mac.begin(), s.src_mac.end());
   for (const std::uint16_t v : s.vlans) {
     detail::put16(b, s.vlan_ethertype);
     detail::put16(b, v);

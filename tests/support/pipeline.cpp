@@ -15,20 +15,29 @@ namespace {
 
 constexpr unsigned k_ring_size = 1024;
 
-std::unique_ptr<dp::compiled_policy> compile_text(std::string_view toml, std::uint64_t generation,
-                                                  config::appliance_settings* settings = nullptr) {
+}  // namespace
+
+std::unique_ptr<dp::compiled_policy> pipeline::compile_text(std::string_view toml, std::uint64_t generation) {
   auto loaded = config::load_policy_text(toml, "test.toml");
   for (const auto& d : loaded.diagnostics) {
     if (d.level == config::diagnostic::severity::error) ADD_FAILURE() << config::format(d);
   }
   if (!loaded.ok()) throw std::runtime_error("test policy does not load");
-  if (settings != nullptr) *settings = loaded.model->appliance;
-  return std::make_unique<dp::compiled_policy>(cp::compile(*loaded.model, generation));
+  // As the appliance compiles: limits per worker, slots by resource name.
+  const std::vector<std::uint16_t> slots = slots_.assign(*loaded.model, [this](std::uint16_t slot) {
+    for (const auto& w : workers_) {
+      if (w->resource_flows(slot) != 0) return true;
+    }
+    return false;
+  });
+  cp::compile_options o;
+  o.generation = generation;
+  o.workers = static_cast<std::uint32_t>(options_.workers);
+  o.resource_slots = &slots;
+  return std::make_unique<dp::compiled_policy>(cp::compile(*loaded.model, o));
 }
 
-}  // namespace
-
-pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(ring_ports::get()) {
+pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(ring_ports::get()), options_(options) {
   if (options.workers > ring_ports::k_queues) throw std::runtime_error("too many workers for the test ports");
   for (unsigned s = 0; s < 2; ++s) {
     for (unsigned q = 0; q < ring_ports::k_queues; ++q) {
@@ -38,8 +47,7 @@ pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(rin
   }
   static unsigned instance = 0;
   ++instance;
-  config::appliance_settings settings;
-  policy_ = compile_text(toml, generation_, &settings);
+  policy_ = compile_text(toml, generation_);
   handle_ = std::make_unique<dp::policy_handle>(options.workers);
   const dp::compiled_policy* previous = nullptr;
   handle_->publish(policy_.get(), previous);
@@ -61,6 +69,7 @@ pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(rin
     c.ageing_period_ms = options.ageing_period_ms;
     c.early_drop = options.early_drop;
     c.fragment_timeout_ms = options.fragment_timeout_ms;
+    c.fragment_slots = options.fragment_slots;
     c.policy = handle_.get();
     c.clock = clock_.source();
     c.handoff = handoff_;
@@ -131,6 +140,32 @@ std::uint64_t pipeline::total(std::atomic<std::uint64_t> dp::worker_counters::*c
 std::size_t pipeline::flows() const {
   std::size_t n = 0;
   for (const auto& w : workers_) n += w->flows().size();
+  return n;
+}
+
+}  // namespace sgfw::testing
+
+namespace sgfw::testing {
+
+std::uint16_t pipeline::slot_of(std::string_view name) const {
+  for (std::size_t r = 0; r < policy_->resource_names.size(); ++r) {
+    if (policy_->resource_names[r] == name) return policy_->resource_slot[r];
+  }
+  ADD_FAILURE() << "no resource " << name;
+  return dp::k_unlimited_slot;
+}
+
+std::uint64_t pipeline::resource_flows(std::string_view name) const {
+  const std::uint16_t slot = slot_of(name);
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->resource_flows(slot);
+  return n;
+}
+
+std::uint64_t pipeline::resource_exceeded(std::string_view name) const {
+  const std::uint16_t slot = slot_of(name);
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->resource_exceeded(slot);
   return n;
 }
 

@@ -20,6 +20,7 @@
 #include "config/model.hpp"
 #include "packet_builder.hpp"
 #include "policy/compiled_policy.hpp"
+#include "policy/resource_slots.hpp"
 #include "ring_ports.hpp"
 #include "worker/worker.hpp"
 
@@ -33,6 +34,7 @@ struct pipeline_options {
   bool early_drop = true;
   std::uint32_t fragment_timeout_ms = 30000;
   std::uint32_t ageing_period_ms = 1000;  // the sweep covers the table once per this period; 0: none
+  std::uint32_t fragment_slots = 4096;    // per worker
 };
 
 class pipeline {
@@ -59,11 +61,19 @@ class pipeline {
   std::size_t flows() const;
   dp::worker& worker_at(unsigned i) { return *workers_[i]; }
   const dp::compiled_policy& policy() const { return *policy_; }
+  // The flows a resource (by name) holds in all workers' tables, and the
+  // new flows refused it for want of room (S11).
+  std::uint64_t resource_flows(std::string_view name) const;
+  std::uint64_t resource_exceeded(std::string_view name) const;
 
  private:
   void publish(std::unique_ptr<dp::compiled_policy> next);
+  std::unique_ptr<dp::compiled_policy> compile_text(std::string_view toml, std::uint64_t generation);
+  std::uint16_t slot_of(std::string_view name) const;
 
   ring_ports& ports_;
+  pipeline_options options_;
+  cp::resource_slots slots_;
   dp::manual_clock clock_;
   std::unique_ptr<dp::policy_handle> handle_;
   std::unique_ptr<dp::compiled_policy> policy_;

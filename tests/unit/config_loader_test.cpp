@@ -230,10 +230,72 @@ TEST(Loader, ApplianceDefaultsAreTheCloudsAndLinuxs) {
   EXPECT_EQ(t[timeout_class::tcp_fin_wait], 120U);
   EXPECT_EQ(t[timeout_class::tcp_time_wait], 120U);
   EXPECT_EQ(t[timeout_class::tcp_close], 10U);
+  EXPECT_EQ(t[timeout_class::tcp_unreplied], 30U);
   EXPECT_TRUE(m.appliance.icmp_errors_related);
-  EXPECT_TRUE(m.appliance.unprotected_forward);
+  // Fail closed (S9): traffic of no resource and other ethertypes dropped;
+  // no mid-stream pickup; RA guard on.
+  EXPECT_FALSE(m.appliance.unprotected_forward);
+  EXPECT_FALSE(m.appliance.other_ethertypes_forward);
+  EXPECT_FALSE(m.appliance.adopt_midstream);
+  EXPECT_TRUE(m.appliance.ra_guard);
+  EXPECT_TRUE(m.appliance.forward_multicast.empty());
   EXPECT_TRUE(m.appliance.arp_nd_pass);
   EXPECT_EQ(m.appliance.max_flows, 1048576U);
+  EXPECT_EQ(m.appliance.max_fragmented_datagrams, 16384U);
+  // A resource sits inside and may hold half the table by default.
+  EXPECT_EQ(m.resources[0].side, port_side::inside);
+  EXPECT_FALSE(m.resources[0].mac.has_value());
+  EXPECT_EQ(m.appliance.resource_share(m.resources[0]), 524288U);
+}
+
+TEST(Loader, ResourceSideMacAndShare) {
+  const auto& loaded = load(R"(
+[appliance]
+other_ethertypes = "forward"
+midstream = "adopt"
+ra_guard = false
+forward_multicast = ["224.0.0.251/32", "ff02::fb/128", "255.255.255.255/32"]
+  [appliance.conntrack]
+  max_flows = 100000
+  max_flows_per_resource = 30000
+  max_fragmented_datagrams = 1000
+[[resource]]
+name = "a"
+addresses = ["10.0.0.1"]
+side = "outside"
+mac = "02:00:5E:10:00:01"
+max_flows = 500
+[[resource]]
+name = "b"
+addresses = ["10.0.0.2"]
+mac = "02-00-5e-10-00-02"
+)");
+  const auto& m = ok(loaded);
+  EXPECT_TRUE(m.appliance.other_ethertypes_forward);
+  EXPECT_TRUE(m.appliance.adopt_midstream);
+  EXPECT_FALSE(m.appliance.ra_guard);
+  EXPECT_EQ(m.appliance.forward_multicast.size(), 3U);
+  EXPECT_EQ(m.appliance.max_fragmented_datagrams, 1000U);
+  EXPECT_EQ(m.resources[0].side, port_side::outside);
+  EXPECT_EQ(m.resources[0].mac, std::optional<std::uint64_t>{0x02005E100001ULL});
+  EXPECT_EQ(m.resources[1].mac, std::optional<std::uint64_t>{0x02005E100002ULL});
+  EXPECT_EQ(m.appliance.resource_share(m.resources[0]), 500U);
+  EXPECT_EQ(m.appliance.resource_share(m.resources[1]), 30000U);
+}
+
+TEST(Loader, AnEmptyPolicyIsRefusedUnlessTheFileSaysSo) {
+  for (const std::string_view text : {"", "\n# nothing here\n", "[[security_group]]\nid = \"g\"\n"}) {
+    const load_result r = load(text);
+    ASSERT_TRUE(r.ok());
+    const auto refused = refuse_unintended_empty(*r.model);
+    ASSERT_TRUE(refused.has_value()) << text;
+    EXPECT_EQ(format(*refused).substr(0, 20), "t.toml:1:1: resource");
+  }
+  const load_result r = load("resource = []\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(refuse_unintended_empty(*r.model).has_value());
+  const load_result one = load("[[resource]]\nname = \"a\"\naddresses = [\"10.0.0.1\"]\n");
+  EXPECT_FALSE(refuse_unintended_empty(ok(one)).has_value());
 }
 
 TEST(Loader, PortsOnOtherProtocolsAreAWarningNotAnError) {

@@ -1,6 +1,8 @@
 // The first-fragment verdicts (mission S10) on their own: later fragments
-// follow them within the timeout, overlaps and orphans are refused, and
-// no verdict comes back after it expired, however the clock wraps.
+// follow an allowed first fragment within the timeout and from its port,
+// overlaps and orphans are refused, a full table gives way to new
+// datagrams (oldest first), and no verdict comes back after it expired,
+// however the clock wraps.
 #include "conntrack/fragment_table.hpp"
 
 #include <gtest/gtest.h>
@@ -11,7 +13,6 @@ namespace sgfw::dp {
 namespace {
 
 using follow = fragment_table::follow;
-using verdict = fragment_table::verdict;
 
 parsed_packet fragment(std::uint32_t id, std::uint16_t offset, std::uint16_t end, bool v6 = false) {
   parsed_packet p;
@@ -20,6 +21,7 @@ parsed_packet fragment(std::uint32_t id, std::uint16_t offset, std::uint16_t end
   p.src = v6 ? (net::u128{0x20010db8ULL} << 96) | 1 : 0x0A000001;
   p.dst = v6 ? (net::u128{0x20010db8ULL} << 96) | 2 : 0xC0000201;
   p.proto = ip_proto::udp;
+  p.fragment_proto = ip_proto::udp;
   p.fragment = true;
   p.more_fragments = true;
   p.fragment_id = id;
@@ -29,48 +31,74 @@ parsed_packet fragment(std::uint32_t id, std::uint16_t offset, std::uint16_t end
 }
 
 constexpr std::uint32_t k_timeout = 30000;
+constexpr std::uint16_t k_port = 0;
+constexpr std::uint16_t k_other_port = 1;
 
-TEST(FragmentTable, LaterFragmentsFollowTheFirstWithinTheTimeout) {
+TEST(FragmentTable, LaterFragmentsFollowAnAllowedFirstWithinTheTimeout) {
   fragment_table t(64);
-  ASSERT_TRUE(t.remember(fragment(7, 0, 1480), verdict::allow, 1000, k_timeout));
-  ASSERT_TRUE(t.remember(fragment(8, 0, 1480), verdict::deny, 1000, k_timeout));
-  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), 2000), follow::allow);
-  EXPECT_EQ(t.lookup(fragment(8, 1480, 2960), 2000), follow::deny);
-  EXPECT_EQ(t.lookup(fragment(9, 1480, 2960), 2000), follow::orphan);
-  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960, true), 2000), follow::orphan);  // same numbers, other family
-  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), 1000 + k_timeout), follow::orphan);
+  t.remember(fragment(7, 0, 1480), k_port, 1000, k_timeout);
+  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), k_port, 2000), follow::allow);
+  EXPECT_EQ(t.lookup(fragment(9, 1480, 2960), k_port, 2000), follow::orphan);
+  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960, true), k_port, 2000), follow::orphan);  // same numbers, other family
+  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), k_port, 1000 + k_timeout), follow::orphan);
+}
+
+TEST(FragmentTable, AFollowerFromTheOtherPortIsAnOrphan) {
+  fragment_table t(64);
+  t.remember(fragment(7, 0, 1480), k_port, 0, k_timeout);
+  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), k_other_port, 1), follow::orphan);
+  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), k_port, 1), follow::allow);
+}
+
+TEST(FragmentTable, TheProtocolOfTheDatagramIsPartOfItsKey) {
+  fragment_table t(64);
+  t.remember(fragment(7, 0, 1480), k_port, 0, k_timeout);
+  parsed_packet other = fragment(7, 1480, 2960);
+  other.fragment_proto = ip_proto::tcp;
+  EXPECT_EQ(t.lookup(other, k_port, 1), follow::orphan);
+}
+
+TEST(FragmentTable, ADeniedFirstFragmentUndoesAnEarlierAllowedOne) {
+  fragment_table t(64);
+  t.remember(fragment(7, 0, 1480), k_port, 0, k_timeout);
+  t.forget(fragment(7, 0, 1480), 1);
+  EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), k_port, 2), follow::orphan);
 }
 
 TEST(FragmentTable, AFragmentReachingIntoTheJudgedBytesIsAnOverlap) {
   fragment_table t(64);
-  ASSERT_TRUE(t.remember(fragment(7, 0, 24), verdict::allow, 0, k_timeout));
-  EXPECT_EQ(t.lookup(fragment(7, 16, 1000), 1), follow::overlap);
-  EXPECT_EQ(t.lookup(fragment(7, 24, 1000), 1), follow::allow);
+  t.remember(fragment(7, 0, 24), k_port, 0, k_timeout);
+  EXPECT_EQ(t.lookup(fragment(7, 16, 1000), k_port, 1), follow::overlap);
+  EXPECT_EQ(t.lookup(fragment(7, 24, 1000), k_port, 1), follow::allow);
 }
 
 TEST(FragmentTable, NoVerdictComesBackWhenTheClockWraps) {
   fragment_table t(64);
-  ASSERT_TRUE(t.remember(fragment(7, 0, 1480), verdict::allow, 1000, k_timeout));
+  t.remember(fragment(7, 0, 1480), k_port, 1000, k_timeout);
   // Half a clock period and more later (a signed comparison would call the
   // entry live again there).
   const std::uint32_t later[] = {1000 + (1U << 31) + 31000, 1000 + (1U << 31) + (1U << 30), 1000U + 40U * 86400000U};
-  for (const std::uint32_t now : later) EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), now), follow::orphan) << now;
+  for (const std::uint32_t now : later)
+    EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), k_port, now), follow::orphan) << now;
   // A whole period later the expiry time comes round again; the worker's
   // ageing has long freed the entry by then.
   t.age(1000 + k_timeout + 1, 64);
   for (const std::uint32_t now : {0xFFFFFFFFU, 999U, 1001U}) {
-    EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), now), follow::orphan) << now;
+    EXPECT_EQ(t.lookup(fragment(7, 1480, 2960), k_port, now), follow::orphan) << now;
   }
 }
 
-TEST(FragmentTable, AgeingFreesExpiredSlotsForNewDatagrams) {
-  fragment_table t(8);  // one probe window: eight datagrams at most
-  for (std::uint32_t id = 0; id < 8; ++id) ASSERT_TRUE(t.remember(fragment(id, 0, 8), verdict::allow, 0, k_timeout));
-  EXPECT_FALSE(t.remember(fragment(100, 0, 8), verdict::allow, 10, k_timeout));  // full
-  t.age(k_timeout + 1, 8);
-  EXPECT_TRUE(t.remember(fragment(100, 0, 8), verdict::allow, k_timeout + 1, k_timeout));
-  EXPECT_EQ(t.lookup(fragment(100, 8, 16), k_timeout + 2), follow::allow);
-  EXPECT_EQ(t.lookup(fragment(3, 8, 16), k_timeout + 2), follow::orphan);
+TEST(FragmentTable, AFullTableGivesWayOldestFirst) {
+  fragment_table t(8);  // one probe window: eight datagrams at once
+  for (std::uint32_t id = 0; id < 8; ++id) EXPECT_FALSE(t.remember(fragment(id, 0, 8), k_port, id, k_timeout));
+  // A ninth datagram: the oldest (id 0) gives way, the rest stay.
+  EXPECT_TRUE(t.remember(fragment(100, 0, 8), k_port, 10, k_timeout));
+  EXPECT_EQ(t.lookup(fragment(100, 8, 16), k_port, 11), follow::allow);
+  EXPECT_EQ(t.lookup(fragment(0, 8, 16), k_port, 11), follow::orphan);
+  for (std::uint32_t id = 1; id < 8; ++id) EXPECT_EQ(t.lookup(fragment(id, 8, 16), k_port, 11), follow::allow) << id;
+  // Expired entries are reused without evicting anything.
+  t.age(k_timeout + 20, 8);
+  EXPECT_FALSE(t.remember(fragment(200, 0, 8), k_port, k_timeout + 20, k_timeout));
 }
 
 }  // namespace

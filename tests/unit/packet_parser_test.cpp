@@ -124,6 +124,7 @@ TEST(Parser, IcmpQueriesErrorsAndNeighbourDiscovery) {
   ns.dst = "ff02::1:ff00:2";
   ns.proto = 58;
   ns.icmp_type = 135;
+  ns.hop_limit = 255;
   p = parse(frame(ns));
   EXPECT_TRUE(p.neighbour_discovery);
   EXPECT_FALSE(p.icmp_query);
