@@ -10,11 +10,13 @@
 #include <chrono>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 
 #include "appliance/appliance.hpp"
 #include "appliance/eal_options.hpp"
+#include "appliance/file_watch.hpp"
 #include "appliance/policy_publisher.hpp"
 #include "appliance/status_report.hpp"
 
@@ -66,12 +68,6 @@ std::vector<std::string> split_words(const std::string& text) {
   std::istringstream in(text);
   for (std::string w; in >> w;) out.push_back(w);
   return out;
-}
-
-std::int64_t modified_ns(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 void print_reload(const reload_result& r, const std::string& path) {
@@ -217,26 +213,30 @@ int run_command(const std::vector<std::string_view>& args) {
       const bool show_status = r.status_interval != 0 && (o.status_interval > 0 || ::isatty(STDOUT_FILENO) != 0);
       const auto started = std::chrono::steady_clock::now();
       auto last_status = started;
-      auto last_watch = started;
       appliance_totals before = app.totals();
-      std::int64_t mtime = modified_ns(o.config);
+      // Watching starts where the first read ended (a change since is seen).
+      std::unique_ptr<file_watch> watch;
+      if (r.watch) {
+        watch = std::make_unique<file_watch>(o.config);
+        if (!watch->uses_inotify()) {
+          std::cout << "sgfw: note: inotify is not available for " << o.config
+                    << "; it is polled and reloaded once it has stayed unchanged for a second" << std::endl;
+        }
+      }
       for (;;) {
         const timespec wait{0, 200 * 1000 * 1000};
         siginfo_t info{};
         const int sig = sigtimedwait(&signals, &info, &wait);
         if (sig == SIGINT || sig == SIGTERM) break;
         if (sig == SIGHUP) {
+          if (watch) watch->mark_read();
           print_reload(publisher.reload(), o.config);
-          mtime = modified_ns(o.config);
         }
         publisher.reclaim();
         const auto now = std::chrono::steady_clock::now();
-        if (r.watch && now - last_watch >= std::chrono::seconds(1)) {
-          last_watch = now;
-          if (const std::int64_t m = modified_ns(o.config); m != mtime && m >= 0) {
-            mtime = m;
-            print_reload(publisher.reload(), o.config);
-          }
+        if (watch && watch->completed_change()) {
+          watch->mark_read();
+          print_reload(publisher.reload(), o.config);
         }
         if (show_status && now - last_status >= std::chrono::seconds(r.status_interval)) {
           const appliance_totals t = app.totals();

@@ -262,6 +262,46 @@ class Reload(ApplianceTest):
         self.assertTrue(t.wait_for_output("generation 2", timeout=5), "".join(t.output))
         self.assertTrue(t.connect(SERVER_V4, 2222))
 
+    # The resource first, its groups later: a file cut after the resource
+    # still parses (the resource falls back to the default group, which
+    # lets nothing in from the client).
+    SPLIT_HEAD = '[appliance]\nwatch = true\n[[resource]]\nname = "server"\naddresses = ["10.99.0.2"]\n'
+    SPLIT_TAIL = 'security_groups = ["web"]\n' + RELOADABLE.split("[[resource]]")[0].format(extra=SSH_RULE)
+
+    def test_watch_never_reads_a_file_still_being_written(self):
+        path = policy(self.SPLIT_HEAD + 'security_groups = ["web"]\n' + RELOADABLE.split("[[resource]]")[0].format(
+            extra=""))
+        t = self.topology(path)
+        t.serve(80, 2222)
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        # An editor writing in place: truncated, half written, not closed.
+        f = open(path, "w")
+        f.write(self.SPLIT_HEAD)
+        f.flush()
+        os.utime(path)  # a modification time that moved, as a watch by polling would see
+        time.sleep(3)
+        self.assertFalse(any("generation 2" in line or "rejected" in line for line in t.output), "".join(t.output))
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        f.write(self.SPLIT_TAIL)
+        f.close()  # done: now it is read
+        self.assertTrue(t.wait_for_output("generation 2", timeout=5), "".join(t.output))
+        self.assertTrue(t.connect(SERVER_V4, 2222))
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+
+    def test_watch_refuses_an_empty_file(self):
+        path = policy("[appliance]\nwatch = true\n" + RELOADABLE.format(extra=""))
+        t = self.topology(path)
+        t.serve(80, 2222)
+        self.assertFalse(t.connect(SERVER_V4, 2222, timeout=2))
+        open(path, "w").close()  # truncated to nothing, and closed
+        self.assertTrue(t.wait_for_output("rejected", timeout=5), "".join(t.output))
+        self.assertTrue(any("protects no resource" in line for line in t.output), "".join(t.output))
+        # The running policy is untouched: what it blocked stays blocked.
+        self.assertFalse(t.connect(SERVER_V4, 2222, timeout=2))
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        out = self.stop(t)
+        self.assertIn("policy generation 1", out)
+
     def test_status_line_shows_generation_rates_flows_and_drops(self):
         path = policy(RELOADABLE.format(extra=""))
         t = self.topology(path, extra=("--status-interval", "1"))
@@ -333,6 +373,14 @@ class Lifecycle(unittest.TestCase):
                                 "--cores", "0,1", "--eal", f"--file-prefix=sgfwlq{os.getpid()}")
         self.assertNotEqual(rc, 0)
         self.assertRegex(out, r"the outside port .* has 1 RX and 1 TX queues; 2 workers need one of each")
+
+    def test_empty_file_starts_nothing(self):
+        path = policy("")
+        r = subprocess.run([SGFW, "run", "--config", path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{path}:1:1: resource: the policy protects no resource", r.stderr)
+        r = subprocess.run([SGFW, "check", "--config", path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
 
     def test_bad_config_names_file_line_column(self):
         bad = policy('[[resource]]\nname = "x"\naddresses = ["10.0.0.1/33"]\n')
