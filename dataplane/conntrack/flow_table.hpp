@@ -179,6 +179,21 @@ class flow_table {
     return best;
   }
 
+  // The first entry `wanted` accepts among the `span` slots from `cursor`
+  // (wrapping), which moves on past them; nullptr when none.  Early drop's
+  // second chance when a key's neighbourhood holds no candidate: a flood
+  // that keeps evicting around new keys leaves the survivors bunched in
+  // the parts of the table it hashed to least.
+  template <class Wanted>
+  flow_entry* scan_from(std::size_t& cursor, std::size_t span, Wanted&& wanted) {
+    for (std::size_t n = 0; n < span; ++n) {
+      if (cursor >= slot_count_) cursor = 0;
+      const std::size_t i = cursor++;
+      if (ctrl_[i] != 0 && wanted(slots_[i])) return &slots_[i];
+    }
+    return nullptr;
+  }
+
   template <class F>
   void for_each(F&& f) const {
     for (std::size_t i = 0; i < slot_count_; ++i) {

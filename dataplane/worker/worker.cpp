@@ -562,14 +562,18 @@ flow_entry* worker::insert_flow(const slot& s, const side& sd, const compiled_po
                                                               policy.resource_flow_limit[sd.resource];
   flow_entry* e = at_share ? nullptr : flows_.insert(sd.key, sd.hash);
   if (e == nullptr && config_.early_drop) {
-    flow_entry* victim =
-        flows_.nearby(sd.hash, 32, [&s, at_share, quota_slot](const flow_entry& c, const flow_entry* best) {
-          if (!half_open(c) || (at_share && c.quota_slot != quota_slot)) return false;
-          for (std::uint8_t k = 0; k < s.sides; ++k) {
-            if (c.matches(s.side_of[k].key)) return false;
-          }
-          return best == nullptr || static_cast<std::int32_t>(c.expires_at - best->expires_at) < 0;
-        });
+    const auto evictable = [&s, at_share, quota_slot](const flow_entry& c) {
+      if (!half_open(c) || (at_share && c.quota_slot != quota_slot)) return false;
+      for (std::uint8_t k = 0; k < s.sides; ++k) {
+        if (c.matches(s.side_of[k].key)) return false;
+      }
+      return true;
+    };
+    flow_entry* victim = flows_.nearby(sd.hash, 32, [&evictable](const flow_entry& c, const flow_entry* best) {
+      return evictable(c) && (best == nullptr || static_cast<std::int32_t>(c.expires_at - best->expires_at) < 0);
+    });
+    // None around the key: the next stretch of the table, round robin.
+    if (victim == nullptr) victim = flows_.scan_from(evict_cursor_, k_evict_scan, evictable);
     if (victim != nullptr) {
       forget(victim);
       ++early_dropped_;

@@ -179,6 +179,10 @@ class worker {
   std::unique_ptr<std::atomic<std::uint64_t>[]> resource_exceeded_;  // [k_resource_slots]
   std::uint32_t now_ = 0;
   std::uint32_t aged_at_ = 0;  // now_ when the sweep last ran
+  // Early drop's round-robin scan (flow_table::scan_from): where it goes on,
+  // and how far it looks for one refused flow.
+  std::size_t evict_cursor_ = 0;
+  static constexpr std::size_t k_evict_scan = 256;
 
   // Scratch for one burst.
   std::array<slot, k_burst> slots_;

@@ -42,7 +42,10 @@ struct frame_spec {
   bool use_override = false;
   bytes l3_payload_override;
   std::vector<std::uint8_t> ipv6_extensions;  // next-header values of 8-byte extension headers, in order
-  std::uint8_t hop_limit = 64;                // IPv4 TTL, IPv6 hop limit
+  // Extension headers after the Fragment header (in the fragmentable part,
+  // RFC 8200): carried by the first fragment only.
+  std::vector<std::uint8_t> ipv6_extensions_after_fragment;
+  std::uint8_t hop_limit = 64;  // IPv4 TTL, IPv6 hop limit
   std::uint16_t tcp_window = 65535;
   int tcp_wscale = -1;  // a window-scale option (SYNs), -1: none
   std::array<std::uint8_t, 6> src_mac{0x02, 0, 0, 0, 0, 1};
@@ -103,8 +106,20 @@ inline bytes ip_bytes(const frame_spec& s) {
   using detail::put32;
   const net::ip_address src = detail::addr(s.src);
   const net::ip_address dst = detail::addr(s.dst);
-  const bytes l4 = s.use_override ? s.l3_payload_override : l4_bytes(s);
+  bytes l4 = s.use_override ? s.l3_payload_override : l4_bytes(s);
   bytes b;
+  if (src.fam == net::family::ipv6 && !s.ipv6_extensions_after_fragment.empty() && !s.use_override) {
+    // The fragmentable part begins with these headers, then the L4 header.
+    bytes after;
+    for (std::size_t i = 0; i < s.ipv6_extensions_after_fragment.size(); ++i) {
+      const std::uint8_t next =
+          i + 1 < s.ipv6_extensions_after_fragment.size() ? s.ipv6_extensions_after_fragment[i + 1] : s.proto;
+      after.push_back(next);
+      after.push_back(0);
+      after.insert(after.end(), 6, 0);
+    }
+    l4.insert(l4.begin(), after.begin(), after.end());
+  }
   if (src.fam == net::family::ipv4) {
     const std::size_t ihl = 20 + s.ipv4_options;
     b.push_back(static_cast<std::uint8_t>(0x40 | (ihl / 4)));
@@ -122,20 +137,22 @@ inline bytes ip_bytes(const frame_spec& s) {
     b.insert(b.end(), s.ipv4_options, 1);  // NOP
   } else {
     bytes ext;
-    std::uint8_t first_next = s.fragment ? 44 : s.proto;
+    const std::uint8_t upper =
+        s.ipv6_extensions_after_fragment.empty() ? s.proto : s.ipv6_extensions_after_fragment.front();
+    std::uint8_t first_next = s.fragment ? 44 : upper;
     // Extension headers chain to each other, then to the fragment header
     // (when fragmented), then to the upper layer.
     if (!s.ipv6_extensions.empty()) first_next = s.ipv6_extensions.front();
     for (std::size_t i = 0; i < s.ipv6_extensions.size(); ++i) {
       const std::uint8_t next = i + 1 < s.ipv6_extensions.size() ? s.ipv6_extensions[i + 1]
                                 : s.fragment                     ? std::uint8_t{44}
-                                                                 : s.proto;
+                                                                 : upper;
       ext.push_back(next);
       ext.push_back(0);  // 8 bytes
       ext.insert(ext.end(), 6, 0);
     }
     if (s.fragment) {
-      ext.push_back(s.proto);
+      ext.push_back(s.ipv6_extensions_after_fragment.empty() ? s.proto : s.ipv6_extensions_after_fragment.front());
       ext.push_back(0);
       put16(ext, static_cast<std::uint16_t>(s.fragment_offset | (s.more_fragments ? 1 : 0)));
       put32(ext, s.fragment_id);
@@ -155,8 +172,10 @@ inline bytes ip_bytes(const frame_spec& s) {
 
 inline bytes frame(const frame_spec& s) {
   const bytes ip = ip_bytes(s);
-  bytes b(s.dst_mac.begin(), s.dst_mac.end());
-  b.insert(b.end(), s.src_mac.begin(), s.src_mac.end());
+  bytes b;
+  b.reserve(14 + 4 * s.vlans.size() + ip.size());
+  for (const std::uint8_t o : s.dst_mac) b.push_back(o);
+  for (const std::uint8_t o : s.src_mac) b.push_back(o);
   for (const std::uint16_t v : s.vlans) {
     detail::put16(b, s.vlan_ethertype);
     detail::put16(b, v);
