@@ -19,8 +19,8 @@ def ipv4(src, dst, proto, payload, frag=0, ident=1):
     return struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, ident, frag, 64, proto, 0, bytes(src), bytes(dst)) + payload
 
 
-def ipv6(src, dst, nh, payload):
-    return struct.pack("!IHBB", 0x60000000, len(payload), nh, 64) + bytes(src) + bytes(dst) + payload
+def ipv6(src, dst, nh, payload, hops=64):
+    return struct.pack("!IHBB", 0x60000000, len(payload), nh, hops) + bytes(src) + bytes(dst) + payload
 
 
 def tcp(sport, dport, flags, seq=1000, ack=0):
@@ -52,6 +52,22 @@ frames = [
     eth(0x86DD, ipv6(R6, A6, 60, bytes([17, 0, 0, 0, 0, 0, 0, 0]) + udp(1, 53))),
     eth(0x86DD, ipv6(R6, A6, 58, icmp(128, 0))),
     eth(0x0806, bytes(28)),
+    # The attack classes of issue 8: a resource's source from the outside,
+    # an RA from the outside, MPLS, a multicast destination, a land packet,
+    # an IPv6 first fragment with a Destination Options header after the
+    # Fragment header and a follower reaching into its TCP header, a SYN-ACK
+    # and an ACK that open nothing, a resource behind the outside port.
+    eth(0x0800, ipv4(A, R, 6, tcp(40000, 4444, 0x02))),
+    eth(0x86DD, ipv6([0xFE, 0x80] + [0] * 13 + [1], [0xFF, 2] + [0] * 13 + [1], 58, icmp(134, 0), hops=255)),
+    eth(0x8847, b"\x00\x01\x01\x40" + ipv4(R, A, 6, tcp(40000, 22, 0x02))),
+    eth(0x0800, ipv4(R, [224, 0, 0, 251], 17, udp(5353, 5353))),
+    eth(0x0800, ipv4(A, A, 6, tcp(80, 80, 0x02))),
+    eth(0x86DD, ipv6(R6, A6, 44, bytes([60, 0, 0, 1, 0, 0, 0, 5]) + bytes([6, 2] + [0] * 22) + tcp(40000, 1500, 0x02)
+                     + b"q" * 4)),
+    eth(0x86DD, ipv6(R6, A6, 44, bytes([60, 0, 0, 24, 0, 0, 0, 5]) + b"w" * 32)),
+    eth(0x0800, ipv4(R, A, 6, tcp(40001, 80, 0x12, 5, 6))),
+    eth(0x0800, ipv4(R, A, 6, tcp(40002, 80, 0x10, 5, 6))),
+    eth(0x0800, ipv4([192, 0, 2, 50], [10, 0, 0, 2], 6, tcp(40003, 80, 0x02))),
 ]
 
 out = sys.argv[1]

@@ -3,8 +3,11 @@
 // worker's queue, bits 2-7: milliseconds to let pass, times 1000) and a
 // 16-bit length, then the frame.  Two workers over ring ports, so hand-off,
 // conntrack, fragments, ageing and the classifier are all on the path.  The
-// workers must never crash, and every frame must be either sent or counted
-// as dropped.
+// workers must never crash, every frame must be either sent or counted as
+// dropped, and every frame they send must be one the forwarding oracle
+// (tests/support/forwarding_oracle.hpp: the reference evaluator's rules and
+// a shadow set of the flows forwarded frames carried) says could pass: a
+// frame is never forwarded when the rules deny it and no flow allows it.
 #include <rte_eal.h>
 
 #include <cstddef>
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "config/toml_loader.hpp"
+#include "forwarding_oracle.hpp"
 #include "policy/compiler.hpp"
 #include "ring_ports.hpp"
 #include "worker/worker.hpp"
@@ -60,11 +64,20 @@ security_groups = ["web", "sealed"]
 [[resource]]
 name = "c"
 addresses = ["10.0.0.3"]
+mac = "02:00:00:00:00:03"
+[[resource]]
+name = "partner"
+addresses = ["192.0.2.50", "2001:db8::50"]
+side = "outside"
+security_groups = ["web"]
 )";
 
 struct harness {
   testing::ring_ports* ports = nullptr;
   dp::manual_clock clock;
+  std::unique_ptr<config::policy_model> model;
+  std::unique_ptr<testing::forwarding_oracle> oracle;
+  std::uint64_t forwarded = 0;
   std::unique_ptr<dp::policy_handle> handle;
   std::unique_ptr<dp::compiled_policy> policy;
   std::vector<rte_ring*> handoff;
@@ -72,6 +85,27 @@ struct harness {
 };
 
 harness* h = nullptr;
+
+// Two workers with empty tables, and an oracle that has seen nothing.
+void start_workers() {
+  h->workers.clear();
+  h->oracle = std::make_unique<testing::forwarding_oracle>(*h->model);
+  for (unsigned w = 0; w < 2; ++w) {
+    dp::worker_config c;
+    c.id = w;
+    c.workers = 2;
+    c.outside_port = h->ports->port[0];
+    c.inside_port = h->ports->port[1];
+    c.rx_queue = static_cast<std::uint16_t>(w);
+    c.tx_queue = static_cast<std::uint16_t>(w);
+    c.flow_capacity = 64;  // small: the full-table paths run too
+    c.fragment_slots = 16;
+    c.policy = h->handle.get();
+    c.clock = h->clock.source();
+    c.handoff = h->handoff;
+    h->workers.push_back(std::make_unique<dp::worker>(std::move(c)));
+  }
+}
 
 std::uint64_t accounted() {
   std::uint64_t n = 0;
@@ -93,28 +127,16 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   h->ports = &testing::ring_ports::get();
   auto loaded = config::load_policy_text(k_policy, "fuzz.toml");
   if (!loaded.ok()) std::abort();
-  h->policy = std::make_unique<dp::compiled_policy>(cp::compile(*loaded.model, 1));
+  h->model = std::make_unique<config::policy_model>(std::move(*loaded.model));
+  h->oracle = std::make_unique<testing::forwarding_oracle>(*h->model);
+  h->policy = std::make_unique<dp::compiled_policy>(cp::compile(*h->model, 1));
   h->handle = std::make_unique<dp::policy_handle>(2);
   const dp::compiled_policy* previous = nullptr;
   h->handle->publish(h->policy.get(), previous);
   for (unsigned w = 0; w < 2; ++w) {
     h->handoff.push_back(rte_ring_create(("fuzz_handoff" + std::to_string(w)).c_str(), 1024, 0, RING_F_SC_DEQ));
   }
-  for (unsigned w = 0; w < 2; ++w) {
-    dp::worker_config c;
-    c.id = w;
-    c.workers = 2;
-    c.outside_port = h->ports->port[0];
-    c.inside_port = h->ports->port[1];
-    c.rx_queue = static_cast<std::uint16_t>(w);
-    c.tx_queue = static_cast<std::uint16_t>(w);
-    c.flow_capacity = 64;  // small: the full-table paths run too
-    c.fragment_slots = 16;
-    c.policy = h->handle.get();
-    c.clock = h->clock.source();
-    c.handoff = h->handoff;
-    h->workers.push_back(std::make_unique<dp::worker>(std::move(c)));
-  }
+  start_workers();
   return 0;
 }
 
@@ -136,9 +158,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (auto& w : h->workers) w->poll_once();
   }
   for (unsigned s = 0; s < 2; ++s) {
-    for (unsigned q = 0; q < testing::ring_ports::k_queues; ++q) testing::drain(h->ports->tx[s][q], nullptr);
+    std::vector<std::vector<std::uint8_t>> out;
+    for (unsigned q = 0; q < testing::ring_ports::k_queues; ++q) testing::drain(h->ports->tx[s][q], &out);
+    // Port 0 sends what came in on the inside (port 1), and the reverse.
+    for (const auto& f : out) {
+      const std::string why = h->oracle->forwarded(f.data(), f.size(), s == 0);
+      if (!why.empty()) {
+        std::fprintf(stderr, "forwarded a frame it must not have: %s\n", why.c_str());
+        __builtin_trap();
+      }
+      ++h->forwarded;
+    }
   }
   // Nothing is lost: every frame was sent on or dropped with a reason.
   if (accounted() - before != sent) __builtin_trap();
+  // The oracle's shadow flows never age: start afresh now and then.
+  if (h->oracle->size() > 100000) {
+    for (rte_ring* r : h->handoff) testing::drain(r, nullptr);
+    start_workers();
+  }
   return 0;
 }
