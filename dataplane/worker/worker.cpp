@@ -134,6 +134,7 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
     s.done = false;
     s.deferred = false;
     s.wrong_side = false;
+    s.via_quote = false;
     s.sides = 0;
     parse_frame(rte_pktmbuf_mtod(s.mbuf, const std::uint8_t*), s.mbuf->data_len, s.packet);
   }
@@ -236,7 +237,22 @@ void worker::sort_out(slot& s, const compiled_policy& policy) {
     if (dst_res == k_no_resource && (dst_mac & k_mac_group_bit) == 0) dst_res = policy.resources.find_mac(dst_mac);
   }
   if (src_res == k_no_resource && dst_res == k_no_resource) {
-    return policy.unprotected_forward ? forward(s) : drop(s, drop_reason::unprotected);
+    if (policy.unprotected_forward) return forward(s);
+    // S6: an error from a router between the appliance and a resource,
+    // back to the peer that sent the quoted packet to the resource (path
+    // MTU discovery for connections that come in), names neither as its
+    // addresses; it is related to the resource's flow, judged on the
+    // resource's side as if the resource had sent it, and nothing else.
+    const quoted_packet& q = p.quote;
+    if (p.icmp_error && policy.icmp_errors_related && q.src == p.dst) {
+      const std::uint32_t r = policy.resources.find({p.fam, q.dst});
+      if (r != k_no_resource &&
+          s.in_port == (policy.resource_side[r] == port_side::inside ? config_.inside_port : config_.outside_port)) {
+        s.via_quote = true;
+        return make_sides(s, policy, r, k_no_resource);
+      }
+    }
+    return drop(s, drop_reason::unprotected);
   }
   if (p.proto == ip_proto::tcp && p.has_l4 && !tcp_flags_valid(p.tcp_flags)) return drop(s, drop_reason::tcp_invalid);
   if (src_res != k_no_resource) {
@@ -390,6 +406,10 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
     // open or judge one of its own.
     const bool spoofable = !sd.inbound && s.wrong_side;
     if (sd.stateless) {
+      if (s.via_quote) {
+        s.drop = drop_reason::unprotected;
+        continue;
+      }
       if (spoofable) {
         s.drop = drop_reason::spoofed_source;
         continue;
@@ -403,6 +423,10 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
       const flow_entry* e = live_flow(sd);
       if (e != nullptr && policy.icmp_errors_related) {
         ++related_;
+        continue;
+      }
+      if (s.via_quote) {
+        s.drop = drop_reason::unprotected;
         continue;
       }
       if (spoofable) {

@@ -147,6 +147,7 @@ class worker {
     bool done = false;        // forwarded or dropped without a flow
     bool deferred = false;    // a later fragment: judged after the burst's first fragments
     bool wrong_side = false;  // the source is a resource behind the other port (S1)
+    bool via_quote = false;   // an ICMP error of no resource's addresses, related only through its quote
     std::uint8_t sides = 0;
     std::array<side, 2> side_of;
   };

@@ -306,6 +306,33 @@ TEST_P(Adversarial, IcmpErrorsAreRelatedOnlyToTheSenderOfTheQuotedPacket) {
   EXPECT_EQ(p.dropped(drop_reason::policy_denied), 6U);  // judged by the rules: no ICMP rule
 }
 
+// A router between the appliance and a resource sends "too big" back to
+// the peer whose packet it could not forward (path MTU discovery for a
+// connection that came in): neither address is a resource's, yet it is
+// related to the resource's flow.  Only from the resource's side, only
+// quoting a flow it has, only back to the sender.
+TEST_P(Adversarial, AnErrorFromARouterBehindTheApplianceReachesThePeer) {
+  pipeline p(web_policy(f()));
+  const std::string inner_router = f().v6 ? "fd00::fe" : "10.0.1.254";
+  const frame_spec syn = tcp(f().remote, 5000, f().resource, 80, flag::syn, 1);
+  const std::uint8_t type = f().too_big_type;
+  const std::uint8_t code = f().too_big_code;
+  play(
+      p,
+      {
+          {side::outside, frame(syn), true, "a client connects in"},
+          {side::inside, frame(icmp_error(inner_router, f().remote, syn, type, code)), true, "too big, back to it"},
+          {side::outside, frame(icmp_error(inner_router, f().remote, syn, type, code)), false, "the same from outside"},
+          {side::inside, frame(icmp_error(inner_router, f().attacker, syn, type, code)), false, "to someone else"},
+          {side::inside,
+           frame(icmp_error(inner_router, f().remote, tcp(f().remote, 5001, f().resource, 80, flag::syn), type, code)),
+           false, "quoting no flow"},
+      },
+      where());
+  EXPECT_EQ(p.total(&dp::worker_counters::related), 1U);
+  EXPECT_EQ(p.dropped(drop_reason::unprotected), 3U);
+}
+
 // A resource reporting a packet it received (port unreachable) passes as
 // related even with no egress rule at all; reporting someone else's flow,
 // or sending the error elsewhere, does not.

@@ -70,7 +70,20 @@ std::string forwarding_oracle::check(const dp::parsed_packet& p, std::uint64_t s
   const std::uint32_t src_res = resource_of(p.source(), src_mac);
   const std::uint32_t dst_res = resource_of(p.destination(), dst_mac);
   if (src_res == dp::k_no_resource && dst_res == dp::k_no_resource) {
-    return a.unprotected_forward ? "" : "traffic of no resource";
+    if (a.unprotected_forward) return "";
+    // An error back to the peer of a resource's flow, from the resource's side.
+    const dp::quoted_packet& q = p.quote;
+    const std::uint32_t r = p.icmp_error && a.icmp_errors_related && q.src == p.dst
+                                ? reference_.resource_of({p.fam, q.dst})
+                                : dp::k_no_resource;
+    if (r != dp::k_no_resource && (model_.resources[r].side == port_side::inside) == from_inside) {
+      const bool ports = q.proto == ip_proto::tcp || q.proto == ip_proto::udp || is_icmp(q.proto, p.fam);
+      if (flows_.count({r, q.dst, q.src, ports ? q.dst_port : std::uint16_t{0}, ports ? q.src_port : std::uint16_t{0},
+                        q.proto, p.fam == net::family::ipv6})) {
+        return "";
+      }
+    }
+    return "traffic of no resource";
   }
   if (p.fragment && p.fragment_offset != 0) {
     return fragments_.count({p.src, p.dst, p.fragment_proto, p.fragment_id, p.fam == net::family::ipv6, from_inside})
