@@ -29,6 +29,7 @@ packages=(
   libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy iproute2 iputils-ping ethtool curl tcpdump
+  nftables
 )
 
 log() { printf '\n== %s\n' "$*"; }
