@@ -170,6 +170,7 @@ void add(const dp::worker_counters& c, appliance_totals& t) {
   t.flows_early_dropped += c.flows_early_dropped.load(std::memory_order_relaxed);
   t.related += c.related.load(std::memory_order_relaxed);
   t.handed_off += c.handed_off.load(std::memory_order_relaxed);
+  t.fragments_evicted += c.fragments_evicted.load(std::memory_order_relaxed);
   for (std::size_t r = 0; r < t.drops.size(); ++r) t.drops[r] += c.dropped(static_cast<dp::drop_reason>(r));
 }
 
@@ -190,6 +191,15 @@ bool appliance::slot_in_use(std::uint16_t slot) const {
     if (w && w->resource_flows(slot) != 0) return true;
   }
   return false;
+}
+
+std::uint64_t appliance::slot_exceeded(std::uint16_t slot) const {
+  std::uint64_t n = 0;
+  if (ready_.load(std::memory_order_acquire) < workers_.size()) return n;
+  for (const auto& w : workers_) {
+    if (w) n += w->resource_exceeded(slot);
+  }
+  return n;
 }
 
 appliance_totals appliance::totals_of(std::uint32_t worker) const {

@@ -35,6 +35,7 @@ struct appliance_totals {
   std::uint64_t flows_early_dropped = 0;
   std::uint64_t related = 0;
   std::uint64_t handed_off = 0;
+  std::uint64_t fragments_evicted = 0;
   std::array<std::uint64_t, dp::drop_reason_count> drops{};
 
   std::uint64_t dropped() const;
@@ -64,6 +65,9 @@ class appliance {
   // Whether any worker counts flows under a resource slot; safe to call
   // once start() has succeeded (before, no worker holds any).
   bool slot_in_use(std::uint16_t slot) const;
+  // New flows refused a resource slot for want of room, all workers (the
+  // cloud's conntrack_allowance_exceeded, per resource).
+  std::uint64_t slot_exceeded(std::uint16_t slot) const;
 
  private:
   struct launch_args {

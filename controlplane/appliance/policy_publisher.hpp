@@ -50,6 +50,7 @@ class policy_publisher {
   // Frees retired policies every worker has stopped reading.
   void reclaim();
   std::uint64_t generation() const { return generation_; }
+  const dp::compiled_policy& current() const { return *current_; }
   std::size_t retired() const { return retired_.size(); }
   const std::string& path() const { return path_; }
 

@@ -254,6 +254,13 @@ int run_command(const std::vector<std::string_view>& args) {
       print_final_counters(std::cout, app.totals(), per_worker,
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                            publisher.generation());
+      // S11: the resources that were refused new flows for want of room.
+      const dp::compiled_policy& policy = publisher.current();
+      for (std::size_t res = 0; res < policy.resource_count(); ++res) {
+        if (const std::uint64_t n = app.slot_exceeded(policy.resource_slot[res]); n != 0) {
+          std::cout << "  resource " << policy.resource_names[res] << ": conntrack_allowance_exceeded " << n << "\n";
+        }
+      }
       std::cout.flush();
     }
   }

@@ -61,7 +61,8 @@ void print_final_counters(std::ostream& out, const appliance_totals& t, const st
       << "  packets: received " << t.rx << ", sent " << t.tx << ", dropped " << t.dropped() << "\n"
       << "  flows: " << t.flows << " open, " << t.flows_created << " created, " << t.flows_expired << " expired, "
       << t.flows_early_dropped << " early-dropped\n"
-      << "  related ICMP errors passed: " << t.related << "; handed to another worker: " << t.handed_off << "\n";
+      << "  related ICMP errors passed: " << t.related << "; handed to another worker: " << t.handed_off
+      << "; fragments evicted: " << t.fragments_evicted << "\n";
   const auto drops = drops_by_count(t);
   if (!drops.empty()) {
     out << "  drops by reason:\n";
