@@ -38,47 +38,65 @@ std::uint64_t advertised(const flow_entry& e, const parsed_packet& p, std::size_
   return std::uint64_t{p.tcp_window} << shift;
 }
 
-// Follows what a segment tells about both directions: its sender's
-// sequence space and window, and (by its ACK) what the other side has sent.
-// A segment whose end lies beyond the receiver's window from what its
-// sender had sent before is let through (liberal) but does not move the
-// tracked end: a spoofed segment cannot move the point a RST is checked
-// against.
+// Where each direction stands is what its receiver has acknowledged
+// (Linux conntrack's td_maxack): a sender's claim (its sequence numbers)
+// sets it only for the first segment of its direction (a SYN, or the
+// segment a flow was picked up with); afterwards only the other side's
+// ACKs move it, by at most the window that side advertised.  A spoofed
+// segment from the peer's side therefore cannot move the point its RSTs
+// and FINs are checked against: that point moves with the resource's own
+// ACKs, and packets from the resource's wrong port change no state
+// (worker.cpp).
 void note_segment(flow_entry& e, const parsed_packet& p, std::size_t d) {
   const std::size_t r = 1 - d;
-  const std::uint32_t end = segment_end(p);
   if ((e.flags & seq_known_flag(d)) == 0) {
-    e.seq_end[d] = end;
+    e.seq_end[d] = segment_end(p);
     e.flags |= seq_known_flag(d);
-  } else {
-    const std::int64_t ahead = static_cast<std::int32_t>(end - e.seq_end[d]);
-    if (ahead > 0 && static_cast<std::uint64_t>(ahead) <= std::max<std::uint64_t>(decode_window(e.window[r]), 1)) {
-      e.seq_end[d] = end;
-    }
-  }
-  // Picked up mid-stream: the ACK names where the other side stands.
-  if ((p.tcp_flags & tcp_flag::ack) != 0 && (e.flags & seq_known_flag(r)) == 0) {
-    e.seq_end[r] = p.tcp_ack;
-    e.flags |= seq_known_flag(r);
   }
   const std::uint8_t w = encode_window(advertised(e, p, d));
   if (w > e.window[d]) e.window[d] = w;
+  if ((p.tcp_flags & tcp_flag::ack) == 0) return;
+  if ((e.flags & seq_known_flag(r)) == 0) {
+    // Picked up mid-stream: the ACK names where the other side stands.
+    // In a handshake the other side's first segment (its SYN-ACK) does.
+    if (static_cast<tcp_state>(e.state) == tcp_state::unreplied) {
+      e.seq_end[r] = p.tcp_ack;
+      e.flags |= seq_known_flag(r);
+    }
+    return;
+  }
+  const std::int64_t ahead = static_cast<std::int32_t>(p.tcp_ack - e.seq_end[r]);
+  if (ahead > 0 && static_cast<std::uint64_t>(ahead) <= std::max<std::uint64_t>(decode_window(e.window[d]), 1)) {
+    e.seq_end[r] = p.tcp_ack;
+  }
 }
 
-// A RST is believed when it lies within the receiver's window around the
-// end of what its sender has sent; a sender never heard from cannot be
-// judged and is not believed, except the answer refusing our SYN, which
-// must acknowledge exactly the SYN (RFC 793).
-bool rst_plausible(const flow_entry& e, const parsed_packet& p, bool original) {
-  const auto state = static_cast<tcp_state>(e.state);
-  const std::size_t s = original ? 0 : 1;
-  if (!original && state == tcp_state::syn_sent) {
-    return (p.tcp_flags & tcp_flag::ack) != 0 && p.tcp_ack == e.seq_end[0];
-  }
+// A segment's sequence number lies within the receiver's window around
+// what the receiver has acknowledged of its sender.
+bool seq_in_window(const flow_entry& e, const parsed_packet& p, std::size_t s) {
   if ((e.flags & seq_known_flag(s)) == 0) return false;
   const std::int64_t distance = static_cast<std::int32_t>(p.tcp_seq - e.seq_end[s]);
   const auto window = static_cast<std::int64_t>(decode_window(e.window[1 - s]));
   return distance >= -window && distance <= window;
+}
+
+// The original direction's ACK acknowledges exactly the answer to its
+// SYN: what completes a handshake (the answer carries no data before it).
+// A guessed ACK leaves the flow half-open (short timeout, evictable).
+bool acks_the_answer(const flow_entry& e, const parsed_packet& p) {
+  return (p.tcp_flags & tcp_flag::ack) != 0 && (e.flags & seq_known_flag(1)) != 0 && p.tcp_ack == e.seq_end[1];
+}
+
+// A RST is believed when it lies within the receiver's window around
+// what the receiver has acknowledged; a sender never heard from cannot be
+// judged and is not believed, except the answer refusing our SYN, which
+// must acknowledge exactly the SYN (RFC 793).
+bool rst_plausible(const flow_entry& e, const parsed_packet& p, bool original) {
+  const auto state = static_cast<tcp_state>(e.state);
+  if (!original && state == tcp_state::syn_sent) {
+    return (p.tcp_flags & tcp_flag::ack) != 0 && p.tcp_ack == e.seq_end[0];
+  }
+  return seq_in_window(e, p, original ? 0 : 1);
 }
 
 void refresh(flow_entry& e, std::uint32_t now_ms, const flow_timeouts& t) {
@@ -194,6 +212,12 @@ track_verdict check(const flow_entry& e, const parsed_packet& p, bool inbound) {
   const std::uint8_t f = p.tcp_flags;
   if ((f & tcp_flag::rst) != 0) return rst_plausible(e, p, original) ? track_verdict::accept : track_verdict::invalid;
   const auto s = static_cast<tcp_state>(e.state);
+  // The answer to a SYN acknowledges it (RFC 793); a guessed one is
+  // INVALID, so it cannot take the place of the real answer.
+  if ((f & tcp_flag::syn) != 0 && (f & tcp_flag::ack) != 0 && !original && s == tcp_state::syn_sent &&
+      p.tcp_ack != e.seq_end[0]) {
+    return track_verdict::invalid;
+  }
   if ((f & tcp_flag::syn) != 0 && (f & tcp_flag::ack) == 0 && original &&
       (s == tcp_state::time_wait || s == tcp_state::close || s == tcp_state::unreplied)) {
     return track_verdict::restart;  // the port is reused for a new connection
@@ -244,10 +268,14 @@ track_verdict track(flow_entry& e, const parsed_packet& p, bool inbound, std::ui
         }
       }
       if (s == tcp_state::syn_sent) s = tcp_state::syn_recv;
-    } else if ((f & tcp_flag::ack) != 0 && original && s == tcp_state::syn_recv) {
+    } else if (original && s == tcp_state::syn_recv && acks_the_answer(e, p)) {
       s = tcp_state::established;
     }
-    if ((f & tcp_flag::fin) != 0) {
+    // A FIN counts once the connection is established, and only within
+    // the window (Linux: FIN in SYN_SENT is INVALID); a blind one is
+    // forwarded for the end host to judge and changes nothing here.
+    if ((f & tcp_flag::fin) != 0 && s != tcp_state::syn_sent && s != tcp_state::syn_recv &&
+        seq_in_window(e, p, original ? 0 : 1)) {
       e.flags |= original ? flow_flag::fin_original : flow_flag::fin_reply;
       const bool both = (e.flags & flow_flag::fin_original) != 0 && (e.flags & flow_flag::fin_reply) != 0;
       if (s != tcp_state::close) s = both ? tcp_state::time_wait : tcp_state::fin_wait;

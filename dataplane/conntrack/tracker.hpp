@@ -11,16 +11,20 @@
 // an ICMP query's request, never its reply; any UDP or other-protocol
 // packet.
 //
-// Sequence numbers are followed only as far as a RST needs them: a RST
-// passes when it lies within the receiver's window around the end of what
-// its sender has sent (RFC 5961's concern, as Linux checks it), and it
-// closes the flow only when it is exact (at that end), or before the
-// connection is established; an in-window RST that is not exact is
-// forwarded and the flow stays established, so a connection that goes on
-// talking (an RFC 5961 host answers such a RST with a challenge ACK) is not
-// cut.  Every other segment is accepted whatever its sequence number: the
-// end hosts drop bogus data, and for a firewall a false drop is worse than
-// a liberal window.
+// Sequence numbers are followed as far as the state changes need them
+// (Linux conntrack's checks, RFC 5961's concern): where each direction
+// stands is what its receiver has acknowledged.  The answer to a SYN must
+// acknowledge it; the handshake completes only with an ACK of that
+// answer (a guessed one leaves the flow half-open); a FIN counts only
+// within the receiver's window of an established connection; a RST passes
+// within that window, and closes the flow only when it is exact (at what
+// the receiver acknowledged), or before the connection is established.
+// An in-window RST that is not exact is forwarded and the flow stays
+// established, so a connection that goes on talking (an RFC 5961 host
+// answers such a RST with a challenge ACK) is not cut.  Other segments
+// are accepted whatever their sequence numbers: the end hosts drop bogus
+// data, and for a firewall a false drop is worse than a liberal window;
+// they change no state beyond the window and ACK bookkeeping.
 #pragma once
 
 #include <cstdint>

@@ -259,6 +259,14 @@ void worker::sort_out(slot& s, const compiled_policy& policy) {
     const std::uint16_t home =
         policy.resource_side[src_res] == port_side::inside ? config_.inside_port : config_.outside_port;
     s.wrong_side = s.in_port != home;
+    // A resource's segment from the port it does not sit behind may be
+    // forwarded on a flow that exists (asymmetric routing) but changes
+    // none: a SYN, FIN or RST from there only ever opens, closes or
+    // restarts a flow for whoever spoofs it.
+    constexpr std::uint8_t k_state_flags = tcp_flag::syn | tcp_flag::fin | tcp_flag::rst;
+    if (s.wrong_side && p.proto == ip_proto::tcp && p.has_l4 && (p.tcp_flags & k_state_flags) != 0) {
+      return drop(s, drop_reason::spoofed_source);
+    }
   }
   if (p.fragment && p.fragment_offset != 0) {
     s.deferred = true;
@@ -567,7 +575,9 @@ void worker::commit(slot& s, const compiled_policy& policy) {
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
     if (created[k]) ++created_;
-    if (!sd.known) continue;
+    // From the resource's wrong port: forwarded on its flow, changing
+    // nothing of it (no state, window or timeout) on any side.
+    if (!sd.known || s.wrong_side) continue;
     if (flow_entry* e = entry_of(sd)) {
       track(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
     }

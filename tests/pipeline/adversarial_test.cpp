@@ -796,6 +796,104 @@ TEST_P(Adversarial, BlindResetsDoNotEndAConnection) {
   EXPECT_EQ(p.flows(), 0U);
 }
 
+// Three blind frames from the outside used to end any connection: a FIN
+// from the peer (any sequence number), a FIN and a SYN "from" the
+// resource.  A resource's segment from its wrong port now changes no flow
+// (its SYN, FIN or RST is dropped), and a FIN outside the window changes
+// nothing.
+TEST_P(Adversarial, BlindFinsAndWrongPortSegmentsDoNotEndAConnection) {
+  pipeline p(web_policy(f()));
+  const std::string& r = f().resource;
+  const std::string& x = f().remote;
+  play(p,
+       {
+           {side::outside, frame(tcp(x, 5000, r, 80, flag::syn, 100)), true, "SYN"},
+           {side::inside, frame(tcp(r, 80, x, 5000, flag::syn | flag::ack, 900, 101)), true, "SYN-ACK"},
+           {side::outside, frame(tcp(x, 5000, r, 80, flag::ack, 101, 901)), true, "ACK"},
+           {side::outside, frame(tcp(x, 5000, r, 80, flag::fin | flag::ack, 101 + (1U << 31), 901)), true,
+            "a blind FIN: the host judges it"},
+           {side::outside, frame(tcp(r, 80, x, 5000, flag::fin | flag::ack, 901, 101)), false, "web-1's FIN, spoofed"},
+           {side::outside, frame(tcp(r, 80, x, 5000, flag::syn, 7)), false, "web-1's SYN, spoofed"},
+           {side::outside, frame(tcp(r, 80, x, 5000, flag::rst, 901)), false, "web-1's RST, spoofed"},
+           {side::outside, frame(tcp(r, 80, x, 5000, flag::ack, 901, 101)), true, "its ACK: forwarded, nothing more"},
+       },
+       where());
+  EXPECT_EQ(p.dropped(drop_reason::spoofed_source), 3U);
+  age(p, 130000);  // past tcp_fin_wait (120 s)
+  play(p,
+       {{side::inside, frame(tcp(r, 80, x, 5000, flag::ack, 901, 101)), true, "still established"},
+        {side::outside, frame(tcp(x, 5000, r, 80, flag::ack, 101, 901)), true, "both ways"}},
+       where());
+}
+
+// Data the resource has not acknowledged does not move where the peer's
+// RSTs are judged: a blind attacker cannot walk in-window segments across
+// the sequence space to make its RST exact.
+TEST_P(Adversarial, UnacknowledgedDataDoesNotMakeABlindRstExact) {
+  pipeline p(web_policy(f()));
+  const std::string& r = f().resource;
+  const std::string& x = f().remote;
+  frame_spec data = tcp(x, 5000, r, 80, flag::ack, 101 + 30000, 901);
+  data.payload = bytes(1, 0x41);
+  play(p,
+       {
+           {side::outside, frame(tcp(x, 5000, r, 80, flag::syn, 100)), true, "SYN"},
+           {side::inside, frame(tcp(r, 80, x, 5000, flag::syn | flag::ack, 900, 101)), true, "SYN-ACK"},
+           {side::outside, frame(tcp(x, 5000, r, 80, flag::ack, 101, 901)), true, "ACK"},
+           {side::outside, frame(data), true, "in-window data web-1 will not take"},
+           {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101 + 30001)), true, "RST at its end"},
+       },
+       where());
+  age(p, 11000);  // past tcp_close (10 s)
+  play(p, {{side::inside, frame(tcp(r, 80, x, 5000, flag::ack, 901, 101)), true, "still established"}}, where());
+}
+
+// Forged handshakes cannot hold a resource's share: a guessed ACK of the
+// SYN-ACK, or a FIN before any answer, leaves the flow half-open, so a
+// real client's SYN still gets in (early drop) and the forged entries
+// expire on the short timeouts.
+TEST_P(Adversarial, ForgedHandshakesStayHalfOpen) {
+  // A table the early-drop scan covers at once (k_evict_scan).
+  pipeline p(web_policy(f(), "", "max_flows = 4\n"), {.flow_capacity = 256});
+  const std::string& r = f().resource;
+  const std::string& a = f().attacker;
+  for (std::uint16_t port = 1; port <= 2; ++port) {
+    play(p,
+         {{side::outside, frame(tcp(a, port, r, 80, flag::syn, 100)), true, "SYN"},
+          {side::inside, frame(tcp(r, 80, a, port, flag::syn | flag::ack, 900, 101)), true, "web-1's answer"},
+          {side::outside, frame(tcp(a, port, r, 80, flag::ack, 101, 12345)), true, "a guessed ACK"}},
+         placement::separate);
+    play(p,
+         {{side::outside, frame(tcp(a, port + 10, r, 80, flag::syn, 100)), true, "SYN"},
+          {side::outside, frame(tcp(a, port + 10, r, 80, flag::fin | flag::ack, 101, 0)), true, "FIN, no answer"}},
+         where());
+  }
+  play(p,
+       {{side::outside, frame(tcp(a, 77, r, 80, flag::syn | flag::ack, 5, 6)), false, "a SYN-ACK opens nothing"}},
+       where());
+  EXPECT_EQ(p.resource_flows("web-1"), 4U);
+  play(p, {{side::outside, frame(tcp(f().remote, 5000, r, 80, flag::syn, 1)), true, "a real client"}}, where());
+  EXPECT_GE(p.total(&dp::worker_counters::flows_early_dropped), 1U);
+  age(p, 121000);  // past tcp_syn_recv (60 s) and tcp_syn_sent (120 s)
+  EXPECT_EQ(p.flows(), 0U);
+}
+
+// A flow picked up mid-stream becomes a connection only by the answer
+// from the resource's own port: an "answer" spoofed from the outside is
+// forwarded and changes nothing, so the flow stays unreplied (30 s).
+TEST_P(Adversarial, AnAdoptedFlowIsAnsweredOnlyFromTheResourcesPort) {
+  pipeline p(web_policy(f(), "[appliance]\nmidstream = \"adopt\"\n"));
+  const std::string& r = f().resource;
+  const std::string& a = f().attacker;
+  play(p,
+       {{side::outside, frame(tcp(a, 4000, r, 80, flag::ack, 100, 900)), true, "a mid-stream ACK"},
+        {side::outside, frame(tcp(r, 80, a, 4000, flag::ack, 900, 100)), true, "its answer, spoofed"}},
+       where());
+  EXPECT_EQ(p.flows(), 1U);
+  age(p, 31000);  // tcp_unreplied
+  EXPECT_EQ(p.flows(), 0U);
+}
+
 // A RST from a side never heard from cannot be judged: not believed.
 TEST_P(Adversarial, ARstFromASideNeverHeardIsNotBelieved) {
   pipeline p(web_policy(f()));

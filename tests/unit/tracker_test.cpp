@@ -159,9 +159,13 @@ TEST(Tracker, RstAnsweringASynMustAcknowledgeIt) {
 TEST(Tracker, SequenceFollowsTheStreamSoLateRstsStayPlausible) {
   const flow_timeouts t = distinct();
   flow_entry e = established(0);
-  // The server sends 3 MB; where it stands moves with the data.
+  // The server sends 3 MB, the client acknowledges it: where the server
+  // stands moves with the client's ACKs.
   std::uint32_t seq = 5001;
-  for (int i = 0; i < 3000; ++i, seq += 1000) track(e, tcp(flag::ack, seq, 1001, 1000), true, 5, t);
+  for (int i = 0; i < 3000; ++i, seq += 1000) {
+    track(e, tcp(flag::ack, seq, 1001, 1000), true, 5, t);
+    track(e, tcp(flag::ack, 1001, seq + 1000), false, 5, t);
+  }
   EXPECT_EQ(check(e, tcp(flag::rst, 5001), true), track_verdict::invalid);  // 3 MB behind
   EXPECT_EQ(check(e, tcp(flag::rst, seq + 100), true), track_verdict::accept);
   EXPECT_EQ(track(e, tcp(flag::rst, seq), true, 6, t), track_verdict::accept);
@@ -178,6 +182,80 @@ TEST(Tracker, ASpoofedFarSegmentDoesNotMoveTheRstWindow) {
   EXPECT_EQ(track(e, tcp(flag::ack, far, 1001, 100), true, 5, t), track_verdict::accept);
   EXPECT_EQ(check(e, tcp(flag::rst, far + 100), true), track_verdict::invalid);
   EXPECT_EQ(check(e, tcp(flag::rst, 5001), true), track_verdict::accept);
+}
+
+// What a sender claims does not move where its RSTs are judged; only the
+// receiver's ACKs do (else in-window data, walked across the sequence
+// space, turns a blind RST into an exact one).
+TEST(Tracker, DataTheReceiverHasNotAcknowledgedDoesNotMakeARstExact) {
+  const flow_timeouts t = distinct();
+  flow_entry e = established(0);
+  EXPECT_EQ(track(e, tcp(flag::ack, 5001 + 30000, 1001, 1), true, 5, t), track_verdict::accept);
+  EXPECT_EQ(track(e, tcp(flag::rst, 5001 + 30001), true, 6, t), track_verdict::accept);  // in the window
+  EXPECT_EQ(state_of(e), tcp_state::established);
+  EXPECT_EQ(track(e, tcp(flag::rst, 5001), true, 7, t), track_verdict::accept);  // where the client stands
+  EXPECT_EQ(state_of(e), tcp_state::close);
+}
+
+// An ACK ahead of the receiver's window is no acknowledgement either.
+TEST(Tracker, AnAckBeyondTheWindowMovesNothing) {
+  const flow_timeouts t = distinct();
+  flow_entry e = established(0);
+  EXPECT_EQ(track(e, tcp(flag::ack, 1001, 5001 + 200000), false, 5, t), track_verdict::accept);
+  EXPECT_EQ(track(e, tcp(flag::rst, 5001 + 200000), true, 6, t), track_verdict::invalid);
+  EXPECT_EQ(state_of(e), tcp_state::established);
+}
+
+// The handshake completes only with an ACK of the answer to the SYN; a
+// guessed one leaves the flow half-open (short timeout, evictable).
+TEST(Tracker, TheHandshakeCompletesOnlyWithAnAckOfTheAnswer) {
+  const flow_timeouts t = distinct();
+  flow_entry e{};
+  e.proto = ip_proto::tcp;
+  track_first(e, tcp(flag::syn, 1000), false, 0, t);
+  EXPECT_EQ(track(e, tcp(flag::syn | flag::ack, 5000, 1001), true, 1, t), track_verdict::accept);
+  EXPECT_EQ(track(e, tcp(flag::ack, 1001, 123456), false, 2, t), track_verdict::accept);
+  EXPECT_EQ(state_of(e), tcp_state::syn_recv);
+  EXPECT_TRUE(half_open(e));
+  EXPECT_EQ(track(e, tcp(flag::fin | flag::ack, 1001, 99), false, 3, t), track_verdict::accept);
+  EXPECT_EQ(state_of(e), tcp_state::syn_recv);  // a FIN of no connection
+  EXPECT_EQ(track(e, tcp(flag::ack, 1001, 5001), false, 4, t), track_verdict::accept);
+  EXPECT_EQ(state_of(e), tcp_state::established);
+  EXPECT_FALSE(half_open(e));
+}
+
+// An answer to a SYN that does not acknowledge it is INVALID: it cannot
+// take the real answer's place.
+TEST(Tracker, AGuessedSynAckIsInvalid) {
+  const flow_timeouts t = distinct();
+  flow_entry e{};
+  e.proto = ip_proto::tcp;
+  track_first(e, tcp(flag::syn, 1000), false, 0, t);
+  EXPECT_EQ(track(e, tcp(flag::syn | flag::ack, 7777, 4242), true, 1, t), track_verdict::invalid);
+  EXPECT_EQ(state_of(e), tcp_state::syn_sent);
+  EXPECT_EQ(track(e, tcp(flag::syn | flag::ack, 5000, 1001), true, 2, t), track_verdict::accept);
+  EXPECT_EQ(track(e, tcp(flag::ack, 1001, 5001), false, 3, t), track_verdict::accept);
+  EXPECT_EQ(state_of(e), tcp_state::established);
+}
+
+// A FIN before the handshake (Linux: INVALID in SYN_SENT) or outside the
+// receiver's window changes nothing: a blind FIN cannot shorten an
+// established connection's timeout to fin_wait's.
+TEST(Tracker, AFinCountsOnlyInTheWindowOfAConnection) {
+  const flow_timeouts t = distinct();
+  flow_entry half{};
+  half.proto = ip_proto::tcp;
+  track_first(half, tcp(flag::syn, 1000), true, 0, t);
+  EXPECT_EQ(track(half, tcp(flag::fin | flag::ack, 1001, 0), true, 1, t), track_verdict::accept);
+  EXPECT_EQ(state_of(half), tcp_state::syn_sent);
+  EXPECT_TRUE(half_open(half));
+
+  flow_entry e = established(0);
+  EXPECT_EQ(track(e, tcp(flag::fin | flag::ack, 5001 + (1U << 31), 1001), true, 5, t), track_verdict::accept);
+  EXPECT_EQ(state_of(e), tcp_state::established);
+  EXPECT_EQ(e.expires_at, expiry(timeout_class::tcp_established, 5));
+  EXPECT_EQ(track(e, tcp(flag::fin | flag::ack, 5001, 1001), true, 6, t), track_verdict::accept);
+  EXPECT_EQ(state_of(e), tcp_state::fin_wait);
 }
 
 TEST(Tracker, WhatMayOpenAFlow) {
