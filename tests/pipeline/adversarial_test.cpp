@@ -868,8 +868,7 @@ TEST_P(Adversarial, ForgedHandshakesStayHalfOpen) {
           {side::outside, frame(tcp(a, port + 10, r, 80, flag::fin | flag::ack, 101, 0)), true, "FIN, no answer"}},
          where());
   }
-  play(p,
-       {{side::outside, frame(tcp(a, 77, r, 80, flag::syn | flag::ack, 5, 6)), false, "a SYN-ACK opens nothing"}},
+  play(p, {{side::outside, frame(tcp(a, 77, r, 80, flag::syn | flag::ack, 5, 6)), false, "a SYN-ACK opens nothing"}},
        where());
   EXPECT_EQ(p.resource_flows("web-1"), 4U);
   play(p, {{side::outside, frame(tcp(f().remote, 5000, r, 80, flag::syn, 1)), true, "a real client"}}, where());
