@@ -2,7 +2,7 @@
 // the user described them, validated and with every reference resolved to an
 // index.  Produced by load_policy_file() (toml_loader.hpp), consumed by the
 // compiler and the reference evaluator.  Semantics: docs/configuration.md and
-// mission S1-S4.
+// docs/semantics.md S1-S4.
 #pragma once
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // fragment_table: which datagrams' first fragments were allowed, for the
-// fragments that follow them (mission S10).
+// fragments that follow them (docs/semantics.md S10).
 //
 // sgfw does not reassemble.  The first fragment (offset 0) carries the L4
 // header; it is judged like any packet, and when it is allowed that is

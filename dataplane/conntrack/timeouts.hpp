@@ -1,4 +1,4 @@
-// Idle timeouts of tracked flows (mission S7), by class.  Shared by the
+// Idle timeouts of tracked flows (docs/semantics.md S7), by class.  Shared by the
 // config model (which reads them), the compiled policy (which carries them
 // per resource) and the connection tracker (which applies them).
 #pragma once

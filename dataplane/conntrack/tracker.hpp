@@ -1,4 +1,4 @@
-// The per-flow state machine (mission S5, S7): TCP through its handshake,
+// The per-flow state machine (docs/semantics.md S5, S7): TCP through its handshake,
 // FINs and RSTs; UDP counting request-response exchanges; ICMP queries and
 // other protocols by idle time alone.  Table-driven where it matters (the
 // timeout class follows from the state) and independent of the table, so

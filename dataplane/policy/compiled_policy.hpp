@@ -16,7 +16,7 @@
 //               service key    -> service row (interval_map)
 //               address row AND service row = bitset of allowing rules;
 //               the first set bit names the rule, one extra service bit says
-//               whether such a flow is untracked (mission S8).
+//               whether such a flow is untracked (docs/semantics.md S8).
 #pragma once
 
 #include <array>

@@ -6,7 +6,7 @@
 
 namespace sgfw {
 
-// Which way a packet crosses a protected resource's boundary (mission S1):
+// Which way a packet crosses a protected resource's boundary (docs/semantics.md S1):
 // ingress = towards the resource, egress = away from it.
 enum class direction : std::uint8_t { ingress = 0, egress = 1 };
 

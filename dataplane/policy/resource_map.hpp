@@ -1,4 +1,4 @@
-// resource_map: which protected resource owns an address (mission S1).
+// resource_map: which protected resource owns an address (docs/semantics.md S1).
 //
 // Open addressing with linear probing over flat arrays, one per family, at
 // most half full, keyed by the address itself.  A lookup is one multiply, one

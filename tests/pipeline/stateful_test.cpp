@@ -1,4 +1,4 @@
-// The stateful packet path, one behaviour per test (mission S1-S11), driven
+// The stateful packet path, one behaviour per test (docs/semantics.md S1-S11), driven
 // by crafted frames through ring ports: what comes out of the other port,
 // and which counter a drop lands in.
 #include <arpa/inet.h>

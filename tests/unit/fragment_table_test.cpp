@@ -1,4 +1,4 @@
-// The first-fragment verdicts (mission S10) on their own: later fragments
+// The first-fragment verdicts (docs/semantics.md S10) on their own: later fragments
 // follow an allowed first fragment within the timeout and from its port,
 // overlaps and orphans are refused, a full table gives way to new
 // datagrams (oldest first), and no verdict comes back after it expired,

@@ -1,4 +1,4 @@
-// The per-flow state machine on its own (mission S5, S7): TCP states and
+// The per-flow state machine on its own (docs/semantics.md S5, S7): TCP states and
 // their timeout classes, what may open a flow, the RST window check (with
 // window scaling) and what an accepted RST does, restarts, flows picked up
 // mid-stream, UDP exchange counting, and which timeout each class gets.
