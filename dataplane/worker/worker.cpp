@@ -55,6 +55,12 @@ bool forwarded_group(const compiled_policy& policy, const net::ip_address& a) {
 }
 
 // A MAC address as on the wire, in the low 48 bits.
+// Router advertisements and redirects (ICMPv6 134, 137), IPv4 redirects (5).
+bool router_message(net::family f, std::uint8_t type) {
+  if (f == net::family::ipv4) return type == 5;
+  return type == 134 || type == 137;
+}
+
 std::uint64_t mac_at(const std::uint8_t* p) {
   std::uint64_t m = 0;
   for (int i = 0; i < 6; ++i) m = (m << 8) | p[i];
@@ -219,6 +225,13 @@ void worker::sort_out(slot& s, const compiled_policy& policy) {
     }
     return policy.arp_nd_pass ? forward(s) : drop(s, drop_reason::arp_nd);
   }
+  // Not valid neighbour discovery (fragmented, or hop limit below 255: no
+  // host takes it as one, RFC 6980), an RA or redirect from the outside is
+  // still no message for the resources; nor is an IPv4 redirect.
+  if (policy.ra_guard && p.has_l4 && s.in_port == config_.outside_port && is_icmp(p) &&
+      router_message(p.fam, p.icmp_type)) {
+    return drop(s, drop_reason::ra_guard);
+  }
   // Two keys of one packet would be the same flow; no host sends this.
   if (p.src == p.dst) return drop(s, drop_reason::land);
   if (group_address(p.fam, p.src)) return drop(s, drop_reason::martian_source);
@@ -226,6 +239,12 @@ void worker::sort_out(slot& s, const compiled_policy& policy) {
   // names is forwarded, as it is.
   if (group_address(p.fam, p.dst)) {
     return forwarded_group(policy, p.destination()) ? forward(s) : drop(s, drop_reason::broadcast_multicast);
+  }
+  // Unicast IP in a broadcast or multicast frame (RFC 1122 3.3.6: hosts
+  // discard it): it would reach every host behind the port, judged as if
+  // for none of them.
+  if ((rte_pktmbuf_mtod(s.mbuf, const std::uint8_t*)[0] & 0x01) != 0) {
+    return drop(s, drop_reason::broadcast_multicast);
   }
   std::uint32_t src_res = policy.resources.find(p.source());
   std::uint32_t dst_res = policy.resources.find(p.destination());

@@ -455,12 +455,14 @@ TEST_P(Adversarial, RouterAdvertisementsAndRedirectsFromTheOutsideAreDropped) {
   if (!f().v6) {
     pipeline p(web_policy(f()));
     play(p, {{side::outside, frame(icmp(f(), f().router, f().resource, 5, 0)), false, "ICMP redirect"}}, where());
-    EXPECT_EQ(p.dropped(drop_reason::policy_denied), 1U);
+    EXPECT_EQ(p.dropped(drop_reason::ra_guard), 1U);
     return;
   }
-  const auto nd = [&](std::string_view src, std::string_view dst, std::uint8_t type, std::uint8_t hops) {
+  const auto nd = [&](std::string_view src, std::string_view dst, std::uint8_t type, std::uint8_t hops,
+                      bool atomic_fragment = false) {
     frame_spec s = icmp(f(), src, dst, type, 0);
     s.hop_limit = hops;
+    s.fragment = atomic_fragment;  // offset 0, no more fragments
     return frame(s);
   };
   for (const bool guard : {true, false}) {
@@ -474,10 +476,32 @@ TEST_P(Adversarial, RouterAdvertisementsAndRedirectsFromTheOutsideAreDropped) {
              // Not on-link (hop limit below 255): not neighbour discovery.
              {side::outside, nd("fe80::1", "ff02::1", 134, 64), false, "RA with hop limit 64"},
              {side::outside, nd(f().attacker, f().resource, 136, 254), false, "NA with hop limit 254"},
+             // Not neighbour discovery either (RFC 6980), yet an RA or
+             // redirect all the same to whoever takes it.
+             {side::outside, nd("fe80::1", f().resource, 137, 255, true), false, "redirect, an atomic fragment"},
+             {side::outside, nd("fe80::1", f().resource, 134, 64), false, "RA to web-1, hop limit 64"},
          },
          where());
-    EXPECT_EQ(p.dropped(drop_reason::ra_guard), guard ? 2U : 0U);
+    EXPECT_EQ(p.dropped(drop_reason::ra_guard), guard ? 5U : 0U);
   }
+}
+
+// Unicast IP in a broadcast or multicast frame reaches every host behind
+// the port (RFC 1122 3.3.6: hosts should discard it): dropped, even to an
+// address and port the rules allow.
+TEST_P(Adversarial, UnicastInABroadcastFrameIsDropped) {
+  pipeline p(web_policy(f()));
+  frame_spec broadcast = tcp(f().remote, 5000, f().resource, 80, flag::syn, 1);
+  broadcast.dst_mac = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+  frame_spec multicast = udp(f().remote, 5000, f().resource, 53);
+  multicast.dst_mac = f().v6 ? std::array<std::uint8_t, 6>{0x33, 0x33, 0, 0, 0, 1}
+                             : std::array<std::uint8_t, 6>{0x01, 0x00, 0x5E, 0, 0, 1};
+  play(p,
+       {{side::outside, frame(broadcast), false, "to web-1:80 in a broadcast frame"},
+        {side::outside, frame(multicast), false, "to web-1:53 in a multicast frame"},
+        {side::outside, frame(tcp(f().remote, 5000, f().resource, 80, flag::syn, 1)), true, "the same, unicast"}},
+       where());
+  EXPECT_EQ(p.dropped(drop_reason::broadcast_multicast), 2U);
 }
 
 // --- 5. Fragments (S10) -----------------------------------------------------
@@ -532,6 +556,32 @@ TEST_P(Adversarial, ALaterFragmentCannotRewriteTheJudgedHeader) {
        },
        where());
   EXPECT_EQ(p.dropped(drop_reason::fragment_overlap), 1U);
+}
+
+// A first fragment sent again cannot make room for a follower: a shorter
+// copy does not move the judged header's end back, and a copy from the
+// other port does not take the datagram's port (its followers would be
+// orphans).
+TEST_P(Adversarial, ARepeatedFirstFragmentMovesNeitherTheBoundaryNorThePort) {
+  pipeline p(web_policy(f()));
+  fragmented longer = two_fragments(f(), 80, 31, 24);
+  longer.first.payload = bytes(20, 1);                        // TCP 20 + 20: the judged header ends at 40
+  const fragmented shorter = two_fragments(f(), 80, 31, 24);  // ends at 24; its follower at 24
+  fragmented other = two_fragments(f(), 80, 32, 24);
+  play(p,
+       {
+           {side::outside, frame(longer.first), true, "first, 40 bytes"},
+           {side::outside, frame(shorter.first), true, "the same datagram's first, 24 bytes"},
+           {side::outside, frame(shorter.later), false, "a follower at 24, inside the first 40"},
+       },
+       where());
+  play(p,
+       {
+           {side::outside, frame(other.first), true, "first"},
+           {side::inside, frame(other.first), true, "a copy from the inside"},
+           {side::outside, frame(other.later), true, "its follower, from the outside"},
+       },
+       where());
 }
 
 // Fragments delivered back to back (as a large DNS answer is) follow their
@@ -706,7 +756,9 @@ TEST_P(Adversarial, APingDoesNotOpenOtherIcmpBack) {
   }
   steps.push_back({side::outside, frame(icmp(f(), f().remote, f().resource, f().echo_reply, 0)), true, "the reply"});
   play(p, steps, where());
-  EXPECT_EQ(p.dropped(drop_reason::policy_denied) + p.dropped(drop_reason::icmp_bad_header), n);
+  EXPECT_EQ(p.dropped(drop_reason::policy_denied) + p.dropped(drop_reason::icmp_bad_header) +
+                p.dropped(drop_reason::ra_guard),
+            n);
 }
 
 // One resource under attack takes at most its share of the table; the
