@@ -28,8 +28,8 @@
 #include <memory>
 
 #include "bench_main.hpp"
+#include "compiler/compiler.hpp"
 #include "policy/classifier.hpp"
-#include "policy/compiler.hpp"
 #include "random_policy.hpp"
 
 namespace sgfw::perf {

@@ -2,8 +2,8 @@
 
 #include <chrono>
 
+#include "compiler/compiler.hpp"
 #include "config/toml_loader.hpp"
-#include "policy/compiler.hpp"
 
 namespace sgfw::cp {
 

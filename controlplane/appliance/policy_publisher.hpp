@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/resource_slots.hpp"
 #include "config/model.hpp"
 #include "policy/compiled_policy.hpp"
-#include "policy/resource_slots.hpp"
 #include "worker/policy_handle.hpp"
 
 namespace sgfw::cp {

@@ -12,8 +12,8 @@
 
 #include "appliance/run_command.hpp"
 #include "cli/policy_report.hpp"
+#include "compiler/compiler.hpp"
 #include "config/toml_loader.hpp"
-#include "policy/compiler.hpp"
 
 namespace {
 

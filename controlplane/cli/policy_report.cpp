@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "compiler/compiler.hpp"
 #include "config/address_text.hpp"
 #include "config/rule_text.hpp"
-#include "policy/compiler.hpp"
 
 namespace sgfw::cli {
 

@@ -16,6 +16,7 @@
 
 #include "config/address_text.hpp"
 #include "config/rule_text.hpp"
+#include "config/timeout_keys.hpp"
 
 namespace sgfw::config {
 
@@ -276,7 +277,7 @@ class loader {
   // limits the keys to those the cloud lets one set per interface.
   void load_timeouts(const toml::table& t, const std::string& path, flow_timeouts& out, bool per_resource_only) {
     std::vector<std::string> keys;
-    for (const auto& r : k_timeout_ranges) {
+    for (const auto& r : k_timeout_keys) {
       if (!per_resource_only || r.per_resource) keys.emplace_back(r.key);
     }
     for (auto&& [k, v] : t) {
@@ -287,7 +288,7 @@ class loader {
                 (guess.empty() ? "; expected one of: " + join(keys) : "; did you mean " + quoted(guess) + "?"));
     }
     for (std::size_t i = 0; i < timeout_class_count; ++i) {
-      const timeout_range& r = k_timeout_ranges[i];
+      const timeout_key& r = k_timeout_keys[i];
       if (per_resource_only && !r.per_resource) continue;
       if (auto v = get_integer(t, r.key, path, r.min_seconds, r.max_seconds)) {
         out.seconds[i] = static_cast<std::uint32_t>(*v);

@@ -5,7 +5,6 @@
 
 #include <array>
 #include <cstdint>
-#include <string_view>
 
 namespace sgfw {
 
@@ -24,39 +23,22 @@ enum class timeout_class : std::uint8_t {
 };
 inline constexpr std::size_t timeout_class_count = 11;
 
-struct timeout_range {
-  std::string_view key;
-  std::uint32_t default_seconds;
-  std::uint32_t min_seconds;
-  std::uint32_t max_seconds;
-  bool per_resource;  // configurable per resource, as the cloud allows per interface
-};
-
-// Defaults and ranges: the cloud's for TCP established (60-432000), UDP
-// (30-60) and UDP stream (60-180); Linux conntrack's values for the short
-// TCP states; 600 s for other protocols (S7); 30 s for ICMP (Linux).  A
-// connection picked up mid-stream waits 30 s for its other side (as short
-// as a half-open one, and evictable like one, S5/S11).
-inline constexpr std::array<timeout_range, timeout_class_count> k_timeout_ranges{{
-    {"tcp_syn_sent", 120, 1, 432000, false},
-    {"tcp_syn_recv", 60, 1, 432000, false},
-    {"tcp_established", 432000, 60, 432000, true},
-    {"tcp_fin_wait", 120, 1, 432000, false},
-    {"tcp_time_wait", 120, 1, 432000, false},
-    {"tcp_close", 10, 1, 432000, false},
-    {"tcp_unreplied", 30, 1, 432000, false},
-    {"udp", 30, 30, 60, true},
-    {"udp_stream", 180, 60, 180, true},
-    {"icmp", 30, 1, 432000, false},
-    {"other", 600, 1, 432000, false},
-}};
+// Default idle timeouts, by class: the cloud's for TCP established
+// (432000 s), UDP (30 s) and UDP stream (180 s); Linux conntrack's values
+// for the short TCP states; 600 s for other protocols (S7); 30 s for ICMP
+// (Linux).  A connection picked up mid-stream waits 30 s for its other
+// side (as short as a half-open one, and evictable like one, S5/S11).
+// What a config may set, and within which range, is the control plane's
+// (controlplane/config/timeout_keys.hpp).
+inline constexpr std::array<std::uint32_t, timeout_class_count> k_default_timeout_seconds{120, 60, 432000, 120, 120, 10,
+                                                                                          30,  30, 180,    30,  600};
 
 struct flow_timeouts {
   std::array<std::uint32_t, timeout_class_count> seconds{};
 
   static constexpr flow_timeouts defaults() {
     flow_timeouts t;
-    for (std::size_t i = 0; i < timeout_class_count; ++i) t.seconds[i] = k_timeout_ranges[i].default_seconds;
+    t.seconds = k_default_timeout_seconds;
     return t;
   }
   constexpr std::uint32_t operator[](timeout_class c) const { return seconds[static_cast<std::size_t>(c)]; }

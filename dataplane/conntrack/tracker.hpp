@@ -31,8 +31,8 @@
 
 #include "conntrack/flow_table.hpp"
 #include "conntrack/timeouts.hpp"
+#include "net/ip_proto.hpp"
 #include "net/parsed_packet.hpp"
-#include "policy/direction.hpp"
 
 namespace sgfw::dp {
 

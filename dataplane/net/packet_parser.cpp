@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "policy/direction.hpp"
+#include "net/ip_proto.hpp"
 
 namespace sgfw::dp {
 
@@ -32,7 +32,7 @@ net::u128 be128(const std::uint8_t* p) {
   return v;
 }
 
-void malformed(parsed_packet& out, drop_reason why) {
+void malformed(parsed_packet& out, malformed_reason why) {
   out.kind = frame_kind::malformed;
   out.malformed = why;
 }
@@ -193,14 +193,16 @@ bool link_local_control(const parsed_packet& p, std::uint8_t type) {
 // rest of the header would arrive unjudged.
 void parse_l4(const std::uint8_t* h, std::uint32_t len, parsed_packet& out) {
   const bool first_fragment = out.fragment;
-  auto short_header = [&](drop_reason why) { malformed(out, first_fragment ? drop_reason::fragment_tiny : why); };
+  auto short_header = [&](malformed_reason why) {
+    malformed(out, first_fragment ? malformed_reason::fragment_tiny : why);
+  };
   out.has_l4 = true;
   switch (out.proto) {
     case ip_proto::tcp: {
-      if (len < 20) return short_header(drop_reason::tcp_bad_header);
+      if (len < 20) return short_header(malformed_reason::tcp_bad_header);
       const std::uint32_t offset = (h[12] >> 4) * 4U;
-      if (offset < 20) return malformed(out, drop_reason::tcp_bad_header);
-      if (offset > len) return short_header(drop_reason::tcp_bad_header);
+      if (offset < 20) return malformed(out, malformed_reason::tcp_bad_header);
+      if (offset > len) return short_header(malformed_reason::tcp_bad_header);
       out.src_port = be16(h);
       out.dst_port = be16(h + 2);
       out.tcp_seq = be32(h + 4);
@@ -212,10 +214,10 @@ void parse_l4(const std::uint8_t* h, std::uint32_t len, parsed_packet& out) {
       return;
     }
     case ip_proto::udp: {
-      if (len < 8) return short_header(drop_reason::udp_bad_header);
+      if (len < 8) return short_header(malformed_reason::udp_bad_header);
       const std::uint32_t udp_len = be16(h + 4);
       // A fragmented datagram's length covers all fragments.
-      if (udp_len < 8 || (!first_fragment && udp_len > len)) return malformed(out, drop_reason::udp_bad_header);
+      if (udp_len < 8 || (!first_fragment && udp_len > len)) return malformed(out, malformed_reason::udp_bad_header);
       out.src_port = be16(h);
       out.dst_port = be16(h + 2);
       return;
@@ -224,7 +226,7 @@ void parse_l4(const std::uint8_t* h, std::uint32_t len, parsed_packet& out) {
       break;
   }
   if (!is_icmp(out.proto, out.fam)) return;  // other protocols: addresses only
-  if (len < 8) return short_header(drop_reason::icmp_bad_header);
+  if (len < 8) return short_header(malformed_reason::icmp_bad_header);
   out.icmp_type = h[0];
   out.icmp_code = h[1];
   if (icmp_query_type(out.fam, out.icmp_type)) {
@@ -235,22 +237,22 @@ void parse_l4(const std::uint8_t* h, std::uint32_t len, parsed_packet& out) {
     // An error is at most 576 bytes (RFC 1812) or the IPv6 minimum MTU
     // (RFC 4443): one that comes in fragments is not one a router sent,
     // and its fragments could not follow it to the quoted flow's worker.
-    if (first_fragment) return malformed(out, drop_reason::icmp_error_fragmented);
+    if (first_fragment) return malformed(out, malformed_reason::icmp_error_fragmented);
     out.icmp_error = true;
-    if (!parse_quote(h + 8, len - 8, out.fam, out)) return malformed(out, drop_reason::icmp_bad_header);
+    if (!parse_quote(h + 8, len - 8, out.fam, out)) return malformed(out, malformed_reason::icmp_bad_header);
   } else if (out.fam == net::family::ipv6) {
     out.neighbour_discovery = link_local_control(out, out.icmp_type);
   }
 }
 
 void parse_ipv4(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
-  if (len < 20) return malformed(out, drop_reason::ipv4_truncated);
+  if (len < 20) return malformed(out, malformed_reason::ipv4_truncated);
   const std::uint32_t ihl = (p[0] & 0x0Fu) * 4;
-  if ((p[0] >> 4) != 4 || ihl < 20) return malformed(out, drop_reason::ipv4_bad_header);
-  if (len < ihl) return malformed(out, drop_reason::ipv4_truncated);
+  if ((p[0] >> 4) != 4 || ihl < 20) return malformed(out, malformed_reason::ipv4_bad_header);
+  if (len < ihl) return malformed(out, malformed_reason::ipv4_truncated);
   const std::uint32_t total = be16(p + 2);
-  if (total < ihl) return malformed(out, drop_reason::ipv4_bad_header);
-  if (total > len) return malformed(out, drop_reason::ipv4_truncated);  // less is Ethernet padding
+  if (total < ihl) return malformed(out, malformed_reason::ipv4_bad_header);
+  if (total > len) return malformed(out, malformed_reason::ipv4_truncated);  // less is Ethernet padding
   out.kind = frame_kind::ip;
   out.fam = net::family::ipv4;
   out.proto = p[9];
@@ -273,10 +275,10 @@ void parse_ipv4(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
 }
 
 void parse_ipv6(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
-  if (len < 40 || (p[0] >> 4) != 6) return malformed(out, drop_reason::ipv6_bad_header);
+  if (len < 40 || (p[0] >> 4) != 6) return malformed(out, malformed_reason::ipv6_bad_header);
   const std::uint32_t payload = be16(p + 4);
   // 0 would announce a jumbogram (RFC 2675), which no link here carries.
-  if (payload == 0 || 40 + payload > len) return malformed(out, drop_reason::ipv6_bad_header);
+  if (payload == 0 || 40 + payload > len) return malformed(out, malformed_reason::ipv6_bad_header);
   out.kind = frame_kind::ip;
   out.fam = net::family::ipv6;
   out.hop_limit = p[7];
@@ -284,7 +286,7 @@ void parse_ipv6(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
   out.dst = be128(p + 24);
   const std::uint32_t end = 40 + payload;
   ipv6_chain c;
-  if (!walk_ipv6_chain(p, end, p[6], 40, c)) return malformed(out, drop_reason::ipv6_bad_extensions);
+  if (!walk_ipv6_chain(p, end, p[6], 40, c)) return malformed(out, malformed_reason::ipv6_bad_extensions);
   out.proto = c.proto;
   if (c.fragment) {
     out.fragment = true;
@@ -307,12 +309,12 @@ void parse_ipv6(const std::uint8_t* p, std::uint32_t len, parsed_packet& out) {
 
 void parse_frame(const std::uint8_t* frame, std::uint32_t len, parsed_packet& out) {
   out = parsed_packet{};
-  if (len < 14) return malformed(out, drop_reason::truncated_ethernet);
+  if (len < 14) return malformed(out, malformed_reason::truncated_ethernet);
   std::uint32_t off = 14;
   std::uint16_t type = be16(frame + 12);
   for (unsigned tags = 0; type == k_ethertype_vlan || type == k_ethertype_qinq || type == k_ethertype_qinq_old;) {
-    if (++tags > k_max_vlan_tags) return malformed(out, drop_reason::vlan_too_deep);
-    if (len < off + 4) return malformed(out, drop_reason::truncated_ethernet);
+    if (++tags > k_max_vlan_tags) return malformed(out, malformed_reason::vlan_too_deep);
+    if (len < off + 4) return malformed(out, malformed_reason::truncated_ethernet);
     type = be16(frame + off + 2);
     off += 4;
   }

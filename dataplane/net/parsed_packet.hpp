@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "net/ip_address.hpp"
-#include "worker/drop_reason.hpp"
+#include "net/malformed_reason.hpp"
 
 namespace sgfw::dp {
 
@@ -39,7 +39,7 @@ inline constexpr std::uint8_t k_no_window_scale = 0xFF;
 
 struct parsed_packet {
   frame_kind kind = frame_kind::malformed;
-  drop_reason malformed = drop_reason::none;
+  malformed_reason malformed = malformed_reason::none;
   net::family fam = net::family::ipv4;
 
   net::u128 src = 0;  // host byte order (IPv4: low 32 bits)

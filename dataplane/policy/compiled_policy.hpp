@@ -1,7 +1,7 @@
 // compiled_policy: the one contract between the control plane and the
 // worker cores.
 //
-// The control plane's compiler (controlplane/policy/compiler.hpp) builds it
+// The control plane's compiler (controlplane/compiler/compiler.hpp) builds it
 // from the config model; workers only read it.  It is immutable once built
 // and self-contained (no pointer into the config model), so the control plane
 // can publish a new one with a single release store of a pointer and free the

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "net/ip_proto.hpp"  // the rules name protocols too
+
 namespace sgfw {
 
 // Which way a packet crosses a protected resource's boundary (docs/semantics.md S1):
@@ -20,13 +22,5 @@ constexpr std::string_view to_string(direction d) { return d == direction::ingre
 enum class port_side : std::uint8_t { outside = 0, inside = 1 };
 
 constexpr std::string_view to_string(port_side s) { return s == port_side::inside ? "inside" : "outside"; }
-
-// IANA protocol numbers that security-group rules treat specially (S2).
-namespace ip_proto {
-inline constexpr std::uint8_t icmp = 1;
-inline constexpr std::uint8_t tcp = 6;
-inline constexpr std::uint8_t udp = 17;
-inline constexpr std::uint8_t icmpv6 = 58;
-}  // namespace ip_proto
 
 }  // namespace sgfw

@@ -6,11 +6,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include "net/malformed_reason.hpp"
+
 namespace sgfw::dp {
 
 enum class drop_reason : std::uint8_t {
   none = 0,
-  // Malformed (S10): the parser could not make sense of the packet.
+  // Malformed (S10): the parser could not make sense of the packet; the
+  // same order as net/malformed_reason.hpp, so to_drop_reason is a cast.
   truncated_ethernet,
   vlan_too_deep,
   ipv4_bad_header,        // version, IHL < 5, total length < header
@@ -45,6 +48,13 @@ enum class drop_reason : std::uint8_t {
   handoff_full,    // the owning worker's ring was full
   count_
 };
+
+constexpr drop_reason to_drop_reason(malformed_reason m) { return static_cast<drop_reason>(m); }
+static_assert(to_drop_reason(malformed_reason::truncated_ethernet) == drop_reason::truncated_ethernet &&
+                  to_drop_reason(malformed_reason::ipv6_bad_extensions) == drop_reason::ipv6_bad_extensions &&
+                  to_drop_reason(malformed_reason::icmp_error_fragmented) == drop_reason::icmp_error_fragmented &&
+                  to_drop_reason(malformed_reason::fragment_tiny) == drop_reason::fragment_tiny,
+              "the parser's reasons open the drop reasons, in the same order");
 
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(drop_reason::count_);
 

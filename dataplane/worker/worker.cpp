@@ -205,7 +205,7 @@ void worker::sort_out(slot& s, const compiled_policy& policy) {
   const parsed_packet& p = s.packet;
   switch (p.kind) {
     case frame_kind::malformed:
-      return drop(s, p.malformed);
+      return drop(s, to_drop_reason(p.malformed));
     case frame_kind::arp:
       return policy.arp_nd_pass ? forward(s) : drop(s, drop_reason::arp_nd);
     case frame_kind::non_ip:

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "compiler/compiler.hpp"
 #include "config/toml_loader.hpp"
 #include "forwarding_oracle.hpp"
-#include "policy/compiler.hpp"
 #include "ring_ports.hpp"
 #include "worker/worker.hpp"
 

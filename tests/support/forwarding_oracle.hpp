@@ -20,9 +20,9 @@
 #include <string>
 #include <tuple>
 
+#include "compiler/reference_evaluator.hpp"
 #include "config/model.hpp"
 #include "net/parsed_packet.hpp"
-#include "policy/reference_evaluator.hpp"
 
 namespace sgfw::testing {
 

@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "compiler/compiler.hpp"
 #include "config/toml_loader.hpp"
-#include "policy/compiler.hpp"
 
 namespace sgfw::testing {
 

@@ -17,10 +17,10 @@
 #include <string_view>
 #include <vector>
 
+#include "compiler/resource_slots.hpp"
 #include "config/model.hpp"
 #include "packet_builder.hpp"
 #include "policy/compiled_policy.hpp"
-#include "policy/resource_slots.hpp"
 #include "ring_ports.hpp"
 #include "worker/worker.hpp"
 

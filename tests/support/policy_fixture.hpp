@@ -9,11 +9,11 @@
 #include <string>
 #include <string_view>
 
+#include "compiler/compiler.hpp"
+#include "compiler/reference_evaluator.hpp"
 #include "config/address_text.hpp"
 #include "config/toml_loader.hpp"
 #include "policy/classifier.hpp"
-#include "policy/compiler.hpp"
-#include "policy/reference_evaluator.hpp"
 
 namespace sgfw::testing {
 

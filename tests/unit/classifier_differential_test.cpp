@@ -4,10 +4,10 @@
 // million lookups in all, single and batched, and resource lookups too.
 #include <gtest/gtest.h>
 
+#include "compiler/compiler.hpp"
+#include "compiler/reference_evaluator.hpp"
 #include "config/rule_text.hpp"
 #include "policy/classifier.hpp"
-#include "policy/compiler.hpp"
-#include "policy/reference_evaluator.hpp"
 #include "random_policy.hpp"
 
 namespace sgfw::testing {

@@ -10,9 +10,9 @@
 #include <random>
 #include <sstream>
 
+#include "compiler/compiler.hpp"
 #include "config/toml_loader.hpp"
 #include "policy/classifier.hpp"
-#include "policy/compiler.hpp"
 
 namespace sgfw::config {
 namespace {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "packet_builder.hpp"
+#include "worker/drop_reason.hpp"
 
 namespace sgfw::testing {
 namespace {
@@ -22,7 +23,7 @@ parsed_packet parse(const bytes& b) {
 drop_reason why(const bytes& b) {
   const parsed_packet p = parse(b);
   EXPECT_EQ(p.kind, frame_kind::malformed);
-  return p.malformed;
+  return dp::to_drop_reason(p.malformed);
 }
 
 TEST(Parser, Ipv4TcpWithOptionsAndVlans) {

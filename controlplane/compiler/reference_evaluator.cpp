@@ -1,4 +1,4 @@
-#include "policy/reference_evaluator.hpp"
+#include "compiler/reference_evaluator.hpp"
 
 #include <algorithm>
 

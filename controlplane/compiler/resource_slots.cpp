@@ -1,4 +1,4 @@
-#include "policy/resource_slots.hpp"
+#include "compiler/resource_slots.hpp"
 
 #include <algorithm>
 #include <set>

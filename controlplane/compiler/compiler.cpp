@@ -1,4 +1,4 @@
-#include "policy/compiler.hpp"
+#include "compiler/compiler.hpp"
 
 #include <algorithm>
 #include <bit>
