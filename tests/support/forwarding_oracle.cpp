@@ -6,6 +6,11 @@ namespace sgfw::testing {
 
 namespace {
 
+// A datagram is its source, destination and identification, and for IPv4
+// its protocol (RFC 791); IPv6 takes the next header from the offset-0
+// fragment only (RFC 8200).
+std::uint8_t datagram_proto(const dp::parsed_packet& p) { return p.fam == net::family::ipv6 ? 0 : p.fragment_proto; }
+
 bool group(const net::ip_address& a) {
   return a.fam == net::family::ipv4 ? ((a.value >> 28) == 0xE || a.value == 0xFFFFFFFFU) : (a.value >> 120) == 0xFF;
 }
@@ -86,7 +91,7 @@ std::string forwarding_oracle::check(const dp::parsed_packet& p, std::uint64_t s
     return "traffic of no resource";
   }
   if (p.fragment && p.fragment_offset != 0) {
-    return fragments_.count({p.src, p.dst, p.fragment_proto, p.fragment_id, p.fam == net::family::ipv6, from_inside})
+    return fragments_.count({p.src, p.dst, datagram_proto(p), p.fragment_id, p.fam == net::family::ipv6, from_inside})
                ? ""
                : "a later fragment of no forwarded first fragment";
   }
@@ -148,7 +153,7 @@ void forwarding_oracle::record(const dp::parsed_packet& p, std::uint64_t src_mac
   if (p.kind != dp::frame_kind::ip || p.icmp_error || p.neighbour_discovery) return;
   if (p.fragment && p.fragment_offset != 0) return;
   if (p.fragment) {
-    fragments_.insert({p.src, p.dst, p.fragment_proto, p.fragment_id, p.fam == net::family::ipv6, from_inside});
+    fragments_.insert({p.src, p.dst, datagram_proto(p), p.fragment_id, p.fam == net::family::ipv6, from_inside});
   }
   const bool ports = p.proto == ip_proto::tcp || p.proto == ip_proto::udp || p.icmp_query;
   for (const bool inbound : {false, true}) {
