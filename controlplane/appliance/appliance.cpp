@@ -18,12 +18,6 @@ constexpr unsigned k_handoff_ring_size = 4096;
 
 }  // namespace
 
-std::uint64_t appliance_totals::dropped() const {
-  std::uint64_t n = 0;
-  for (std::size_t r = 1; r < drops.size(); ++r) n += drops[r];
-  return n;
-}
-
 appliance::appliance(const config::appliance_settings& settings)
     : settings_(settings),
       handle_(std::make_unique<dp::policy_handle>(settings.runtime.workers)),
@@ -159,28 +153,11 @@ void appliance::worker_loop(std::uint32_t id) {
   }
 }
 
-namespace {
-
-void add(const dp::worker_counters& c, appliance_totals& t) {
-  t.rx += c.rx.load(std::memory_order_relaxed);
-  t.tx += c.tx.load(std::memory_order_relaxed);
-  t.flows += c.flows.load(std::memory_order_relaxed);
-  t.flows_created += c.flows_created.load(std::memory_order_relaxed);
-  t.flows_expired += c.flows_expired.load(std::memory_order_relaxed);
-  t.flows_early_dropped += c.flows_early_dropped.load(std::memory_order_relaxed);
-  t.related += c.related.load(std::memory_order_relaxed);
-  t.handed_off += c.handed_off.load(std::memory_order_relaxed);
-  t.fragments_evicted += c.fragments_evicted.load(std::memory_order_relaxed);
-  for (std::size_t r = 0; r < t.drops.size(); ++r) t.drops[r] += c.dropped(static_cast<dp::drop_reason>(r));
-}
-
-}  // namespace
-
 // Both are called after start() saw every worker ready.
 appliance_totals appliance::totals() const {
   appliance_totals t;
   for (const auto& w : workers_) {
-    if (w) add(w->counters(), t);
+    if (w) t.add(w->counters());
   }
   return t;
 }
@@ -204,7 +181,7 @@ std::uint64_t appliance::slot_exceeded(std::uint16_t slot) const {
 
 appliance_totals appliance::totals_of(std::uint32_t worker) const {
   appliance_totals t;
-  if (worker < workers_.size() && workers_[worker]) add(workers_[worker]->counters(), t);
+  if (worker < workers_.size() && workers_[worker]) t.add(workers_[worker]->counters());
   return t;
 }
 

@@ -25,21 +25,9 @@
 
 namespace sgfw::cp {
 
-// Counters of all workers, added up (control thread).
-struct appliance_totals {
-  std::uint64_t rx = 0;
-  std::uint64_t tx = 0;
-  std::uint64_t flows = 0;
-  std::uint64_t flows_created = 0;
-  std::uint64_t flows_expired = 0;
-  std::uint64_t flows_early_dropped = 0;
-  std::uint64_t related = 0;
-  std::uint64_t handed_off = 0;
-  std::uint64_t fragments_evicted = 0;
-  std::array<std::uint64_t, dp::drop_reason_count> drops{};
-
-  std::uint64_t dropped() const;
-};
+// Counters of all workers, added up (control thread): the snapshot of
+// dataplane/worker/counters.hpp.
+using appliance_totals = dp::counter_snapshot;
 
 class appliance {
  public:

@@ -91,31 +91,20 @@ unsigned worker::poll_once(bool ports) {
     if (!ports) break;
     const std::uint16_t n = rte_eth_rx_burst(port, config_.rx_queue, burst.data(), k_burst);
     received += n;
-    rx_ += n;
+    tally_[counter_id::rx] += n;
     if (n != 0) process(burst.data(), n, port);
   }
   if (!config_.handoff.empty()) {
     const unsigned n =
         rte_ring_dequeue_burst(config_.handoff[config_.id], reinterpret_cast<void**>(burst.data()), k_burst, nullptr);
-    received_ += n;
+    tally_[counter_id::received_from_others] += n;
     received += n;
     if (n != 0) process(burst.data(), static_cast<std::uint16_t>(n), k_from_handoff);
   }
   age();
 
-  bump(counters_.rx, rx_);
-  bump(counters_.tx, tx_done_);
-  bump(counters_.flows_created, created_);
-  bump(counters_.flows_expired, expired_);
-  bump(counters_.flows_early_dropped, early_dropped_);
-  bump(counters_.related, related_);
-  bump(counters_.handed_off, handed_off_);
-  bump(counters_.received_from_others, received_);
-  bump(counters_.fragments_evicted, fragments_evicted_);
-  for (std::size_t r = 0; r < drop_reason_count; ++r) bump(counters_.drops[r], drops_[r]);
-  counters_.flows.store(flows_.size(), std::memory_order_relaxed);
-  rx_ = tx_done_ = created_ = expired_ = early_dropped_ = related_ = handed_off_ = received_ = fragments_evicted_ = 0;
-  drops_.fill(0);
+  tally_[counter_id::flows] = flows_.size();
+  tally_.publish(counters_);
 
   config_.policy->quiescent(config_.id);
   return received;
@@ -159,7 +148,7 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
       const std::uint32_t owner = p.icmp_error ? owner_(p.fam, p.quote.src, p.quote.dst) : owner_(p.fam, p.src, p.dst);
       if (owner != config_.id) {
         if (rte_ring_enqueue(config_.handoff[owner], s.mbuf) == 0) {
-          ++handed_off_;
+          ++tally_[counter_id::handed_off];
           s.done = true;
         } else {
           drop(s, drop_reason::handoff_full);
@@ -405,7 +394,7 @@ flow_entry* worker::live_flow(side& sd) {
   flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
   if (e != nullptr && expired(*e, now_)) {
     forget(e);
-    ++expired_;
+    ++tally_[counter_id::flows_expired];
     e = nullptr;
   }
   sd.entry = e;
@@ -449,7 +438,7 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
       // error is judged by the rules like any ICMP message.
       const flow_entry* e = live_flow(sd);
       if (e != nullptr && policy.icmp_errors_related) {
-        ++related_;
+        ++tally_[counter_id::related];
         continue;
       }
       if (s.via_quote) {
@@ -554,7 +543,7 @@ void worker::commit(slot& s, const compiled_policy& policy) {
       // RST, FINs) or evicted it: judge this packet against the flow as it
       // is now.
       const flow_entry* e = entry_of(sd);
-      if (e == nullptr) return drop(s, drop_reason::conntrack_full);
+      if (e == nullptr) return drop(s, drop_reason::conntrack_allowance_exceeded);
       if (check(*e, p, sd.inbound) != track_verdict::accept) return drop(s, drop_reason::tcp_invalid);
     }
   }
@@ -590,10 +579,11 @@ void worker::commit(slot& s, const compiled_policy& policy) {
     }
     return drop(s, failed);
   }
-  if (first_fragment && fragments_.remember(p, s.in_port, now_, config_.fragment_timeout_ms)) ++fragments_evicted_;
+  if (first_fragment && fragments_.remember(p, s.in_port, now_, config_.fragment_timeout_ms))
+    ++tally_[counter_id::fragments_evicted];
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
-    if (created[k]) ++created_;
+    if (created[k]) ++tally_[counter_id::flows_created];
     // From the resource's wrong port: forwarded on its flow, changing
     // nothing of it (no state, window or timeout) on any side.
     if (!sd.known || s.wrong_side) continue;
@@ -629,12 +619,12 @@ flow_entry* worker::insert_flow(const slot& s, const side& sd, const compiled_po
     if (victim == nullptr) victim = flows_.scan_from(evict_cursor_, k_evict_scan, evictable);
     if (victim != nullptr) {
       forget(victim);
-      ++early_dropped_;
+      ++tally_[counter_id::flows_early_dropped];
       e = flows_.insert(sd.key, sd.hash);
     }
   }
   if (e == nullptr) {
-    why = at_share ? drop_reason::resource_quota : drop_reason::conntrack_full;
+    why = at_share ? drop_reason::resource_allowance_exceeded : drop_reason::conntrack_allowance_exceeded;
     bump(resource_exceeded_[quota_slot], 1);
     return nullptr;
   }
@@ -656,7 +646,7 @@ void worker::forward(slot& s) {
 
 void worker::drop(slot& s, drop_reason why) {
   s.done = true;
-  ++drops_[static_cast<std::size_t>(why)];
+  ++tally_[why];
   rte_pktmbuf_free(s.mbuf);
 }
 
@@ -666,9 +656,9 @@ void worker::flush() {
     if (n == 0) continue;
     const std::uint16_t port = out == 0 ? config_.outside_port : config_.inside_port;
     const std::uint16_t sent = rte_eth_tx_burst(port, config_.tx_queue, tx_[out].data(), n);
-    tx_done_ += sent;
+    tally_[counter_id::tx] += sent;
     for (std::uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(tx_[out][i]);
-    drops_[static_cast<std::size_t>(drop_reason::tx_failed)] += n - sent;
+    tally_[drop_reason::tx_failed] += n - sent;
     tx_count_[out] = 0;
   }
 }
@@ -686,7 +676,7 @@ void worker::age() {
   // instead of stopping the worker for one long one.
   const auto budget =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(slots / 16 + 1, (slots * elapsed + period - 1) / period));
-  expired_ += flows_.age(budget, [this](const flow_entry& e) {
+  tally_[counter_id::flows_expired] += flows_.age(budget, [this](const flow_entry& e) {
     if (!expired(e, now_)) return false;
     bump32(resource_flows_[e.quota_slot], -1);
     return true;

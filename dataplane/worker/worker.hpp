@@ -193,11 +193,9 @@ class worker {
   std::array<std::array<rte_mbuf*, k_burst>, 2> tx_;  // [0] to outside, [1] to inside
   std::array<std::uint16_t, 2> tx_count_{};
 
-  // Per-burst counter deltas, added to counters_ once per loop.
-  std::uint64_t rx_ = 0, tx_done_ = 0, created_ = 0, expired_ = 0, early_dropped_ = 0, related_ = 0;
-  std::uint64_t handed_off_ = 0, received_ = 0, fragments_evicted_ = 0;
+  // What this loop counted, published to counters_ once per loop.
+  counter_tally tally_;
   bool deferred_ = false;  // the burst has later fragments
-  std::array<std::uint64_t, drop_reason_count> drops_{};
 };
 
 }  // namespace sgfw::dp

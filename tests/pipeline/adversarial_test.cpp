@@ -773,7 +773,7 @@ TEST_P(Adversarial, OneResourceCannotTakeTheWholeTable) {
   }
   p.run();
   EXPECT_EQ(p.received(side::inside).size(), 50U);
-  EXPECT_EQ(p.dropped(drop_reason::resource_quota), 50U);
+  EXPECT_EQ(p.dropped(drop_reason::resource_allowance_exceeded), 50U);
   EXPECT_EQ(p.resource_flows("web-1"), 50U);
   EXPECT_EQ(p.resource_exceeded("web-1"), 50U);
   play(p, {{side::outside, frame(udp(f().remote, 9, f().resource2, 53)), true, "web-2 is not affected"}}, where());

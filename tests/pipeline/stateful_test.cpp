@@ -580,7 +580,7 @@ TEST(Stateful, FullTableDropsNewFlowsAndKeepsEstablishedOnes) {
     ASSERT_EQ(p.pass(side::inside, udp("10.0.2.20", port, "203.0.113.5", 53)), 1U) << port;
   }
   EXPECT_EQ(p.pass(side::inside, udp("10.0.2.20", 17, "203.0.113.5", 53)), 0U);
-  EXPECT_EQ(p.dropped(drop_reason::conntrack_full), 1U);
+  EXPECT_EQ(p.dropped(drop_reason::conntrack_allowance_exceeded), 1U);
   // Existing flows are never evicted (S11).
   for (std::uint16_t port = 1; port <= 16; ++port) {
     EXPECT_EQ(p.pass(side::outside, udp("203.0.113.5", 53, "10.0.2.20", port)), 1U) << port;
@@ -614,7 +614,7 @@ security_groups = ["b"]
   }
   // a -> b needs two flows (a's egress, b's ingress); only one fits.
   EXPECT_EQ(p.pass(side::inside, tcp("10.0.2.20", 40000, "10.0.3.30", 80, flag::syn)), 0U);
-  EXPECT_EQ(p.dropped(drop_reason::conntrack_full), 1U);
+  EXPECT_EQ(p.dropped(drop_reason::conntrack_allowance_exceeded), 1U);
   EXPECT_EQ(p.flows(), 15U);
   p.advance_ms(31000);
   p.run(20);
