@@ -37,6 +37,9 @@ class file_watch {
   // The file was just read (a reload): changes up to now are seen.
   void mark_read();
   bool uses_inotify() const { return fd_ >= 0; }
+  // The inotify descriptor an event loop waits on (-1 when polling: call
+  // completed_change() from a timer instead).
+  int fd() const { return fd_; }
 
  private:
   struct version {

@@ -3,71 +3,28 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <chrono>
-#include <ctime>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "appliance/appliance.hpp"
 #include "appliance/eal_options.hpp"
+#include "appliance/event_loop.hpp"
 #include "appliance/file_watch.hpp"
 #include "appliance/policy_publisher.hpp"
+#include "appliance/run_options.hpp"
 #include "appliance/status_report.hpp"
 
 namespace sgfw::cp {
 
 namespace {
 
-constexpr std::string_view k_run_usage =
-    "usage: sgfw run --config FILE [--outside DEVARGS] [--inside DEVARGS] [--workers N]\n"
-    "                [--cores LIST] [--eal \"EAL ARGS\"] [--status-interval SECONDS]\n";
-
-struct run_options {
-  std::string config;
-  std::string outside, inside, cores, eal;
-  long workers = -1;
-  long status_interval = -1;
-};
-
 int usage(const std::string& message) {
-  std::cerr << "sgfw run: " << message << "\n" << k_run_usage;
+  std::cerr << "sgfw run: " << message << "\n" << run_usage();
   return 2;
-}
-
-bool parse_number(std::string_view text, long lo, long hi, long& out) {
-  long v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi) return false;
-  out = v;
-  return true;
-}
-
-// "1,3-5" -> {1, 3, 4, 5}
-bool parse_cores(const std::string& text, std::vector<std::uint32_t>& out) {
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');) {
-    const std::size_t dash = part.find('-');
-    long lo = 0;
-    long hi = 0;
-    if (!parse_number(std::string_view(part).substr(0, dash), 0, 1023, lo)) return false;
-    hi = lo;
-    if (dash != std::string::npos && !parse_number(std::string_view(part).substr(dash + 1), lo, 1023, hi)) return false;
-    for (long c = lo; c <= hi; ++c) out.push_back(static_cast<std::uint32_t>(c));
-  }
-  return !out.empty();
-}
-
-std::vector<std::string> split_words(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
 }
 
 void print_reload(const reload_result& r, const std::string& path) {
@@ -87,37 +44,12 @@ void print_reload(const reload_result& r, const std::string& path) {
 
 int run_command(const std::vector<std::string_view>& args) {
   run_options o;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    const bool has_value = i + 1 < args.size();
-    if (a == "--config" && has_value) {
-      o.config = std::string(args[++i]);
-    } else if (a == "--outside" && has_value) {
-      o.outside = std::string(args[++i]);
-    } else if (a == "--inside" && has_value) {
-      o.inside = std::string(args[++i]);
-    } else if (a == "--workers" && has_value) {
-      if (!parse_number(args[++i], 1, config::k_max_workers, o.workers)) {
-        return usage("--workers takes a number from 1 to " + std::to_string(config::k_max_workers));
-      }
-    } else if (a == "--cores" && has_value) {
-      o.cores = std::string(args[++i]);
-    } else if (a == "--eal" && has_value) {
-      o.eal = std::string(args[++i]);
-    } else if (a == "--status-interval" && has_value) {
-      if (!parse_number(args[++i], 0, 3600, o.status_interval)) {
-        return usage("--status-interval takes seconds from 0 to 3600");
-      }
-    } else {
-      return usage("unexpected argument '" + std::string(a) + "'");
-    }
-  }
-  if (o.config.empty()) return usage("--config FILE is required");
+  if (std::string error; !parse_run_options(args, o, error)) return usage(error);
 
-  // SIGINT/SIGTERM/SIGHUP are taken by this thread with sigtimedwait, in
-  // the loop below.  Blocked from the start: a reload or stop asked for
-  // while the file loads or DPDK starts waits for the loop instead of
-  // killing the process, and no EAL thread is ever interrupted.
+  // SIGINT/SIGTERM/SIGHUP are taken by the event loop (signalfd).  Blocked
+  // from the start: a reload or stop asked for while the file loads or
+  // DPDK starts waits for the loop instead of killing the process, and no
+  // EAL thread is ever interrupted.
   sigset_t signals;
   sigemptyset(&signals);
   for (const int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
@@ -137,56 +69,20 @@ int run_command(const std::vector<std::string_view>& args) {
     }
   }
   config::appliance_settings settings = publisher.model().appliance;
-  config::appliance_runtime& r = settings.runtime;
-  if (!o.outside.empty()) r.outside = o.outside;
-  if (!o.inside.empty()) r.inside = o.inside;
-  if (o.workers > 0) {
-    // The file's first cores when it names enough, else the defaults.
-    r.workers = static_cast<std::uint32_t>(o.workers);
-    if (r.cores.size() >= r.workers) {
-      r.cores.resize(r.workers);
-    } else {
-      r.cores.clear();
+  {
+    bool bad_usage = false;
+    std::vector<std::string> notes;
+    const std::string problem = prepare_run(o, settings, bad_usage, notes);
+    if (bad_usage) return usage(problem);
+    if (!problem.empty()) {
+      std::cerr << "sgfw: " << problem << "\n";
+      return 1;
     }
+    for (const auto& n : notes) std::cerr << "sgfw: " << n << "\n";
   }
-  if (!o.cores.empty()) {
-    r.cores.clear();
-    if (!parse_cores(o.cores, r.cores)) return usage("--cores takes CPU numbers such as 1,2 or 2-5");
-    if (r.cores.size() != r.workers) {
-      if (o.workers > 0)
-        return usage("--cores lists " + std::to_string(r.cores.size()) + " CPUs for --workers " +
-                     std::to_string(r.workers));
-      r.workers = static_cast<std::uint32_t>(r.cores.size());
-    }
-  }
-  if (!o.eal.empty()) {
-    for (std::string& a : split_words(o.eal)) r.eal_args.push_back(std::move(a));
-  }
-  if (o.status_interval >= 0) r.status_interval = static_cast<std::uint32_t>(o.status_interval);
-  if (r.outside.empty() || r.inside.empty()) {
-    std::cerr << "sgfw: no " << (r.outside.empty() ? "outside" : "inside") << " port: set [appliance.ports] in "
-              << o.config << " or give --" << (r.outside.empty() ? "outside" : "inside") << " DEVARGS\n";
-    return 1;
-  }
-  if (r.outside == r.inside) {
-    std::cerr << "sgfw: outside and inside are the same device '" << r.outside << "'\n";
-    return 1;
-  }
-  const machine_facts machine = machine_facts::read();
-  if (const std::string problem = check_cores(r, machine); !problem.empty()) {
-    std::cerr << "sgfw: " << problem << "\n";
-    return 1;
-  }
-  const std::vector<std::uint32_t> cores = worker_cores(r);
-  for (std::size_t w = 0; w < cores.size(); ++w) {
-    if (cores[w] == r.main_core) {
-      std::cerr << "sgfw: note: worker " << w << " shares CPU " << cores[w]
-                << " with the main thread, which then takes cycles from it (fine for a test, not for an "
-                   "appliance: give main_core a CPU of its own)\n";
-    }
-  }
+  const config::appliance_runtime& r = settings.runtime;
 
-  std::vector<std::string> eal = eal_arguments(r, machine);
+  std::vector<std::string> eal = eal_arguments(r, machine_facts::read());
   std::vector<char*> eal_argv;
   for (auto& a : eal) eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
@@ -214,31 +110,36 @@ int run_command(const std::vector<std::string_view>& args) {
       const auto started = std::chrono::steady_clock::now();
       auto last_status = started;
       appliance_totals before = app.totals();
+
+      event_loop loop;
+      loop.on_signal(SIGINT, [&loop] { loop.stop(); });
+      loop.on_signal(SIGTERM, [&loop] { loop.stop(); });
       // Watching starts where the first read ended (a change since is seen).
       std::unique_ptr<file_watch> watch;
+      const auto reload = [&] {
+        if (watch) watch->mark_read();
+        print_reload(publisher.reload(), o.config);
+      };
+      loop.on_signal(SIGHUP, reload);
       if (r.watch) {
         watch = std::make_unique<file_watch>(o.config);
-        if (!watch->uses_inotify()) {
+        const auto changed = [&] {
+          if (watch->completed_change()) reload();
+        };
+        if (watch->uses_inotify()) {
+          loop.on_readable(watch->fd(), changed);
+        } else {
           std::cout << "sgfw: note: inotify is not available for " << o.config
                     << "; it is polled and reloaded once it has stayed unchanged for a second" << std::endl;
+          loop.every(std::chrono::milliseconds(200), changed);
         }
       }
-      for (;;) {
-        const timespec wait{0, 200 * 1000 * 1000};
-        siginfo_t info{};
-        const int sig = sigtimedwait(&signals, &info, &wait);
-        if (sig == SIGINT || sig == SIGTERM) break;
-        if (sig == SIGHUP) {
-          if (watch) watch->mark_read();
-          print_reload(publisher.reload(), o.config);
-        }
-        publisher.reclaim();
-        const auto now = std::chrono::steady_clock::now();
-        if (watch && watch->completed_change()) {
-          watch->mark_read();
-          print_reload(publisher.reload(), o.config);
-        }
-        if (show_status && now - last_status >= std::chrono::seconds(r.status_interval)) {
+      // Retired policies are freed once every worker has passed a
+      // quiescent point (RCU): checked often, it costs nothing.
+      loop.every(std::chrono::milliseconds(200), [&publisher] { publisher.reclaim(); });
+      if (show_status) {
+        loop.every(std::chrono::seconds(r.status_interval), [&] {
+          const auto now = std::chrono::steady_clock::now();
           const appliance_totals t = app.totals();
           std::cout << "sgfw: "
                     << status_line(t, before, std::chrono::duration<double>(now - last_status).count(),
@@ -246,8 +147,10 @@ int run_command(const std::vector<std::string_view>& args) {
                     << std::endl;
           before = t;
           last_status = now;
-        }
+        });
       }
+      loop.run();
+
       app.stop();
       std::vector<appliance_totals> per_worker;
       for (std::uint32_t w = 0; w < r.workers; ++w) per_worker.push_back(app.totals_of(w));
