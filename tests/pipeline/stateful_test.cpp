@@ -9,6 +9,7 @@
 #include <string>
 
 #include "pipeline.hpp"
+#include "test_policies.hpp"
 
 namespace sgfw::testing {
 namespace {
@@ -152,32 +153,7 @@ security_groups = ["a", "b"]
   EXPECT_EQ(p.pass(side::outside, tcp("172.16.9.9", 1, "10.0.0.1", 23, flag::syn)), 0U);
 }
 
-constexpr std::string_view k_tiers = R"(
-[[security_group]]
-id = "app"
-  [[security_group.egress]]
-  protocol = "tcp"
-  ports = 5432
-  security_group = "db"
-[[security_group]]
-id = "db"
-  [[security_group.ingress]]
-  protocol = "tcp"
-  ports = 5432
-  security_group = "app"
-[[resource]]
-name = "app-1"
-addresses = ["10.0.1.1"]
-security_groups = ["app"]
-[[resource]]
-name = "db-1"
-addresses = ["10.0.2.1"]
-security_groups = ["db"]
-[[resource]]
-name = "db-2"
-addresses = ["10.0.2.2"]
-security_groups = ["db"]
-)";
+const std::string k_tiers = test_policy("two_tiers");
 
 TEST(Stateful, GroupReferencesAndResourceToResource) {
   pipeline p(k_tiers);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "policy_fixture.hpp"
+#include "test_policies.hpp"
 
 namespace sgfw::testing {
 namespace {
@@ -198,38 +199,7 @@ security_groups = ["g"]
 
 // --- S1: resources, addresses, directions ------------------------------------
 
-constexpr std::string_view k_two_tiers = R"(
-[[security_group]]
-id = "app"
-  [[security_group.egress]]
-  id = "app-to-db"
-  protocol = "tcp"
-  ports = 5432
-  security_group = "db"
-
-[[security_group]]
-id = "db"
-  [[security_group.ingress]]
-  id = "db-from-app"
-  protocol = "tcp"
-  ports = 5432
-  security_group = "app"
-
-[[resource]]
-name = "app-1"
-addresses = ["10.0.1.1", "fd00::1:1"]
-security_groups = ["app"]
-
-[[resource]]
-name = "db-1"
-addresses = ["10.0.2.1", "fd00::2:1"]
-security_groups = ["db"]
-
-[[resource]]
-name = "db-2"
-addresses = ["10.0.2.2"]
-security_groups = ["db"]
-)";
+const std::string k_two_tiers = test_policy("two_tiers");
 
 TEST(Resources, LocateByAddressGivesDirection) {
   policy_fixture p(k_two_tiers);
