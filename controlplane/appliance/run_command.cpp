@@ -14,7 +14,7 @@
 #include "appliance/eal_options.hpp"
 #include "appliance/event_loop.hpp"
 #include "appliance/file_watch.hpp"
-#include "appliance/policy_publisher.hpp"
+#include "appliance/policy_store.hpp"
 #include "appliance/run_options.hpp"
 #include "appliance/status_report.hpp"
 
@@ -27,7 +27,7 @@ int usage(const std::string& message) {
   return 2;
 }
 
-void print_reload(const reload_result& r, const std::string& path) {
+void print_reload(const apply_result& r, const std::string& path) {
   for (const auto& n : r.notes) std::cout << n << "\n";
   if (r.published) {
     std::cout << "sgfw: reloaded " << path << ": policy generation " << r.generation << " (compiled in " << r.compile_ms
@@ -55,20 +55,19 @@ int run_command(const std::vector<std::string_view>& args) {
   for (const int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  policy_publisher publisher(o.config);
+  // The file is the policy's source; the store owns what runs.
+  policy_store store;
   {
-    std::vector<std::string> errors;
-    std::vector<std::string> notes;
-    const bool ok = publisher.load_first(errors, notes);
-    for (const auto& n : notes) std::cerr << n << "\n";
-    for (const auto& e : errors) std::cerr << e << "\n";
-    if (!ok) {
-      std::cerr << o.config << ": " << errors.size() << (errors.size() == 1 ? " error" : " errors")
-                << "; nothing was started\n";
+    config::checked_policy first = config::read_policy_file(o.config);
+    for (const auto& n : first.notes) std::cerr << n << "\n";
+    for (const auto& e : first.errors) std::cerr << e << "\n";
+    const std::size_t errors = first.errors.size();
+    if (!store.set_first(std::move(first))) {
+      std::cerr << o.config << ": " << errors << (errors == 1 ? " error" : " errors") << "; nothing was started\n";
       return 1;
     }
   }
-  config::appliance_settings settings = publisher.model().appliance;
+  config::appliance_settings settings = store.model().appliance;
   {
     bool bad_usage = false;
     std::vector<std::string> notes;
@@ -94,8 +93,8 @@ int run_command(const std::vector<std::string_view>& args) {
   int status = 0;
   {
     appliance app(settings);
-    publisher.start(app.policy(), r.workers, settings.max_flows,
-                    [&app](std::uint16_t slot) { return app.slot_in_use(slot); });
+    store.start(app.policy(), r.workers, settings.max_flows,
+                [&app](std::uint16_t slot) { return app.slot_in_use(slot); });
     std::string error;
     if (!app.start(error)) {
       std::cerr << "sgfw: " << error << "\n";
@@ -105,7 +104,7 @@ int run_command(const std::vector<std::string_view>& args) {
                 << (app.outside().rss ? ", symmetric RSS" : "") << "), inside " << r.inside << " (port "
                 << app.inside().id << (app.inside().rss ? ", symmetric RSS" : "") << "), " << r.workers
                 << (r.workers == 1 ? " worker" : " workers") << ", policy " << o.config << " generation "
-                << publisher.generation() << std::endl;
+                << store.generation() << std::endl;
       const bool show_status = r.status_interval != 0 && (o.status_interval > 0 || ::isatty(STDOUT_FILENO) != 0);
       const auto started = std::chrono::steady_clock::now();
       auto last_status = started;
@@ -118,7 +117,7 @@ int run_command(const std::vector<std::string_view>& args) {
       std::unique_ptr<file_watch> watch;
       const auto reload = [&] {
         if (watch) watch->mark_read();
-        print_reload(publisher.reload(), o.config);
+        print_reload(store.apply(config::read_policy_file(o.config), o.config), o.config);
       };
       loop.on_signal(SIGHUP, reload);
       if (r.watch) {
@@ -136,14 +135,14 @@ int run_command(const std::vector<std::string_view>& args) {
       }
       // Retired policies are freed once every worker has passed a
       // quiescent point (RCU): checked often, it costs nothing.
-      loop.every(std::chrono::milliseconds(200), [&publisher] { publisher.reclaim(); });
+      loop.every(std::chrono::milliseconds(200), [&store] { store.reclaim(); });
       if (show_status) {
         loop.every(std::chrono::seconds(r.status_interval), [&] {
           const auto now = std::chrono::steady_clock::now();
           const appliance_totals t = app.totals();
           std::cout << "sgfw: "
                     << status_line(t, before, std::chrono::duration<double>(now - last_status).count(),
-                                   publisher.generation())
+                                   store.generation())
                     << std::endl;
           before = t;
           last_status = now;
@@ -156,9 +155,9 @@ int run_command(const std::vector<std::string_view>& args) {
       for (std::uint32_t w = 0; w < r.workers; ++w) per_worker.push_back(app.totals_of(w));
       print_final_counters(std::cout, app.totals(), per_worker,
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-                           publisher.generation());
+                           store.generation());
       // S11: the resources that were refused new flows for want of room.
-      const dp::compiled_policy& policy = publisher.current();
+      const dp::compiled_policy& policy = store.current();
       for (std::size_t res = 0; res < policy.resource_count(); ++res) {
         if (const std::uint64_t n = app.slot_exceeded(policy.resource_slot[res]); n != 0) {
           std::cout << "  resource " << policy.resource_names[res] << ": conntrack_allowance_exceeded " << n << "\n";

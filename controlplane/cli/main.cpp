@@ -13,7 +13,7 @@
 #include "appliance/run_command.hpp"
 #include "cli/policy_report.hpp"
 #include "compiler/compiler.hpp"
-#include "config/toml_loader.hpp"
+#include "config/policy_check.hpp"
 
 namespace {
 
@@ -52,19 +52,15 @@ int check(const std::vector<std::string_view>& args) {
   }
   if (config.empty()) return usage_error("check: --config FILE is required");
 
-  const auto loaded = sgfw::config::load_policy_file(config);
-  for (const auto& d : loaded.diagnostics) std::cerr << sgfw::config::format(d) << '\n';
-  if (!loaded.ok()) {
-    std::size_t errors = 0;
-    for (const auto& d : loaded.diagnostics) errors += d.level == sgfw::config::diagnostic::severity::error ? 1 : 0;
+  const auto checked = sgfw::config::read_policy_file(config);
+  for (const auto& n : checked.notes) std::cerr << n << '\n';
+  for (const auto& e : checked.errors) std::cerr << e << '\n';
+  if (!checked.ok()) {
+    const std::size_t errors = checked.errors.size();
     std::cerr << config << ": " << errors << (errors == 1 ? " error" : " errors") << "; nothing was compiled\n";
     return 1;
   }
-  if (auto refused = sgfw::config::refuse_unintended_empty(*loaded.model)) {
-    std::cerr << sgfw::config::format(*refused) << '\n' << config << ": 1 error; nothing was compiled\n";
-    return 1;
-  }
-  const auto& model = *loaded.model;
+  const auto& model = *checked.model;
   const auto start = std::chrono::steady_clock::now();
   const auto policy = sgfw::cp::compile(model, 1);
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "compiler/compiler.hpp"
-#include "config/toml_loader.hpp"
+#include "config/policy_check.hpp"
 #include "forwarding_oracle.hpp"
 #include "ring_ports.hpp"
 #include "worker/worker.hpp"
@@ -125,7 +125,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) std::abort();
   h = new harness;
   h->ports = &testing::ring_ports::get();
-  auto loaded = config::load_policy_text(k_policy, "fuzz.toml");
+  auto loaded = config::check_policy(config::load_policy_text(k_policy, "fuzz.toml"));
   if (!loaded.ok()) std::abort();
   h->model = std::make_unique<config::policy_model>(std::move(*loaded.model));
   h->oracle = std::make_unique<testing::forwarding_oracle>(*h->model);

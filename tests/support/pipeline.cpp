@@ -7,7 +7,7 @@
 #include <string>
 
 #include "compiler/compiler.hpp"
-#include "config/toml_loader.hpp"
+#include "config/policy_check.hpp"
 
 namespace sgfw::testing {
 
@@ -18,10 +18,8 @@ constexpr unsigned k_ring_size = 1024;
 }  // namespace
 
 std::unique_ptr<dp::compiled_policy> pipeline::compile_text(std::string_view toml, std::uint64_t generation) {
-  auto loaded = config::load_policy_text(toml, "test.toml");
-  for (const auto& d : loaded.diagnostics) {
-    if (d.level == config::diagnostic::severity::error) ADD_FAILURE() << config::format(d);
-  }
+  auto loaded = config::check_policy(config::load_policy_text(toml, "test.toml"));
+  for (const auto& e : loaded.errors) ADD_FAILURE() << e;
   if (!loaded.ok()) throw std::runtime_error("test policy does not load");
   // As the appliance compiles: limits per worker, slots by resource name.
   const std::vector<std::uint16_t> slots = slots_.assign(*loaded.model, [this](std::uint16_t slot) {

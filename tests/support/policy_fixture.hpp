@@ -12,7 +12,7 @@
 #include "compiler/compiler.hpp"
 #include "compiler/reference_evaluator.hpp"
 #include "config/address_text.hpp"
-#include "config/toml_loader.hpp"
+#include "config/policy_check.hpp"
 #include "policy/classifier.hpp"
 
 namespace sgfw::testing {
@@ -29,10 +29,8 @@ inline net::ip_address ip(std::string_view text) {
 class policy_fixture {
  public:
   explicit policy_fixture(std::string_view toml) {
-    auto loaded = config::load_policy_text(toml, "test.toml");
-    for (const auto& d : loaded.diagnostics) {
-      if (d.level == config::diagnostic::severity::error) ADD_FAILURE() << config::format(d);
-    }
+    auto loaded = config::check_policy(config::load_policy_text(toml, "test.toml"));
+    for (const auto& e : loaded.errors) ADD_FAILURE() << e;
     if (!loaded.ok()) throw std::runtime_error("test policy does not load");
     model_ = std::make_unique<config::policy_model>(std::move(*loaded.model));
     compiled_ = cp::compile(*model_, 1);

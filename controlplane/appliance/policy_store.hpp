@@ -1,8 +1,12 @@
-// Loading, compiling and publishing policies while the workers run (the
-// RCU shape of conventions.md): compile off the worker cores, publish with
-// one pointer swap, free the old policy after the grace period.
+// policy_store: the running policy's one owner and only writer.  It holds
+// the model and the generation; a source (the policy file today; the
+// control API and etcd next) hands it a checked model
+// (config/policy_check.hpp), and the store compiles it off the worker
+// cores, publishes it with one pointer swap (the RCU shape of
+// conventions.md) and frees the policy it replaced once every worker has
+// passed a quiescent point.  A model with errors changes nothing.
 //
-// Control thread only.
+// Control thread only (the event loop's).
 #pragma once
 
 #include <cstdint>
@@ -13,27 +17,30 @@
 
 #include "compiler/resource_slots.hpp"
 #include "config/model.hpp"
+#include "config/policy_check.hpp"
 #include "policy/compiled_policy.hpp"
 #include "worker/policy_handle.hpp"
 
 namespace sgfw::cp {
 
-struct reload_result {
+struct apply_result {
   bool published = false;
   std::uint64_t generation = 0;     // the one running afterwards
-  std::vector<std::string> errors;  // file:line:column messages, when not published
-  std::vector<std::string> notes;   // warnings, and run settings a reload cannot change
+  std::vector<std::string> errors;  // why it was not published
+  std::vector<std::string> notes;   // warnings, and run settings a change cannot apply
   double compile_ms = 0;
 };
 
-class policy_publisher {
+class policy_store {
  public:
-  explicit policy_publisher(std::string path) : path_(std::move(path)) {}
-  ~policy_publisher();
+  policy_store() = default;
+  ~policy_store();
+  policy_store(const policy_store&) = delete;
+  policy_store& operator=(const policy_store&) = delete;
 
-  // Reads and checks the file; the first time, before the workers exist.
-  // False (with messages) when the file has errors.
-  bool load_first(std::vector<std::string>& errors, std::vector<std::string>& notes);
+  // The first policy, before the workers exist; false (the errors in
+  // `policy`) when it has errors.
+  bool set_first(config::checked_policy policy);
   const config::policy_model& model() const { return *model_; }
 
   // Publishes the first policy (workers registered on `handle`).  The
@@ -43,21 +50,19 @@ class policy_publisher {
   void start(dp::policy_handle& handle, std::uint32_t workers, std::uint32_t max_flows,
              resource_slots::in_use_fn in_use);
 
-  // Reads the file again; publishes the new policy unless it has errors,
-  // in which case the running one stays, untouched.
-  reload_result reload();
+  // A whole new model from a source named `source` (for messages):
+  // published unless it has errors, in which case the running one stays.
+  apply_result apply(config::checked_policy next, const std::string& source);
 
   // Frees retired policies every worker has stopped reading.
   void reclaim();
   std::uint64_t generation() const { return generation_; }
   const dp::compiled_policy& current() const { return *current_; }
   std::size_t retired() const { return retired_.size(); }
-  const std::string& path() const { return path_; }
 
  private:
   std::unique_ptr<dp::compiled_policy> compile_next(const config::policy_model& model, std::uint64_t generation);
 
-  std::string path_;
   dp::policy_handle* handle_ = nullptr;
   std::uint32_t workers_ = 1;
   std::uint32_t max_flows_ = 0;

@@ -1,0 +1,30 @@
+// The one sequence every consumer of a policy runs after reading it: the
+// reader's diagnostics split into errors and notes (formatted
+// file:line:column), and the policy-wide refusals (an unintended empty
+// policy).  The appliance's store, `sgfw check` and the test fixtures all
+// go through here, so they accept and refuse the same policies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/model.hpp"
+#include "config/toml_loader.hpp"
+
+namespace sgfw::config {
+
+struct checked_policy {
+  std::optional<policy_model> model;  // present only when there is no error
+  std::vector<std::string> errors;    // formatted, in file order
+  std::vector<std::string> notes;     // warnings, formatted
+
+  bool ok() const { return model.has_value(); }
+};
+
+checked_policy check_policy(load_result loaded);
+
+// load_policy_file() then check_policy(): the file as a policy source.
+checked_policy read_policy_file(const std::string& path);
+
+}  // namespace sgfw::config
