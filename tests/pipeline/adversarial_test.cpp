@@ -183,6 +183,18 @@ void play(pipeline& p, const std::vector<step>& steps, placement pl) {
   }
 }
 
+// x:5000 -> r:80 through its handshake: client sequence 100, server 900.
+std::vector<step> handshake(const std::string& x, const std::string& r) {
+  return {{side::outside, frame(tcp(x, 5000, r, 80, flag::syn, 100)), true, "SYN"},
+          {side::inside, frame(tcp(r, 80, x, 5000, flag::syn | flag::ack, 900, 101)), true, "SYN-ACK"},
+          {side::outside, frame(tcp(x, 5000, r, 80, flag::ack, 101, 901)), true, "ACK"}};
+}
+
+std::vector<step> then(std::vector<step> first, const std::vector<step>& next) {
+  first.insert(first.end(), next.begin(), next.end());
+  return first;
+}
+
 void PrintTo(const family_case& f, std::ostream* os) { *os << f.name; }
 
 class Adversarial : public ::testing::TestWithParam<std::tuple<family_case, placement>> {
@@ -825,16 +837,14 @@ TEST_P(Adversarial, BlindResetsDoNotEndAConnection) {
   const std::string& r = f().resource;
   const std::string& x = f().remote;
   play(p,
-       {
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::syn, 100)), true, "SYN"},
-           {side::inside, frame(tcp(r, 80, x, 5000, flag::syn | flag::ack, 900, 101)), true, "SYN-ACK"},
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::ack, 101, 901)), true, "ACK"},
-           // Off the window (65535 bytes): dropped.
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101 + (1U << 20))), false, "RST far ahead"},
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101U - 70000U)), false, "RST far behind"},
-           // In the window, not exact: forwarded, the connection stays.
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101 + 30000)), true, "RST in the window"},
-       },
+       then(handshake(x, r),
+            {
+                // Off the window (65535 bytes): dropped.
+                {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101 + (1U << 20))), false, "RST far ahead"},
+                {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101U - 70000U)), false, "RST far behind"},
+                // In the window, not exact: forwarded, the connection stays.
+                {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101 + 30000)), true, "RST in the window"},
+            }),
        where());
   EXPECT_EQ(p.dropped(drop_reason::tcp_invalid), 2U);
   // Well past tcp_close (10 s), the connection goes on.
@@ -858,17 +868,17 @@ TEST_P(Adversarial, BlindFinsAndWrongPortSegmentsDoNotEndAConnection) {
   const std::string& r = f().resource;
   const std::string& x = f().remote;
   play(p,
-       {
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::syn, 100)), true, "SYN"},
-           {side::inside, frame(tcp(r, 80, x, 5000, flag::syn | flag::ack, 900, 101)), true, "SYN-ACK"},
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::ack, 101, 901)), true, "ACK"},
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::fin | flag::ack, 101 + (1U << 31), 901)), true,
-            "a blind FIN: the host judges it"},
-           {side::outside, frame(tcp(r, 80, x, 5000, flag::fin | flag::ack, 901, 101)), false, "web-1's FIN, spoofed"},
-           {side::outside, frame(tcp(r, 80, x, 5000, flag::syn, 7)), false, "web-1's SYN, spoofed"},
-           {side::outside, frame(tcp(r, 80, x, 5000, flag::rst, 901)), false, "web-1's RST, spoofed"},
-           {side::outside, frame(tcp(r, 80, x, 5000, flag::ack, 901, 101)), true, "its ACK: forwarded, nothing more"},
-       },
+       then(handshake(x, r),
+            {
+                {side::outside, frame(tcp(x, 5000, r, 80, flag::fin | flag::ack, 101 + (1U << 31), 901)), true,
+                 "a blind FIN: the host judges it"},
+                {side::outside, frame(tcp(r, 80, x, 5000, flag::fin | flag::ack, 901, 101)), false,
+                 "web-1's FIN, spoofed"},
+                {side::outside, frame(tcp(r, 80, x, 5000, flag::syn, 7)), false, "web-1's SYN, spoofed"},
+                {side::outside, frame(tcp(r, 80, x, 5000, flag::rst, 901)), false, "web-1's RST, spoofed"},
+                {side::outside, frame(tcp(r, 80, x, 5000, flag::ack, 901, 101)), true,
+                 "its ACK: forwarded, nothing more"},
+            }),
        where());
   EXPECT_EQ(p.dropped(drop_reason::spoofed_source), 3U);
   age(p, 130000);  // past tcp_fin_wait (120 s)
@@ -888,13 +898,11 @@ TEST_P(Adversarial, UnacknowledgedDataDoesNotMakeABlindRstExact) {
   frame_spec data = tcp(x, 5000, r, 80, flag::ack, 101 + 30000, 901);
   data.payload = bytes(1, 0x41);
   play(p,
-       {
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::syn, 100)), true, "SYN"},
-           {side::inside, frame(tcp(r, 80, x, 5000, flag::syn | flag::ack, 900, 101)), true, "SYN-ACK"},
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::ack, 101, 901)), true, "ACK"},
-           {side::outside, frame(data), true, "in-window data web-1 will not take"},
-           {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101 + 30001)), true, "RST at its end"},
-       },
+       then(handshake(x, r),
+            {
+                {side::outside, frame(data), true, "in-window data web-1 will not take"},
+                {side::outside, frame(tcp(x, 5000, r, 80, flag::rst, 101 + 30001)), true, "RST at its end"},
+            }),
        where());
   age(p, 11000);  // past tcp_close (10 s)
   play(p, {{side::inside, frame(tcp(r, 80, x, 5000, flag::ack, 901, 101)), true, "still established"}}, where());
