@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "appliance/worker_wiring.hpp"
 #include "worker/clock.hpp"
 
 namespace sgfw::cp {
@@ -18,11 +19,11 @@ constexpr unsigned k_handoff_ring_size = 4096;
 
 }  // namespace
 
-appliance::appliance(const config::appliance_settings& settings)
+appliance::appliance(const config::boot_settings& settings)
     : settings_(settings),
-      handle_(std::make_unique<dp::policy_handle>(settings.runtime.workers)),
-      workers_(settings.runtime.workers),
-      failed_(settings.runtime.workers) {}
+      handle_(std::make_unique<dp::policy_handle>(settings.workers)),
+      workers_(settings.workers),
+      failed_(settings.workers) {}
 
 appliance::~appliance() {
   stop();
@@ -32,7 +33,7 @@ appliance::~appliance() {
 }
 
 bool appliance::start(std::string& error) {
-  const config::appliance_runtime& r = settings_.runtime;
+  const config::boot_settings& r = settings_;
   const auto workers = static_cast<std::uint16_t>(r.workers);
   for (unsigned lcore = rte_get_next_lcore(~0U, 1, 0); lcore < RTE_MAX_LCORE; lcore = rte_get_next_lcore(lcore, 1, 0)) {
     lcores_.push_back(lcore);
@@ -111,27 +112,13 @@ int appliance::run_worker(void* p) {
 }
 
 void appliance::worker_loop(std::uint32_t id) {
-  const config::appliance_runtime& r = settings_.runtime;
-  dp::worker_config c;
-  c.id = id;
-  c.workers = r.workers;
   // The placement the ports' RSS gives (flow_owner.hpp); 128 for a port
   // without RSS, where no placement can be matched anyway.
   const std::uint16_t reta = outside_.rss ? outside_.reta_size : inside_.rss ? inside_.reta_size : 0;
-  c.reta_size = reta != 0 && (reta & (reta - 1)) == 0 ? reta : 128;
-  c.outside_port = outside_.id;
-  c.inside_port = inside_.id;
-  c.rx_queue = static_cast<std::uint16_t>(id);
-  c.tx_queue = static_cast<std::uint16_t>(id);
-  c.flow_capacity = (settings_.max_flows + r.workers - 1) / r.workers;
-  c.early_drop = settings_.early_drop;
-  c.fragment_timeout_ms = settings_.fragment_timeout * 1000;
-  c.fragment_slots = (settings_.max_fragmented_datagrams + r.workers - 1) / r.workers;
-  c.policy = handle_.get();
-  c.clock = dp::tsc_clock();
-  c.handoff = handoff_;
+  const worker_ports ports{outside_.id, inside_.id, reta != 0 && (reta & (reta - 1)) == 0 ? reta : 128U};
   try {
-    workers_[id] = std::make_unique<dp::worker>(std::move(c));
+    workers_[id] =
+        std::make_unique<dp::worker>(worker_wiring(settings_, id, ports, handle_.get(), dp::tsc_clock(), handoff_));
   } catch (const std::exception& e) {
     // On an lcore an exception would end the process; start() reports it.
     failed_[id] = std::string("cannot build worker ") + std::to_string(id) + ": " + e.what() +

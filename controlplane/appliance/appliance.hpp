@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "appliance/ports.hpp"
-#include "config/model.hpp"
+#include "config/boot_settings.hpp"
 #include "worker/counters.hpp"
 #include "worker/policy_handle.hpp"
 #include "worker/worker.hpp"
@@ -31,7 +31,7 @@ using appliance_totals = dp::counter_snapshot;
 
 class appliance {
  public:
-  explicit appliance(const config::appliance_settings& settings);
+  explicit appliance(const config::boot_settings& settings);
   ~appliance();
   appliance(const appliance&) = delete;
   appliance& operator=(const appliance&) = delete;
@@ -49,7 +49,7 @@ class appliance {
   appliance_totals totals_of(std::uint32_t worker) const;
   const opened_port& outside() const { return outside_; }
   const opened_port& inside() const { return inside_; }
-  std::uint32_t workers() const { return settings_.runtime.workers; }
+  std::uint32_t workers() const { return settings_.workers; }
   // Whether any worker counts flows under a resource slot; safe to call
   // once start() has succeeded (before, no worker holds any).
   bool slot_in_use(std::uint16_t slot) const;
@@ -66,7 +66,7 @@ class appliance {
   void worker_loop(std::uint32_t id);
   void stop_workers();
 
-  config::appliance_settings settings_;
+  config::boot_settings settings_;
   std::unique_ptr<dp::policy_handle> handle_;
   rte_mempool* pool_ = nullptr;
   std::vector<rte_ring*> handoff_;

@@ -32,7 +32,7 @@ machine_facts machine_facts::read() {
   return m;
 }
 
-std::vector<std::uint32_t> worker_cores(const config::appliance_runtime& r) {
+std::vector<std::uint32_t> worker_cores(const config::boot_settings& r) {
   if (!r.cores.empty()) return r.cores;
   // CPUs 0, 1, 2, ... in order, leaving out the main thread's.
   std::vector<std::uint32_t> cores;
@@ -59,7 +59,7 @@ std::string cpu_list(const std::set<std::uint32_t>& cpus) {
 
 }  // namespace
 
-std::string check_cores(const config::appliance_runtime& r, const machine_facts& m) {
+std::string check_cores(const config::boot_settings& r, const machine_facts& m) {
   const auto missing = [&](std::uint32_t c) { return m.cpus.count(c) == 0; };
   const std::string available = " (this machine offers CPUs " + cpu_list(m.cpus) + ")";
   if (missing(r.main_core)) {
@@ -99,7 +99,7 @@ std::string with_pci_domain(const std::string& devargs) {
   return "0000:" + devargs;
 }
 
-std::vector<std::string> eal_arguments(const config::appliance_runtime& r, const machine_facts& m) {
+std::vector<std::string> eal_arguments(const config::boot_settings& r, const machine_facts& m) {
   std::vector<std::string> args{"sgfw"};
   const auto given = [&](std::string_view prefix) {
     return std::any_of(r.eal_args.begin(), r.eal_args.end(),
@@ -114,8 +114,8 @@ std::vector<std::string> eal_arguments(const config::appliance_runtime& r, const
   args.push_back("--main-lcore=0");
   if (!given("--file-prefix")) args.push_back("--file-prefix=" + r.file_prefix);
   const bool huge =
-      r.hugepages == config::appliance_runtime::hugepages_mode::yes ||
-      (r.hugepages == config::appliance_runtime::hugepages_mode::automatic && m.free_hugepage_mb >= r.memory_mb);
+      r.hugepages == config::boot_settings::hugepages_mode::yes ||
+      (r.hugepages == config::boot_settings::hugepages_mode::automatic && m.free_hugepage_mb >= r.memory_mb);
   if (!huge && !given("--no-huge")) {
     args.push_back("--no-huge");
     args.push_back("-m");

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "config/model.hpp"
+#include "config/boot_settings.hpp"
 
 namespace sgfw::cp {
 
@@ -21,10 +21,10 @@ struct machine_facts {
 
 // The worker CPUs: the configured ones, or 0, 1, 2, .. leaving out main_core
 // (1, 2, .. with the default main_core 0).
-std::vector<std::uint32_t> worker_cores(const config::appliance_runtime& r);
+std::vector<std::uint32_t> worker_cores(const config::boot_settings& r);
 
 // Empty when the cores exist and do not collide, else what is wrong.
-std::string check_cores(const config::appliance_runtime& r, const machine_facts& m);
+std::string check_cores(const config::boot_settings& r, const machine_facts& m);
 
 // True for a PCI address ("0000:03:00.0" or "03:00.0"), as opposed to a
 // virtual device.
@@ -35,6 +35,6 @@ std::string with_pci_domain(const std::string& devargs);
 
 // argv for rte_eal_init (argv[0] = "sgfw").  Lcore 0 is the control
 // thread on main_core; lcores 1..workers are the workers on their cores.
-std::vector<std::string> eal_arguments(const config::appliance_runtime& r, const machine_facts& m);
+std::vector<std::string> eal_arguments(const config::boot_settings& r, const machine_facts& m);
 
 }  // namespace sgfw::cp

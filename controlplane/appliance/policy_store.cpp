@@ -14,7 +14,6 @@ policy_store::~policy_store() {
 bool policy_store::set_first(config::checked_policy policy) {
   if (!policy.ok()) return false;
   model_ = std::make_unique<config::policy_model>(std::move(*policy.model));
-  started_ = model_->appliance;
   return true;
 }
 
@@ -48,14 +47,6 @@ apply_result policy_store::apply(config::checked_policy next, const std::string&
   out.generation = generation_;
   if (!next.ok()) return out;
   auto next_model = std::make_unique<config::policy_model>(std::move(*next.model));
-  const config::appliance_settings& a = next_model->appliance;
-  if (!(a.runtime == started_.runtime) || a.max_flows != started_.max_flows || a.early_drop != started_.early_drop ||
-      a.fragment_timeout != started_.fragment_timeout ||
-      a.max_fragmented_datagrams != started_.max_fragmented_datagrams) {
-    out.notes.push_back(source +
-                        ": the run settings ([appliance] workers, cores, ports, eal, conntrack) differ from the "
-                        "running ones; they apply at the next start, the rest applies now");
-  }
   const auto t0 = std::chrono::steady_clock::now();
   auto compiled = compile_next(*next_model, generation_ + 1);
   out.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

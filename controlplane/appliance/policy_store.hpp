@@ -69,7 +69,6 @@ class policy_store {
   resource_slots slots_;
   resource_slots::in_use_fn in_use_;
   std::unique_ptr<config::policy_model> model_;
-  config::appliance_settings started_;  // what the appliance started with
   std::unique_ptr<dp::compiled_policy> current_;
   std::vector<std::pair<std::uint64_t, std::unique_ptr<dp::compiled_policy>>> retired_;  // token, policy
   std::uint64_t generation_ = 0;

@@ -57,8 +57,10 @@ int run_command(const std::vector<std::string_view>& args) {
 
   // The file is the policy's source; the store owns what runs.
   policy_store store;
+  config::boot_settings file_boot;  // the file's, before the command line's overrides
   {
     config::checked_policy first = config::read_policy_file(o.config);
+    file_boot = first.boot;
     for (const auto& n : first.notes) std::cerr << n << "\n";
     for (const auto& e : first.errors) std::cerr << e << "\n";
     const std::size_t errors = first.errors.size();
@@ -67,11 +69,11 @@ int run_command(const std::vector<std::string_view>& args) {
       return 1;
     }
   }
-  config::appliance_settings settings = store.model().appliance;
+  config::boot_settings boot = file_boot;
   {
     bool bad_usage = false;
     std::vector<std::string> notes;
-    const std::string problem = prepare_run(o, settings, bad_usage, notes);
+    const std::string problem = prepare_run(o, boot, bad_usage, notes);
     if (bad_usage) return usage(problem);
     if (!problem.empty()) {
       std::cerr << "sgfw: " << problem << "\n";
@@ -79,7 +81,7 @@ int run_command(const std::vector<std::string_view>& args) {
     }
     for (const auto& n : notes) std::cerr << "sgfw: " << n << "\n";
   }
-  const config::appliance_runtime& r = settings.runtime;
+  const config::boot_settings& r = boot;
 
   std::vector<std::string> eal = eal_arguments(r, machine_facts::read());
   std::vector<char*> eal_argv;
@@ -92,9 +94,8 @@ int run_command(const std::vector<std::string_view>& args) {
   }
   int status = 0;
   {
-    appliance app(settings);
-    store.start(app.policy(), r.workers, settings.max_flows,
-                [&app](std::uint16_t slot) { return app.slot_in_use(slot); });
+    appliance app(boot);
+    store.start(app.policy(), r.workers, r.max_flows, [&app](std::uint16_t slot) { return app.slot_in_use(slot); });
     std::string error;
     if (!app.start(error)) {
       std::cerr << "sgfw: " << error << "\n";
@@ -117,7 +118,16 @@ int run_command(const std::vector<std::string_view>& args) {
       std::unique_ptr<file_watch> watch;
       const auto reload = [&] {
         if (watch) watch->mark_read();
-        print_reload(store.apply(config::read_policy_file(o.config), o.config), o.config);
+        config::checked_policy next = config::read_policy_file(o.config);
+        // The file carries the boot settings too; they apply at the next start.
+        const bool boot_changed = next.ok() && !(next.boot == file_boot);
+        apply_result applied = store.apply(std::move(next), o.config);
+        if (boot_changed && applied.published) {
+          applied.notes.push_back(o.config +
+                                  ": the run settings ([appliance] workers, cores, ports, eal, conntrack) differ from "
+                                  "the running ones; they apply at the next start, the rest applies now");
+        }
+        print_reload(applied, o.config);
       };
       loop.on_signal(SIGHUP, reload);
       if (r.watch) {

@@ -83,10 +83,8 @@ bool parse_run_options(const std::vector<std::string_view>& args, run_options& o
   return true;
 }
 
-std::string prepare_run(const run_options& o, config::appliance_settings& settings, bool& usage,
-                        std::vector<std::string>& notes) {
+std::string prepare_run(const run_options& o, config::boot_settings& r, bool& usage, std::vector<std::string>& notes) {
   usage = false;
-  config::appliance_runtime& r = settings.runtime;
   if (!o.outside.empty()) r.outside = o.outside;
   if (!o.inside.empty()) r.inside = o.inside;
   if (o.workers > 0) {

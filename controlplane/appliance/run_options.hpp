@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config/model.hpp"
+#include "config/boot_settings.hpp"
 
 namespace sgfw::cp {
 
@@ -29,7 +29,6 @@ std::string_view run_usage();
 // ports given and distinct, CPUs that exist.  Returns a problem to print
 // (with `usage` true when it is the command line's), or an empty string.
 // `notes` gets what is fine but worth saying.
-std::string prepare_run(const run_options& o, config::appliance_settings& settings, bool& usage,
-                        std::vector<std::string>& notes);
+std::string prepare_run(const run_options& o, config::boot_settings& r, bool& usage, std::vector<std::string>& notes);
 
 }  // namespace sgfw::cp

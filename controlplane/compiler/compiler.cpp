@@ -50,8 +50,6 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
   std::vector<dp::resource_map::entry> addresses;
   std::vector<dp::resource_map::mac_entry> macs;
   const std::uint32_t workers = std::max<std::uint32_t>(options.workers, 1);
-  config::appliance_settings shares = model.appliance;
-  if (options.max_flows != 0) shares.max_flows = options.max_flows;  // the running table's, on a reload
   for (std::size_t r = 0; r < model.resources.size(); ++r) {
     const auto& res = model.resources[r];
     p.resource_names.push_back(res.name);
@@ -60,7 +58,7 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
     p.resource_slot.push_back(options.resource_slots != nullptr ? (*options.resource_slots)[r]
                                                                 : static_cast<std::uint16_t>(r));
     // Each worker holds its share of the resource's flows, as of the table.
-    p.resource_flow_limit.push_back((shares.resource_share(res) + workers - 1) / workers);
+    p.resource_flow_limit.push_back((model.appliance.resource_share(res, options.max_flows) + workers - 1) / workers);
     if (res.mac) macs.push_back({*res.mac, static_cast<std::uint32_t>(r)});
     std::vector<std::uint32_t> groups = res.groups;
     std::sort(groups.begin(), groups.end());

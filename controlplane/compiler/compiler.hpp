@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "config/boot_settings.hpp"
 #include "config/model.hpp"
 #include "policy/compiled_policy.hpp"
 
@@ -34,7 +35,7 @@ struct compile_options {
   // The per-resource flow limits (S11) are per worker: each worker holds
   // its share of a resource's flows.
   std::uint32_t workers = 1;
-  std::uint32_t max_flows = 0;  // the running table's capacity, when it differs from the file's (a reload)
+  std::uint32_t max_flows = config::k_default_max_flows;  // the running table's capacity (boot_settings.hpp)
   // Each resource's slot in the workers' per-resource flow counts, stable
   // across policies (resource_slots.hpp); null: its index.
   const std::vector<std::uint16_t>* resource_slots = nullptr;

@@ -20,6 +20,7 @@ struct diagnostic {
   source_pos pos;
   std::string key;  // empty for file-level problems (syntax, unreadable file)
   std::string message;
+  const char* code = "";  // stable, for programs: validation.hpp's codes
 };
 
 std::string format(const diagnostic& d);

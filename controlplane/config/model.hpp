@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -54,7 +55,8 @@ struct group_ref {
 using peer = std::variant<net::cidr, prefix_list_ref, group_ref>;
 
 struct rule {
-  std::string id;  // stable: configured, or derived from the rule's content
+  std::string id;           // stable: configured, or derived from the rule's content (normalise())
+  bool derived_id = false;  // set by normalise() when it derived the id
   direction dir = direction::ingress;
   protocol_spec protocol;
   std::vector<port_range> ports;  // tcp/udp only; never empty for them
@@ -71,6 +73,10 @@ struct security_group {
   std::vector<rule> ingress;
   std::vector<rule> egress;
   bool synthesised = false;  // the implicit `default` group (S4)
+  // The source declared the group's egress rules (even as none).  One that
+  // did not gets the cloud's allow-all egress from normalise() (S4), which
+  // then sets this.
+  bool egress_declared = false;
   source_pos pos;
 
   const std::vector<rule>& rules(direction d) const { return d == direction::ingress ? ingress : egress; }
@@ -89,7 +95,7 @@ struct resource {
   std::string name;
   std::string description;
   std::vector<net::ip_address> addresses;
-  std::vector<std::uint32_t> groups;  // indices into policy_model::groups, as listed
+  std::vector<std::uint32_t> groups;  // indices into policy_model::groups, as listed; none: the default group
   flow_timeouts timeouts;             // the appliance's, with this resource's overrides
   // The port it sits behind: only packets from there may open its egress
   // flows (S1, the cloud's source check).
@@ -106,52 +112,24 @@ struct limits {
   std::uint32_t egress_rules_per_group = 60;
 };
 
-// How `sgfw run` starts: ports, cores, EAL ([appliance] and its ports and
-// eal tables).  Read at start; a reload keeps the running values and warns
-// when the file asks for different ones.
-struct appliance_runtime {
-  enum class hugepages_mode : std::uint8_t { automatic, yes, no };
-
-  std::uint32_t workers = 1;          // 1..k_max_workers
-  std::vector<std::uint32_t> cores;   // CPU of each worker; empty: 1, 2, .. workers
-  std::uint32_t main_core = 0;        // CPU of the control thread
-  bool watch = false;                 // reload when the file changes, not only on SIGHUP
-  std::uint32_t status_interval = 1;  // seconds between status lines; 0: none
-  std::string outside;                // port devargs: PCI address or vdev string
-  std::string inside;
-  std::uint32_t rx_descriptors = 1024;
-  std::uint32_t tx_descriptors = 1024;
-  std::uint32_t packet_buffers = 0;  // mbufs in the pool; 0: enough for every ring (computed)
-  hugepages_mode hugepages = hugepages_mode::automatic;
-  std::uint32_t memory_mb = 1024;  // EAL memory without hugepages
-  std::string file_prefix = "sgfw";
-  std::vector<std::string> eal_args;  // more EAL arguments, as given
-
-  friend bool operator==(const appliance_runtime&, const appliance_runtime&) = default;
-};
-
-inline constexpr std::uint32_t k_max_workers = 64;
 inline constexpr std::uint32_t k_max_resources = 65000;  // within the workers' per-resource flow counts
 
-// The appliance's own settings ([appliance]); docs/configuration.md.
+// The appliance's policy-wide behaviours ([appliance]); docs/configuration.md.
+// How it starts (ports, cores, table sizes) is boot_settings.hpp, apart.
 struct appliance_settings {
-  bool icmp_errors_related = true;                 // S6: "related" (true) or "rules-only"
-  bool unprotected_forward = false;                // S9: traffic of no resource: "forward" or "drop" (default)
-  bool other_ethertypes_forward = false;           // S9: frames neither IP nor ARP: "forward" or "drop" (default)
-  bool arp_nd_pass = true;                         // S9: ARP and IPv6 neighbour discovery: "pass" or "drop"
-  bool ra_guard = true;                            // S9: router advertisements and redirects from the outside dropped
-  bool adopt_midstream = false;                    // S5: midstream = "adopt": a plain TCP ACK may open a flow
-  std::vector<net::cidr> forward_multicast;        // S9: broadcast/multicast destinations forwarded as they are
-  std::uint32_t max_flows = 1U << 20;              // connection-table capacity (S11)
-  std::uint32_t max_flows_per_resource = 0;        // S11: one resource's share; 0: half of max_flows
-  bool early_drop = true;                          // S11: evict the oldest half-open flow when full
-  std::uint32_t fragment_timeout = 30;             // seconds a first fragment's verdict waits for the rest (S10)
-  std::uint32_t max_fragmented_datagrams = 16384;  // first-fragment verdicts kept, all workers together
+  bool icmp_errors_related = true;           // S6: "related" (true) or "rules-only"
+  bool unprotected_forward = false;          // S9: traffic of no resource: "forward" or "drop" (default)
+  bool other_ethertypes_forward = false;     // S9: frames neither IP nor ARP: "forward" or "drop" (default)
+  bool arp_nd_pass = true;                   // S9: ARP and IPv6 neighbour discovery: "pass" or "drop"
+  bool ra_guard = true;                      // S9: router advertisements and redirects from the outside dropped
+  bool adopt_midstream = false;              // S5: midstream = "adopt": a plain TCP ACK may open a flow
+  std::vector<net::cidr> forward_multicast;  // S9: broadcast/multicast destinations forwarded as they are
+  std::uint32_t max_flows_per_resource = 0;  // S11: one resource's share; 0: half of the table
   flow_timeouts timeouts = flow_timeouts::defaults();  // S7
-  appliance_runtime runtime;
 
-  // The flows one resource may hold (S11), all workers together.
-  std::uint32_t resource_share(const resource& r) const {
+  // The flows one resource may hold (S11), all workers together, in a
+  // table of `max_flows` (boot_settings.hpp).
+  std::uint32_t resource_share(const resource& r, std::uint32_t max_flows) const {
     if (r.max_flows != 0) return r.max_flows;
     return max_flows_per_resource != 0 ? max_flows_per_resource : std::max<std::uint32_t>(1, max_flows / 2);
   }
@@ -177,6 +155,13 @@ struct policy_model {
   // Addresses of every resource the group is attached to (S2: a group
   // reference means the group's current members).
   std::vector<net::ip_address> members(std::uint32_t group) const;
+
+  // The index of the group named `default`: a source's own, or the
+  // appliance's implicit one, added (empty, synthesised) the first time it
+  // is asked for; normalise() gives it its rules (S4).
+  std::uint32_t default_group();
+  std::optional<std::uint32_t> find_group(std::string_view id) const;
+  std::optional<std::uint32_t> find_prefix_list(std::string_view id) const;
 };
 
 }  // namespace sgfw::config

@@ -16,7 +16,8 @@ namespace sgfw::config {
 
 struct checked_policy {
   std::optional<policy_model> model;  // present only when there is no error
-  std::vector<std::string> errors;    // formatted, in file order
+  boot_settings boot;                 // the file's, for `sgfw run` (not part of the policy)
+  std::vector<std::string> errors;    // formatted, in file order, each with its code: "... [InvalidGroup.NotFound]"
   std::vector<std::string> notes;     // warnings, formatted
 
   bool ok() const { return model.has_value(); }

@@ -17,6 +17,7 @@
 #include "config/address_text.hpp"
 #include "config/rule_text.hpp"
 #include "config/timeout_keys.hpp"
+#include "config/validation.hpp"
 
 namespace sgfw::config {
 
@@ -101,11 +102,6 @@ std::string with_key(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
 
-bool valid_id(std::string_view id) {
-  if (id.empty() || id.size() > 255) return false;
-  return std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isgraph(c) != 0; });
-}
-
 class loader {
  public:
   explicit loader(std::string file) : file_(std::move(file)) { model_.source_file = file_; }
@@ -115,7 +111,7 @@ class loader {
     try {
       root = toml::parse(text, file_);
     } catch (const toml::parse_error& e) {
-      error(pos_of(e.source()), "", "TOML syntax error: " + std::string(e.description()));
+      error(pos_of(e.source()), "", "TOML syntax error: " + std::string(e.description()), code::invalid_syntax);
       return finish();
     }
     check_keys(root, "", {"limits", "appliance", "prefix_list", "security_group", "resource"});
@@ -127,24 +123,96 @@ class loader {
     load_prefix_lists(root);
     const auto group_tables = collect_groups(root);
     load_group_rules(group_tables);
-    add_default_group_if_needed();
     load_resources(root);
-    check_rule_quotas();
-    assign_rule_ids();
+    // The cloud's rules run on the model, as for every other source; the
+    // reader only says where in the file each finding is.
+    normalise(model_);
+    for (const finding& f : validate(model_)) {
+      const located at = locate(f.where);
+      std::string message = f.message;
+      if (f.other) {
+        if (const auto brace = message.find("{}"); brace != std::string::npos) {
+          message.replace(brace, 2, "line " + std::to_string(locate(*f.other).pos.line));
+        }
+      }
+      report(f.error ? severity::error : severity::warning, at.pos, at.key, std::move(message), f.code);
+    }
     return finish();
   }
 
  private:
   // --- diagnostics -------------------------------------------------------
 
-  void report(severity level, source_pos pos, std::string key, std::string message) {
-    diags_.push_back({level, file_, pos, std::move(key), std::move(message)});
+  void report(severity level, source_pos pos, std::string key, std::string message, const char* why) {
+    diags_.push_back({level, file_, pos, std::move(key), std::move(message), why});
   }
-  void error(source_pos pos, std::string key, std::string message) {
-    report(severity::error, pos, std::move(key), std::move(message));
+  void error(source_pos pos, std::string key, std::string message, const char* why = code::invalid_parameter_value) {
+    report(severity::error, pos, std::move(key), std::move(message), why);
   }
   void warning(source_pos pos, std::string key, std::string message) {
-    report(severity::warning, pos, std::move(key), std::move(message));
+    report(severity::warning, pos, std::move(key), std::move(message), code::invalid_parameter_value);
+  }
+
+  // --- where the model's parts are in the file ------------------------------
+
+  struct located {
+    source_pos pos;
+    std::string key;
+  };
+  struct resource_places {
+    source_pos name, mac, groups;
+    std::vector<located> addresses;    // one per address in the model
+    std::vector<located> group_items;  // one per listed group in the model
+  };
+  std::vector<source_pos> group_id_pos_;        // by group index; the implicit default group has none
+  std::vector<source_pos> prefix_list_id_pos_;  // by prefix-list index
+  std::vector<source_pos> prefix_entries_pos_;
+  std::vector<resource_places> resource_places_;  // by resource index
+
+  static source_pos at(const std::vector<source_pos>& v, std::uint32_t i, source_pos fallback) {
+    return i < v.size() && v[i].line != 0 ? v[i] : fallback;
+  }
+
+  located locate(const model_place& p) const {
+    using kind = model_place::kind;
+    const std::string dir(to_string(p.dir));
+    switch (p.what) {
+      case kind::group_id:
+        return {at(group_id_pos_, p.index, model_.groups[p.index].pos), with_index("security_group", p.index) + ".id"};
+      case kind::group_rules:
+        return {model_.groups[p.index].pos, "security_group." + model_.groups[p.index].id + "." + dir};
+      case kind::rule:
+        return {model_.groups[p.index].rules(p.dir)[p.item].pos, with_index("security_group", p.index) + "." + dir};
+      case kind::rule_id:
+        return {model_.groups[p.index].rules(p.dir)[p.item].pos,
+                "security_group." + model_.groups[p.index].id + "." + dir + ".id"};
+      case kind::prefix_list_id:
+        return {at(prefix_list_id_pos_, p.index, model_.prefix_lists[p.index].pos),
+                with_index("prefix_list", p.index) + ".id"};
+      case kind::prefix_list_entries:
+        return {at(prefix_entries_pos_, p.index, model_.prefix_lists[p.index].pos),
+                with_index("prefix_list", p.index) + ".entries"};
+      default:
+        break;
+    }
+    const resource_places& rp = resource_places_[p.index];
+    const source_pos res = model_.resources[p.index].pos;
+    const std::string path = with_index("resource", p.index);
+    switch (p.what) {
+      case kind::resource_name:
+        return {rp.name.line != 0 ? rp.name : res, path + ".name"};
+      case kind::resource_address:
+        return rp.addresses[p.item];
+      case kind::resource_mac:
+        return {rp.mac.line != 0 ? rp.mac : res, path + ".mac"};
+      case kind::resource_groups:
+        return {rp.groups.line != 0 ? rp.groups : res, path + ".security_groups"};
+      case kind::resource_group:
+        if (p.item < rp.group_items.size()) return rp.group_items[p.item];
+        return {res, path + ".security_groups"};  // the default group, for a resource that names none
+      default:
+        return {res, path};
+    }
   }
 
   load_result finish() {
@@ -153,6 +221,7 @@ class loader {
     });
     load_result r;
     r.diagnostics = std::move(diags_);
+    r.boot = boot_;
     if (!has_errors(r.diagnostics)) r.model = std::move(model_);
     return r;
   }
@@ -166,7 +235,7 @@ class loader {
       std::string msg = "unknown key " + quoted(k.str());
       const std::string guess = closest(k.str(), known);
       msg += guess.empty() ? "; expected one of: " + join(known) : "; did you mean " + quoted(guess) + "?";
-      error(pos_of(k.source()), with_key(path, k.str()), msg);
+      error(pos_of(k.source()), with_key(path, k.str()), msg, code::unknown_parameter);
     }
   }
 
@@ -179,7 +248,10 @@ class loader {
     const toml::node* n = t.get(key);
     const std::string k = with_key(path, key);
     if (n == nullptr) {
-      if (required) error(pos_of(t), k, "missing required key " + quoted(key) + "; expected " + std::string(what));
+      if (required) {
+        error(pos_of(t), k, "missing required key " + quoted(key) + "; expected " + std::string(what),
+              code::missing_parameter);
+      }
       return std::nullopt;
     }
     if (!n->is_string()) {
@@ -318,7 +390,7 @@ class loader {
                 "forward_multicast", "conntrack", "timeouts", "workers", "cores", "main_core", "watch",
                 "status_interval", "ports", "eal"});
     appliance_settings& a = model_.appliance;
-    load_runtime(t, path, a.runtime);
+    load_boot(t, path, boot_);
     if (auto v = get_choice(t, "icmp_errors", path, "related", "rules-only")) a.icmp_errors_related = *v;
     if (auto v = get_choice(t, "unprotected_traffic", path, "forward", "drop")) a.unprotected_forward = *v;
     if (auto v = get_choice(t, "other_ethertypes", path, "forward", "drop")) a.other_ethertypes_forward = *v;
@@ -331,16 +403,16 @@ class loader {
       check_keys(*ct, cpath,
                  {"max_flows", "max_flows_per_resource", "early_drop", "fragment_timeout", "max_fragmented_datagrams"});
       if (auto v = get_integer(*ct, "max_flows", cpath, 1024, std::int64_t{1} << 28)) {
-        a.max_flows = static_cast<std::uint32_t>(*v);
+        boot_.max_flows = static_cast<std::uint32_t>(*v);
       }
       if (auto v = get_integer(*ct, "max_flows_per_resource", cpath, 1, std::int64_t{1} << 28)) {
         a.max_flows_per_resource = static_cast<std::uint32_t>(*v);
       }
-      if (auto v = get_bool(*ct, "early_drop", cpath)) a.early_drop = *v;
+      if (auto v = get_bool(*ct, "early_drop", cpath)) boot_.early_drop = *v;
       if (auto v = get_integer(*ct, "fragment_timeout", cpath, 1, 120))
-        a.fragment_timeout = static_cast<std::uint32_t>(*v);
+        boot_.fragment_timeout = static_cast<std::uint32_t>(*v);
       if (auto v = get_integer(*ct, "max_fragmented_datagrams", cpath, 64, std::int64_t{1} << 24))
-        a.max_fragmented_datagrams = static_cast<std::uint32_t>(*v);
+        boot_.max_fragmented_datagrams = static_cast<std::uint32_t>(*v);
     }
     if (const toml::table* tt = sub_table(t, "timeouts", path))
       load_timeouts(*tt, with_key(path, "timeouts"), a.timeouts, false);
@@ -384,7 +456,7 @@ class loader {
   }
 
   // Ports, cores and EAL options for `sgfw run`.
-  void load_runtime(const toml::table& t, const std::string& path, appliance_runtime& r) {
+  void load_boot(const toml::table& t, const std::string& path, boot_settings& r) {
     if (auto v = get_integer(t, "workers", path, 1, k_max_workers)) r.workers = static_cast<std::uint32_t>(*v);
     if (const toml::node* n = t.get("cores")) {
       const std::string k = with_key(path, "cores");
@@ -400,7 +472,8 @@ class loader {
         if (r.cores.size() != r.workers) {
           error(pos_of(*n), k,
                 std::to_string(r.cores.size()) + " cores for " + std::to_string(r.workers) +
-                    " workers; expected one CPU per worker");
+                    " workers; expected one CPU per worker",
+                code::invalid_parameter_combination);
         }
       } else {
         wrong_type(*n, k, "an array of CPU numbers");
@@ -423,7 +496,7 @@ class loader {
         r.packet_buffers = static_cast<std::uint32_t>(*v);
       if (!r.outside.empty() && r.outside == r.inside) {
         error(pos_of(*pt->get("inside")), with_key(ppath, "inside"),
-              "the same device as outside; expected another port");
+              "the same device as outside; expected another port", code::invalid_parameter_combination);
       }
     }
     if (const toml::table* et = sub_table(t, "eal", path)) {
@@ -431,11 +504,11 @@ class loader {
       check_keys(*et, epath, {"hugepages", "memory_mb", "file_prefix", "args"});
       if (auto v = get_string(*et, "hugepages", epath, false, "\"auto\", \"yes\" or \"no\"")) {
         if (*v == "auto") {
-          r.hugepages = appliance_runtime::hugepages_mode::automatic;
+          r.hugepages = boot_settings::hugepages_mode::automatic;
         } else if (*v == "yes") {
-          r.hugepages = appliance_runtime::hugepages_mode::yes;
+          r.hugepages = boot_settings::hugepages_mode::yes;
         } else if (*v == "no") {
-          r.hugepages = appliance_runtime::hugepages_mode::no;
+          r.hugepages = boot_settings::hugepages_mode::no;
         } else {
           error(pos_of(*et->get("hugepages")), with_key(epath, "hugepages"),
                 "unknown value " + quoted(*v) + "; expected \"auto\", \"yes\" or \"no\"");
@@ -472,21 +545,13 @@ class loader {
   }
 
   void load_prefix_lists(const toml::table& root) {
-    std::map<std::string, source_pos> seen;
     for (const auto& [t, path] : tables_in(root, "prefix_list", "")) {
       check_keys(*t, path, {"id", "description", "address_family", "max_entries", "entries"});
       prefix_list pl;
       pl.pos = pos_of(*t);
-      if (auto id = get_string(*t, "id", path, true, "a prefix-list id such as \"pl-office\"")) {
-        pl.id = *id;
-        if (!valid_id(pl.id)) {
-          error(pos_of(*t->get("id")), with_key(path, "id"), "expected 1-255 printable characters without spaces");
-        } else if (auto [it, fresh] = seen.emplace(pl.id, pos_of(*t->get("id"))); !fresh) {
-          error(pos_of(*t->get("id")), with_key(path, "id"),
-                "duplicate prefix-list id " + quoted(pl.id) + "; first defined at line " +
-                    std::to_string(it->second.line));
-        }
-      }
+      prefix_list_id_pos_.push_back(t->get("id") != nullptr ? pos_of(*t->get("id")) : pl.pos);
+      prefix_entries_pos_.push_back(t->get("entries") != nullptr ? pos_of(*t->get("entries")) : pl.pos);
+      if (auto id = get_string(*t, "id", path, true, "a prefix-list id such as \"pl-office\"")) pl.id = *id;
       pl.description = get_string(*t, "description", path, false).value_or("");
 
       std::optional<net::family> declared;
@@ -507,10 +572,6 @@ class loader {
       const auto max = get_integer(*t, "max_entries", path, 1, k_max_prefix_list_entries);
       pl.max_entries = max ? static_cast<std::uint32_t>(*max)
                            : std::max<std::uint32_t>(1, static_cast<std::uint32_t>(pl.entries.size()));
-      if (pl.entries.size() > pl.max_entries) {
-        error(pos_of(*t->get("entries")), with_key(path, "entries"),
-              std::to_string(pl.entries.size()) + " entries exceed max_entries = " + std::to_string(pl.max_entries));
-      }
       model_.prefix_lists.push_back(std::move(pl));
     }
   }
@@ -520,7 +581,7 @@ class loader {
     const toml::node* n = t.get("entries");
     const std::string k = with_key(path, "entries");
     if (n == nullptr) {
-      error(pos_of(t), k, "missing required key 'entries'; expected an array of CIDR blocks");
+      error(pos_of(t), k, "missing required key 'entries'; expected an array of CIDR blocks", code::missing_parameter);
       return;
     }
     const toml::array* arr = n->as_array();
@@ -538,7 +599,7 @@ class loader {
         value = et->get("cidr");
         ekey = with_key(ek, "cidr");
         if (value == nullptr) {
-          error(pos_of(*et), ekey, "missing required key 'cidr'; expected a CIDR block");
+          error(pos_of(*et), ekey, "missing required key 'cidr'; expected a CIDR block", code::missing_parameter);
           continue;
         }
       }
@@ -558,7 +619,8 @@ class loader {
         error(pos_of(*value), ekey,
               to_string(c) + " is " + std::string(to_string(c.fam())) + " but the list is " +
                   std::string(to_string(first->first)) + " (line " + std::to_string(first->second.line) +
-                  "); a prefix list holds one address family");
+                  "); a prefix list holds one address family",
+              code::invalid_parameter_combination);
         continue;
       }
       if (std::find(pl.entries.begin(), pl.entries.end(), c) != pl.entries.end()) {
@@ -578,21 +640,11 @@ class loader {
   // further down the file (or themselves).
   std::vector<std::pair<const toml::table*, std::string>> collect_groups(const toml::table& root) {
     auto tables = tables_in(root, "security_group", "");
-    std::map<std::string, source_pos> seen;
     for (const auto& [t, path] : tables) {
       security_group g;
       g.pos = pos_of(*t);
-      if (auto id = get_string(*t, "id", path, true, "a group id such as \"web\"")) {
-        g.id = *id;
-        const source_pos p = pos_of(*t->get("id"));
-        if (!valid_id(g.id)) {
-          error(p, with_key(path, "id"), "expected 1-255 printable characters without spaces");
-        } else if (auto [it, fresh] = seen.emplace(g.id, p); !fresh) {
-          error(p, with_key(path, "id"),
-                "duplicate security group id " + quoted(g.id) + "; first defined at line " +
-                    std::to_string(it->second.line));
-        }
-      }
+      group_id_pos_.push_back(t->get("id") != nullptr ? pos_of(*t->get("id")) : g.pos);
+      if (auto id = get_string(*t, "id", path, true, "a group id such as \"web\"")) g.id = *id;
       model_.groups.push_back(std::move(g));
     }
     return tables;
@@ -610,23 +662,10 @@ class loader {
         for (const auto& [rt, rpath] : tables_in(*t, key, path)) {
           if (auto r = load_rule(*rt, rpath, d)) out.push_back(std::move(*r));
         }
-        check_duplicate_rules(out, with_key(path, key));
       }
-      // S4: a group that declares no egress rules allows all outbound
-      // traffic; `egress = []` declares that it allows none.
-      if (t->get("egress") == nullptr) add_allow_all_egress(g);
-    }
-  }
-
-  void add_allow_all_egress(security_group& g) {
-    for (const net::family f : {net::family::ipv4, net::family::ipv6}) {
-      rule r;
-      r.dir = direction::egress;
-      r.protocol.all = true;
-      r.remote = net::cidr::any(f);
-      r.description = "default: all outbound traffic";
-      r.pos = g.pos;
-      g.egress.push_back(std::move(r));
+      // `egress = []` declares that the group allows no outbound traffic;
+      // no `egress` at all gets the cloud's allow-all (normalise()).
+      g.egress_declared = t->get("egress") != nullptr;
     }
   }
 
@@ -758,23 +797,19 @@ class loader {
     return static_cast<int>(v);
   }
 
-  std::optional<std::uint32_t> find_prefix_list(std::string_view id) const {
-    for (std::size_t i = 0; i < model_.prefix_lists.size(); ++i) {
-      if (model_.prefix_lists[i].id == id) return static_cast<std::uint32_t>(i);
-    }
-    return std::nullopt;
-  }
-  std::optional<std::uint32_t> find_group(std::string_view id) const {
-    for (std::size_t i = 0; i < model_.groups.size(); ++i) {
-      if (model_.groups[i].id == id) return static_cast<std::uint32_t>(i);
-    }
-    return std::nullopt;
-  }
   std::vector<std::string> group_ids() const {
     std::vector<std::string> ids;
     for (const auto& g : model_.groups) ids.push_back(g.id);
-    if (!find_group(k_default_group_id)) ids.emplace_back(k_default_group_id);
+    if (!model_.find_group(k_default_group_id)) ids.emplace_back(k_default_group_id);
     return ids;
+  }
+
+  // A reference to a group by id; "default" is the appliance's implicit
+  // group unless the file defines one.
+  std::optional<std::uint32_t> resolve_group(std::string_view id) {
+    if (auto i = model_.find_group(id)) return i;
+    if (id == k_default_group_id) return model_.default_group();
+    return std::nullopt;
   }
 
   std::optional<peer> parse_peer(const toml::table& t, const std::string& path, const protocol_spec& proto) {
@@ -783,13 +818,15 @@ class loader {
       if (t.contains(k)) present.push_back(k);
     }
     if (present.empty()) {
-      error(pos_of(t), path, "a rule needs exactly one peer; expected one of cidr, prefix_list or security_group");
+      error(pos_of(t), path, "a rule needs exactly one peer; expected one of cidr, prefix_list or security_group",
+            code::missing_parameter);
       return std::nullopt;
     }
     if (present.size() > 1) {
       error(pos_of(*t.get(present[1])), with_key(path, present[1]),
             "a rule has exactly one peer, found both " + std::string(present[0]) + " and " + std::string(present[1]) +
-                "; write two rules instead");
+                "; write two rules instead",
+            code::invalid_parameter_combination);
       return std::nullopt;
     }
     const std::string_view kind = present[0];
@@ -806,12 +843,14 @@ class loader {
     auto family_fits = [&](net::family f) {
       if (proto.is(ip_proto::icmp) && f == net::family::ipv6) {
         error(pos_of(n), key,
-              "protocol icmp matches IPv4 only, but " + quoted(text) + " is IPv6; use protocol = \"icmpv6\"");
+              "protocol icmp matches IPv4 only, but " + quoted(text) + " is IPv6; use protocol = \"icmpv6\"",
+              code::invalid_parameter_combination);
         return false;
       }
       if (proto.is(ip_proto::icmpv6) && f == net::family::ipv4) {
         error(pos_of(n), key,
-              "protocol icmpv6 matches IPv6 only, but " + quoted(text) + " is IPv4; use protocol = \"icmp\"");
+              "protocol icmpv6 matches IPv6 only, but " + quoted(text) + " is IPv4; use protocol = \"icmp\"",
+              code::invalid_parameter_combination);
         return false;
       }
       return true;
@@ -828,28 +867,27 @@ class loader {
       return peer{c};
     }
     if (kind == "prefix_list") {
-      auto idx = find_prefix_list(text);
+      auto idx = model_.find_prefix_list(text);
       if (!idx) {
         std::vector<std::string> ids;
         for (const auto& pl : model_.prefix_lists) ids.push_back(pl.id);
         const std::string guess = closest(text, ids);
         error(pos_of(n), key,
               "unknown prefix list " + quoted(text) +
-                  (guess.empty() ? "; define it with [[prefix_list]]" : "; did you mean " + quoted(guess) + "?"));
+                  (guess.empty() ? "; define it with [[prefix_list]]" : "; did you mean " + quoted(guess) + "?"),
+              code::prefix_list_not_found);
         return std::nullopt;
       }
       if (!family_fits(model_.prefix_lists[*idx].fam)) return std::nullopt;
       return peer{prefix_list_ref{*idx}};
     }
-    auto idx = find_group(text);
-    if (!idx && text == k_default_group_id) {
-      idx = default_group_index();  // the appliance's implicit default group
-    }
+    auto idx = resolve_group(text);
     if (!idx) {
       const std::string guess = closest(text, group_ids());
       error(pos_of(n), key,
             "unknown security group " + quoted(text) +
-                (guess.empty() ? "; define it with [[security_group]]" : "; did you mean " + quoted(guess) + "?"));
+                (guess.empty() ? "; define it with [[security_group]]" : "; did you mean " + quoted(guess) + "?"),
+            code::group_not_found);
       return std::nullopt;
     }
     return peer{group_ref{*idx}};
@@ -869,16 +907,7 @@ class loader {
         wrong_type(*n, with_key(path, "id"), "a rule id string");
         ok = false;
       } else {
-        r.id = n->as_string()->get();
-        const bool good =
-            !r.id.empty() && r.id.size() <= 64 && std::all_of(r.id.begin(), r.id.end(), [](unsigned char c) {
-              return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == ':';
-            });
-        if (!good) {
-          error(pos_of(*n), with_key(path, "id"),
-                "invalid rule id " + quoted(r.id) + "; expected 1-64 letters, digits, '-', '_', '.' or ':'");
-          ok = false;
-        }
+        r.id = n->as_string()->get();  // its form is validate()'s
       }
     }
     r.description = get_string(t, "description", path, false).value_or("");
@@ -886,7 +915,8 @@ class loader {
     const toml::node* pn = t.get("protocol");
     if (pn == nullptr) {
       error(r.pos, with_key(path, "protocol"),
-            "missing required key 'protocol'; expected tcp, udp, icmp, icmpv6, all, -1 or a protocol number 0-255");
+            "missing required key 'protocol'; expected tcp, udp, icmp, icmpv6, all, -1 or a protocol number 0-255",
+            code::missing_parameter);
       return std::nullopt;
     }
     auto proto = parse_protocol(*pn, with_key(path, "protocol"));
@@ -901,7 +931,8 @@ class loader {
       if (ports == nullptr) {
         error(r.pos, with_key(path, "ports"),
               "missing required key 'ports' for protocol " + proto_name +
-                  "; expected a port, a range such as \"1024-65535\", a list, or \"all\"");
+                  "; expected a port, a range such as \"1024-65535\", a list, or \"all\"",
+              code::missing_parameter);
         ok = false;
       } else if (auto p = parse_ports(*ports, with_key(path, "ports"))) {
         r.ports = std::move(*p);
@@ -910,9 +941,10 @@ class loader {
       }
     } else if (ports != nullptr) {
       if (r.protocol.is_icmp()) {
-        error(pos_of(*ports), with_key(path, "ports"),
-              "ports are only valid for tcp and udp; protocol " + proto_name +
-                  " is matched with icmp_type and icmp_code");
+        error(
+            pos_of(*ports), with_key(path, "ports"),
+            "ports are only valid for tcp and udp; protocol " + proto_name + " is matched with icmp_type and icmp_code",
+            code::invalid_parameter_combination);
         ok = false;
       } else {
         // S2: for other protocols every port matches, as in the cloud, which
@@ -924,7 +956,8 @@ class loader {
     for (const auto& [node, name] : {std::pair{type, "icmp_type"}, std::pair{code, "icmp_code"}}) {
       if (node != nullptr && !r.protocol.is_icmp()) {
         error(pos_of(*node), with_key(path, name),
-              std::string(name) + " is only valid for protocol icmp or icmpv6, not " + proto_name);
+              std::string(name) + " is only valid for protocol icmp or icmpv6, not " + proto_name,
+              code::invalid_parameter_combination);
         ok = false;
       }
     }
@@ -939,11 +972,13 @@ class loader {
         ok = ok && v.has_value();
         r.icmp_code = v.value_or(k_icmp_any);
         if (v && *v != k_icmp_any && type == nullptr) {
-          error(pos_of(*code), with_key(path, "icmp_code"), "icmp_code needs an icmp_type");
+          error(pos_of(*code), with_key(path, "icmp_code"), "icmp_code needs an icmp_type",
+                code::invalid_parameter_combination);
           ok = false;
         } else if (v && *v != k_icmp_any && r.icmp_type == k_icmp_any && type != nullptr) {
           error(pos_of(*code), with_key(path, "icmp_code"),
-                "icmp_type \"all\" needs icmp_code \"all\"; found code " + std::to_string(*v));
+                "icmp_type \"all\" needs icmp_code \"all\"; found code " + std::to_string(*v),
+                code::invalid_parameter_combination);
           ok = false;
         }
       }
@@ -956,61 +991,11 @@ class loader {
     return r;
   }
 
-  // Two rules of one group and direction that match the same traffic: the
-  // cloud rejects the second (InvalidPermission.Duplicate), and so do we.
-  void check_duplicate_rules(const std::vector<rule>& rules, const std::string& path) {
-    std::map<std::string, source_pos> seen;
-    for (std::size_t i = 0; i < rules.size(); ++i) {
-      const rule& r = rules[i];
-      const std::string key =
-          describe_protocol(r.protocol) + '|' + describe_ports(r) + '|' + describe_peer(model_, r.remote);
-      if (auto [it, fresh] = seen.emplace(key, r.pos); !fresh) {
-        error(r.pos, path,
-              "duplicate rule: same protocol, ports and peer as the rule at line " + std::to_string(it->second.line));
-      }
-    }
-  }
-
-  // --- the default group (S4) ----------------------------------------------
-
-  std::optional<std::uint32_t> default_group_;
-
-  std::uint32_t default_group_index() {
-    if (auto i = find_group(k_default_group_id)) return *i;
-    if (!default_group_) {
-      // Reserve the index now; the group itself is completed at the end.
-      default_group_ = static_cast<std::uint32_t>(model_.groups.size());
-      security_group g;
-      g.id = k_default_group_id;
-      g.synthesised = true;
-      g.description = "the appliance's default group: ingress from its own members, egress to all";
-      model_.groups.push_back(std::move(g));
-    }
-    return *default_group_;
-  }
-
-  void add_default_group_if_needed() {
-    // Always present so that resources without groups and references to
-    // "default" find it; a user-defined group of that id takes its place.
-    if (find_group(k_default_group_id) && !default_group_) return;
-    const std::uint32_t idx = default_group_index();
-    security_group& g = model_.groups[idx];
-    if (!g.synthesised || !g.ingress.empty()) return;
-    rule self;
-    self.dir = direction::ingress;
-    self.protocol.all = true;
-    self.remote = group_ref{idx};
-    self.description = "default: all traffic from members of this group";
-    g.ingress.push_back(std::move(self));
-    add_allow_all_egress(g);
-  }
-
   // --- resources ------------------------------------------------------------
 
   // A resource's MAC address: "02:00:5e:10:00:01" (or with '-'), unicast,
-  // not all zeros, one resource's only.
-  void load_mac(const toml::table& t, const std::string& path, resource& res,
-                std::map<std::uint64_t, std::pair<std::string, source_pos>>& macs) {
+  // not all zeros (one resource's only: validate()).
+  void load_mac(const toml::table& t, const std::string& path, resource& res) {
     auto text = get_string(t, "mac", path, false, "a MAC address such as \"02:00:5e:10:00:01\"");
     if (!text) return;
     const std::string k = with_key(path, "mac");
@@ -1034,25 +1019,19 @@ class loader {
       return error(p, k, quoted(*text) + " is not a MAC address; expected six hex pairs such as 02:00:5e:10:00:01");
     if ((mac >> 40) & 1) return error(p, k, quoted(*text) + " is a group (multicast) address; expected a unicast MAC");
     if (mac == 0) return error(p, k, "00:00:00:00:00:00 is not an interface's address");
-    if (auto [it, fresh] = macs.emplace(mac, std::pair{res.name, p}); !fresh) {
-      return error(p, k,
-                   "MAC " + *text + " already belongs to resource " + quoted(it->second.first) + " (line " +
-                       std::to_string(it->second.second.line) + ")");
-    }
     res.mac = mac;
   }
 
   void load_resources(const toml::table& root) {
-    std::map<std::string, source_pos> names;
-    std::map<std::uint64_t, std::pair<std::string, source_pos>> macs;
-    std::map<net::ip_address, std::pair<std::string, source_pos>> owners;
     for (const auto& [t, path] : tables_in(root, "resource", "")) {
       check_keys(*t, path,
                  {"name", "description", "addresses", "security_groups", "timeouts", "side", "mac", "max_flows"});
       resource res;
       res.pos = pos_of(*t);
-      if (model_.resources.size() == k_max_resources) {
-        error(res.pos, path, "more than " + std::to_string(k_max_resources) + " resources");
+      resource_places& places = resource_places_.emplace_back();
+      for (auto [key, at] : {std::pair{"name", &places.name}, std::pair{"mac", &places.mac},
+                             std::pair{"security_groups", &places.groups}}) {
+        if (const toml::node* n = t->get(key)) *at = pos_of(*n);
       }
       if (auto v = get_choice(*t, "side", path, "inside", "outside")) {
         res.side = *v ? port_side::inside : port_side::outside;
@@ -1064,31 +1043,21 @@ class loader {
       if (const toml::table* tt = sub_table(*t, "timeouts", path)) {
         load_timeouts(*tt, with_key(path, "timeouts"), res.timeouts, true);
       }
-      if (auto name = get_string(*t, "name", path, true, "a resource name such as \"web-1\"")) {
-        res.name = *name;
-        const source_pos p = pos_of(*t->get("name"));
-        if (!valid_id(res.name)) {
-          error(p, with_key(path, "name"), "expected 1-255 printable characters without spaces");
-        } else if (auto [it, fresh] = names.emplace(res.name, p); !fresh) {
-          error(p, with_key(path, "name"),
-                "duplicate resource name " + quoted(res.name) + "; first defined at line " +
-                    std::to_string(it->second.line));
-        }
-      }
+      if (auto name = get_string(*t, "name", path, true, "a resource name such as \"web-1\"")) res.name = *name;
       res.description = get_string(*t, "description", path, false).value_or("");
-      load_mac(*t, path, res, macs);
-      load_addresses(*t, path, res, owners);
-      load_resource_groups(*t, path, res);
+      load_mac(*t, path, res);
+      load_addresses(*t, path, res, places);
+      load_resource_groups(*t, path, res, places);
       model_.resources.push_back(std::move(res));
     }
   }
 
-  void load_addresses(const toml::table& t, const std::string& path, resource& res,
-                      std::map<net::ip_address, std::pair<std::string, source_pos>>& owners) {
+  void load_addresses(const toml::table& t, const std::string& path, resource& res, resource_places& places) {
     const std::string k = with_key(path, "addresses");
     const toml::node* n = t.get("addresses");
     if (n == nullptr) {
-      error(pos_of(t), k, "missing required key 'addresses'; expected an array of IPv4/IPv6 addresses");
+      error(pos_of(t), k, "missing required key 'addresses'; expected an array of IPv4/IPv6 addresses",
+            code::missing_parameter);
       return;
     }
     std::vector<std::pair<const toml::node*, std::string>> items;
@@ -1108,34 +1077,17 @@ class loader {
         error(pos_of(*item), key, err->message);
         continue;
       }
-      const auto a = std::get<net::ip_address>(parsed);
-      if (auto [it, fresh] = owners.emplace(a, std::pair{res.name, pos_of(*item)}); !fresh) {
-        error(pos_of(*item), key,
-              "address " + to_string(a) + " already belongs to resource " + quoted(it->second.first) + " (line " +
-                  std::to_string(it->second.second.line) + "); an address has one owner");
-        continue;
-      }
-      res.addresses.push_back(a);
+      res.addresses.push_back(std::get<net::ip_address>(parsed));  // one owner each: validate()
+      places.addresses.push_back({pos_of(*item), key});
     }
   }
 
-  void load_resource_groups(const toml::table& t, const std::string& path, resource& res) {
+  void load_resource_groups(const toml::table& t, const std::string& path, resource& res, resource_places& places) {
     const std::string k = with_key(path, "security_groups");
     const toml::node* n = t.get("security_groups");
     const toml::array* arr = n != nullptr ? n->as_array() : nullptr;
     if (n != nullptr && arr == nullptr) return wrong_type(*n, k, "an array of security group ids");
-    if (arr == nullptr || arr->empty()) {
-      // S4: a resource listed without groups gets the default group.
-      res.groups.push_back(default_group_index());
-      return;
-    }
-    if (arr->size() > model_.quota.groups_per_resource) {
-      error(pos_of(*n), k,
-            std::to_string(arr->size()) + " security groups exceed the limit of " +
-                std::to_string(model_.quota.groups_per_resource) +
-                " per resource ([limits] groups_per_resource, at most " + std::to_string(k_max_groups_per_resource) +
-                ")");
-    }
+    if (arr == nullptr) return;  // S4: none listed: the default group (normalise())
     for (std::size_t i = 0; i < arr->size(); ++i) {
       const toml::node& e = *arr->get(i);
       const std::string ek = with_index(k, i);
@@ -1144,81 +1096,24 @@ class loader {
         continue;
       }
       const std::string& id = e.as_string()->get();
-      auto idx = find_group(id);
-      if (!idx && id == k_default_group_id) idx = default_group_index();
+      auto idx = resolve_group(id);
       if (!idx) {
         const std::string guess = closest(id, group_ids());
         error(pos_of(e), ek,
               "unknown security group " + quoted(id) +
-                  (guess.empty() ? "; define it with [[security_group]]" : "; did you mean " + quoted(guess) + "?"));
+                  (guess.empty() ? "; define it with [[security_group]]" : "; did you mean " + quoted(guess) + "?"),
+              code::group_not_found);
         continue;
       }
-      if (std::find(res.groups.begin(), res.groups.end(), *idx) != res.groups.end()) {
-        error(pos_of(e), ek, "security group " + quoted(id) + " is listed twice");
-        continue;
-      }
-      res.groups.push_back(*idx);
-    }
-  }
-
-  // --- quotas (S4) ------------------------------------------------------------
-
-  // The cloud counts rules per group, direction and address family; a
-  // prefix-list reference counts as its max_entries, a group reference as
-  // one rule of each family, and each port range as a rule of its own.
-  void check_rule_quotas() {
-    for (const security_group& g : model_.groups) {
-      for (const direction d : {direction::ingress, direction::egress}) {
-        std::array<std::uint64_t, net::family_count> count{};
-        for (const rule& r : g.rules(d)) {
-          const std::uint64_t ranges = r.protocol.has_ports() ? std::max<std::size_t>(1, r.ports.size()) : 1;
-          if (const auto* c = std::get_if<net::cidr>(&r.remote)) {
-            count[static_cast<std::size_t>(c->fam())] += ranges;
-          } else if (const auto* pl = std::get_if<prefix_list_ref>(&r.remote)) {
-            const prefix_list& list = model_.prefix_lists[pl->index];
-            count[static_cast<std::size_t>(list.fam)] += ranges * list.max_entries;
-          } else {
-            count[0] += ranges;
-            count[1] += ranges;
-          }
-        }
-        const std::uint32_t limit =
-            d == direction::ingress ? model_.quota.ingress_rules_per_group : model_.quota.egress_rules_per_group;
-        for (const net::family f : {net::family::ipv4, net::family::ipv6}) {
-          const std::uint64_t c = count[static_cast<std::size_t>(f)];
-          if (c <= limit) continue;
-          error(g.pos, "security_group." + g.id + "." + std::string(to_string(d)),
-                "security group " + quoted(g.id) + " has " + std::to_string(c) + " " + std::string(to_string(f)) + " " +
-                    std::string(to_string(d)) + " rules, more than the limit of " + std::to_string(limit) +
-                    " ([limits] " + std::string(to_string(d)) +
-                    "_rules_per_group; a prefix-list reference counts as its max_entries, each port range as "
-                    "one rule)");
-        }
-      }
-    }
-  }
-
-  void assign_rule_ids() {
-    std::map<std::string, source_pos> seen;
-    for (security_group& g : model_.groups) {
-      for (auto* rules : {&g.ingress, &g.egress}) {
-        for (rule& r : *rules) {
-          const bool derived = r.id.empty();
-          if (derived) r.id = derive_rule_id(model_, g.id, r);
-          // Two derived ids only collide for duplicate rules, which are
-          // reported already.
-          if (auto [it, fresh] = seen.emplace(r.id, r.pos); !fresh && !derived) {
-            error(r.pos, "security_group." + g.id + "." + std::string(to_string(r.dir)) + ".id",
-                  "duplicate rule id " + quoted(r.id) + "; also used at line " + std::to_string(it->second.line));
-          }
-        }
-      }
+      res.groups.push_back(*idx);  // listed once, within the quota: validate()
+      places.group_items.push_back({pos_of(e), ek});
     }
   }
 
   std::string file_;
   std::vector<diagnostic> diags_;
   policy_model model_;
+  boot_settings boot_;
 };
 
 }  // namespace
@@ -1236,8 +1131,8 @@ bool same_version(const struct stat& a, const struct stat& b) {
 
 load_result load_policy_file(const std::string& path) {
   load_result r;
-  auto fail = [&](std::string message) {
-    r.diagnostics.push_back({severity::error, path, {}, "", std::move(message)});
+  auto fail = [&](std::string message, const char* why = code::unreadable) {
+    r.diagnostics.push_back({severity::error, path, {}, "", std::move(message), why});
     return r;
   };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -1264,7 +1159,8 @@ load_result load_policy_file(const std::string& path) {
   if (!stable) {
     return fail(
         "the file changed while it was read (is a writer still at it?); nothing was applied. Write the new "
-        "file elsewhere and rename it into place");
+        "file elsewhere and rename it into place",
+        code::changed_while_read);
   }
   return load_policy_text(text, path);
 }
@@ -1276,7 +1172,8 @@ std::optional<diagnostic> refuse_unintended_empty(const policy_model& model) {
                     {1, 1},
                     "resource",
                     "the policy protects no resource, which is what an empty or cut-off file looks like; "
-                    "nothing was applied (to run with no resources on purpose, write resource = [])"};
+                    "nothing was applied (to run with no resources on purpose, write resource = [])",
+                    code::empty_policy};
 }
 
 }  // namespace sgfw::config

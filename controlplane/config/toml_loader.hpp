@@ -1,7 +1,11 @@
-// Loading a policy from TOML: syntax, types, values, references and quotas
-// are all checked here, at the boundary, and every problem becomes a
-// diagnostic with file:line:column.  A config with any error yields no model
-// at all, never a partial one, so the running policy stays untouched.
+// Reading a policy from TOML: the file's syntax, keys, types, values and
+// references by name are checked here, and the cloud's rules on the model
+// (validation.hpp, shared with every other source) run on what was read;
+// every problem becomes a diagnostic with file:line:column and a code.  A
+// config with any error yields no model at all, never a partial one, so
+// the running policy stays untouched.  The same file carries the boot
+// settings (boot_settings.hpp), which are read alongside but are not part
+// of the policy.
 #pragma once
 
 #include <optional>
@@ -9,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/boot_settings.hpp"
 #include "config/diagnostic.hpp"
 #include "config/model.hpp"
 
@@ -16,6 +21,7 @@ namespace sgfw::config {
 
 struct load_result {
   std::optional<policy_model> model;    // present only when there is no error
+  boot_settings boot;                   // as far as they were read
   std::vector<diagnostic> diagnostics;  // errors and warnings, in file order
 
   bool ok() const { return model.has_value(); }

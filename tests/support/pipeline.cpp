@@ -6,7 +6,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "appliance/worker_wiring.hpp"
 #include "compiler/compiler.hpp"
+#include "config/boot_settings.hpp"
 #include "config/policy_check.hpp"
 
 namespace sgfw::testing {
@@ -31,6 +33,7 @@ std::unique_ptr<dp::compiled_policy> pipeline::compile_text(std::string_view tom
   cp::compile_options o;
   o.generation = generation;
   o.workers = static_cast<std::uint32_t>(options_.workers);
+  o.max_flows = loaded.boot.max_flows;
   o.resource_slots = &slots;
   return std::make_unique<dp::compiled_policy>(cp::compile(*loaded.model, o));
 }
@@ -55,22 +58,18 @@ pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(rin
       handoff_.push_back(rte_ring_create(name.c_str(), k_ring_size, SOCKET_ID_ANY, RING_F_SC_DEQ));
     }
   }
+  // Built as the appliance builds its workers, from boot settings that
+  // give each worker the options' share.
+  config::boot_settings boot;
+  boot.workers = options.workers;
+  boot.max_flows = options.flow_capacity * options.workers;
+  boot.early_drop = options.early_drop;
+  boot.fragment_timeout = options.fragment_timeout;
+  boot.max_fragmented_datagrams = options.fragment_slots * options.workers;
   for (unsigned w = 0; w < options.workers; ++w) {
-    dp::worker_config c;
-    c.id = w;
-    c.workers = options.workers;
-    c.outside_port = ports_.port[0];
-    c.inside_port = ports_.port[1];
-    c.rx_queue = static_cast<std::uint16_t>(w);
-    c.tx_queue = static_cast<std::uint16_t>(w);
-    c.flow_capacity = options.flow_capacity;
-    c.ageing_period_ms = options.ageing_period_ms;
-    c.early_drop = options.early_drop;
-    c.fragment_timeout_ms = options.fragment_timeout_ms;
-    c.fragment_slots = options.fragment_slots;
-    c.policy = handle_.get();
-    c.clock = clock_.source();
-    c.handoff = handoff_;
+    dp::worker_config c =
+        cp::worker_wiring(boot, w, {ports_.port[0], ports_.port[1], 128}, handle_.get(), clock_.source(), handoff_);
+    c.ageing_period_ms = options.ageing_period_ms;  // the tests' own knob
     workers_.push_back(std::make_unique<dp::worker>(std::move(c)));
   }
 }

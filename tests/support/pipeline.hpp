@@ -32,9 +32,12 @@ struct pipeline_options {
   unsigned workers = 1;
   std::uint32_t flow_capacity = 4096;  // per worker
   bool early_drop = true;
-  std::uint32_t fragment_timeout_ms = 30000;
+  std::uint32_t fragment_timeout = 30;    // seconds
   std::uint32_t ageing_period_ms = 1000;  // the sweep covers the table once per this period; 0: none
   std::uint32_t fragment_slots = 4096;    // per worker
+  // Each is turned into the boot settings (boot_settings.hpp) that give a
+  // worker this share, and the workers are wired as the appliance wires
+  // them (worker_wiring.hpp).
 };
 
 class pipeline {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "config/rule_text.hpp"
+#include "config/validation.hpp"
 
 namespace sgfw::testing {
 
@@ -61,21 +62,9 @@ class generator {
     }
     // Half the groups keep the default egress rules (S4), as most real
     // groups do; with ingress rules from anywhere they make flows untracked.
-    for (auto& g : m.groups) {
-      if (!chance(r_, 0.5)) continue;
-      for (const net::family f : {net::family::ipv4, net::family::ipv6}) {
-        config::rule rule;
-        rule.dir = direction::egress;
-        rule.protocol.all = true;
-        rule.remote = net::cidr::any(f);
-        g.egress.push_back(std::move(rule));
-      }
-    }
-    for (auto& g : m.groups) {
-      for (auto* rules : {&g.ingress, &g.egress}) {
-        for (auto& rule : *rules) rule.id = config::derive_rule_id(m, g.id, rule);
-      }
-    }
+    // normalise() adds them, and the rule ids, as for every source.
+    for (auto& g : m.groups) g.egress_declared = !chance(r_, 0.5);
+    config::normalise(m);
     return m;
   }
 

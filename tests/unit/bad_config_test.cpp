@@ -1,6 +1,9 @@
 // Every file in tests/config/bad/ is a config with one mistake; its first
-// line says the error the loader must report:
+// line says the error the loader must report, its last line that error's
+// stable code:
 //   # expect: LINE:COLUMN: KEY: MESSAGE
+//   ...
+//   # code: InvalidPermission.Duplicate
 // The loader must reject the file as a whole (no partial model) and report
 // exactly that as its first error, prefixed with the file's path.
 #include <gtest/gtest.h>
@@ -35,6 +38,12 @@ TEST_P(BadConfig, IsRejectedWithItsFileLineColumnError) {
   const std::string prefix = "# expect: ";
   ASSERT_EQ(first.rfind(prefix, 0), 0U) << path << " has no '# expect:' line";
   const std::string expected = path.string() + ":" + first.substr(prefix.size());
+  std::string second, line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) second = line;
+  }
+  const std::string code_prefix = "# code: ";
+  ASSERT_EQ(second.rfind(code_prefix, 0), 0U) << path << " has no '# code:' last line";
 
   const load_result r = load_policy_file(path.string());
   EXPECT_FALSE(r.ok()) << "a config with an error must not yield a model";
@@ -43,7 +52,9 @@ TEST_P(BadConfig, IsRejectedWithItsFileLineColumnError) {
                                 [](const diagnostic& d) { return d.level == diagnostic::severity::error; });
   ASSERT_NE(err, r.diagnostics.end());
   EXPECT_EQ(format(*err), expected);
+  EXPECT_EQ(std::string(err->code), second.substr(code_prefix.size()));
   for (const diagnostic& d : r.diagnostics) {
+    EXPECT_NE(std::string(d.code), "") << format(d) << " has no code";
     EXPECT_GT(d.pos.line, 0U) << format(d);
     EXPECT_GT(d.pos.column, 0U) << format(d);
   }

@@ -158,7 +158,8 @@ status_interval = 0
   file_prefix = "fw-1"
   args = ["--log-level=lib.eal:debug"]
 )");
-  const auto& r = ok(loaded).appliance.runtime;
+  ok(loaded);
+  const auto& r = loaded.boot;
   EXPECT_EQ(r.workers, 2U);
   EXPECT_EQ(r.cores, (std::vector<std::uint32_t>{3, 5}));
   EXPECT_EQ(r.main_core, 1U);
@@ -169,7 +170,7 @@ status_interval = 0
   EXPECT_EQ(r.rx_descriptors, 512U);
   EXPECT_EQ(r.tx_descriptors, 1024U);  // default
   EXPECT_EQ(r.packet_buffers, 2000000U);
-  EXPECT_EQ(r.hugepages, appliance_runtime::hugepages_mode::no);
+  EXPECT_EQ(r.hugepages, boot_settings::hugepages_mode::no);
   EXPECT_EQ(r.memory_mb, 256U);
   EXPECT_EQ(r.file_prefix, "fw-1");
   EXPECT_EQ(r.eal_args, (std::vector<std::string>{"--log-level=lib.eal:debug"}));
@@ -202,9 +203,9 @@ timeouts = { tcp_established = 60, udp_stream = 60 }
   EXPECT_FALSE(m.appliance.icmp_errors_related);
   EXPECT_FALSE(m.appliance.unprotected_forward);
   EXPECT_FALSE(m.appliance.arp_nd_pass);
-  EXPECT_EQ(m.appliance.max_flows, 4096U);
-  EXPECT_FALSE(m.appliance.early_drop);
-  EXPECT_EQ(m.appliance.fragment_timeout, 5U);
+  EXPECT_EQ(loaded.boot.max_flows, 4096U);
+  EXPECT_FALSE(loaded.boot.early_drop);
+  EXPECT_EQ(loaded.boot.fragment_timeout, 5U);
   EXPECT_EQ(m.appliance.timeouts[timeout_class::tcp_established], 7200U);
   EXPECT_EQ(m.appliance.timeouts[timeout_class::tcp_close], 3U);
   EXPECT_EQ(m.appliance.timeouts[timeout_class::udp_stream], 180U);  // default
@@ -240,12 +241,12 @@ TEST(Loader, ApplianceDefaultsAreTheCloudsAndLinuxs) {
   EXPECT_TRUE(m.appliance.ra_guard);
   EXPECT_TRUE(m.appliance.forward_multicast.empty());
   EXPECT_TRUE(m.appliance.arp_nd_pass);
-  EXPECT_EQ(m.appliance.max_flows, 1048576U);
-  EXPECT_EQ(m.appliance.max_fragmented_datagrams, 16384U);
+  EXPECT_EQ(loaded.boot.max_flows, 1048576U);
+  EXPECT_EQ(loaded.boot.max_fragmented_datagrams, 16384U);
   // A resource sits inside and may hold half the table by default.
   EXPECT_EQ(m.resources[0].side, port_side::inside);
   EXPECT_FALSE(m.resources[0].mac.has_value());
-  EXPECT_EQ(m.appliance.resource_share(m.resources[0]), 524288U);
+  EXPECT_EQ(m.appliance.resource_share(m.resources[0], loaded.boot.max_flows), 524288U);
 }
 
 TEST(Loader, ResourceSideMacAndShare) {
@@ -275,12 +276,12 @@ mac = "02-00-5e-10-00-02"
   EXPECT_TRUE(m.appliance.adopt_midstream);
   EXPECT_FALSE(m.appliance.ra_guard);
   EXPECT_EQ(m.appliance.forward_multicast.size(), 3U);
-  EXPECT_EQ(m.appliance.max_fragmented_datagrams, 1000U);
+  EXPECT_EQ(loaded.boot.max_fragmented_datagrams, 1000U);
   EXPECT_EQ(m.resources[0].side, port_side::outside);
   EXPECT_EQ(m.resources[0].mac, std::optional<std::uint64_t>{0x02005E100001ULL});
   EXPECT_EQ(m.resources[1].mac, std::optional<std::uint64_t>{0x02005E100002ULL});
-  EXPECT_EQ(m.appliance.resource_share(m.resources[0]), 500U);
-  EXPECT_EQ(m.appliance.resource_share(m.resources[1]), 30000U);
+  EXPECT_EQ(m.appliance.resource_share(m.resources[0], loaded.boot.max_flows), 500U);
+  EXPECT_EQ(m.appliance.resource_share(m.resources[1], loaded.boot.max_flows), 30000U);
 }
 
 TEST(Loader, AnEmptyPolicyIsRefusedUnlessTheFileSaysSo) {

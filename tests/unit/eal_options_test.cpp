@@ -21,7 +21,7 @@ machine_facts two_cpus(std::uint64_t free_hugepage_mb = 0) {
 }
 
 TEST(EalOptions, WorkersGetLcoresOnTheirCores) {
-  config::appliance_runtime r;
+  config::boot_settings r;
   r.workers = 2;
   r.cores = {1, 0};
   r.main_core = 1;
@@ -32,7 +32,7 @@ TEST(EalOptions, WorkersGetLcoresOnTheirCores) {
 }
 
 TEST(EalOptions, NoHugepagesMeansNoHugeAndTheConfiguredMemory) {
-  config::appliance_runtime r;
+  config::boot_settings r;
   r.outside = "net_tap0,iface=a";
   r.inside = "net_tap1,iface=b";
   r.memory_mb = 256;
@@ -43,12 +43,12 @@ TEST(EalOptions, NoHugepagesMeansNoHugeAndTheConfiguredMemory) {
   args = eal_arguments(r, two_cpus(512));  // auto, and memory_mb of hugepages are free
   EXPECT_FALSE(has(args, "--no-huge"));
   EXPECT_TRUE(has(eal_arguments(r, two_cpus(128)), "--no-huge"));  // too few to run on
-  r.hugepages = config::appliance_runtime::hugepages_mode::no;
+  r.hugepages = config::boot_settings::hugepages_mode::no;
   EXPECT_TRUE(has(eal_arguments(r, two_cpus(512)), "--no-huge"));
 }
 
 TEST(EalOptions, PciPortsKeepPciAndUserArgumentsComeLast) {
-  config::appliance_runtime r;
+  config::boot_settings r;
   r.outside = "0000:03:00.0";
   r.inside = "03:00.1";
   r.eal_args = {"--file-prefix=mine", "--log-level=7"};
@@ -69,7 +69,7 @@ TEST(EalOptions, PciPortsKeepPciAndUserArgumentsComeLast) {
 }
 
 TEST(EalOptions, CoresMustExistAndNotBeShared) {
-  config::appliance_runtime r;
+  config::boot_settings r;
   r.workers = 1;
   EXPECT_EQ(check_cores(r, two_cpus()), "");  // worker on CPU 1
   r.workers = 2;                              // default cores 1, 2
@@ -83,7 +83,7 @@ TEST(EalOptions, CoresMustExistAndNotBeShared) {
 }
 
 TEST(EalOptions, DefaultWorkerCoresLeaveOutTheMainCore) {
-  config::appliance_runtime r;
+  config::boot_settings r;
   r.workers = 3;
   EXPECT_EQ(worker_cores(r), (std::vector<std::uint32_t>{1, 2, 3}));
   r.main_core = 1;

@@ -1,0 +1,186 @@
+// The cloud's rules run on the model, whatever source built it: here a
+// model built in code, as the control API will build one, gets the same
+// codes as a file and places named by field path; normalise() fills in the
+// cloud's defaults once, however often it runs.
+#include "config/validation.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "config/toml_loader.hpp"
+
+namespace sgfw::config {
+namespace {
+
+net::ip_address v4(std::uint32_t a) { return net::ip_address::v4(a); }
+
+rule tcp_from(std::uint16_t port, net::cidr peer_cidr, direction d = direction::ingress) {
+  rule r;
+  r.dir = d;
+  r.protocol = {false, ip_proto::tcp};
+  r.ports = {{port, port}};
+  r.remote = peer_cidr;
+  return r;
+}
+
+policy_model two_tier() {
+  policy_model m;
+  security_group web;
+  web.id = "web";
+  web.ingress.push_back(tcp_from(443, net::cidr::any(net::family::ipv4)));
+  web.ingress.push_back(tcp_from(80, net::cidr::any(net::family::ipv6)));
+  m.groups.push_back(web);
+  resource r;
+  r.name = "web-1";
+  r.addresses = {v4(0x0A000001)};
+  r.groups = {0};
+  m.resources.push_back(r);
+  return m;
+}
+
+struct seen {
+  std::string code;
+  std::string path;
+  std::string message;
+};
+
+std::vector<seen> findings(policy_model m) {
+  normalise(m);
+  std::vector<seen> out;
+  for (const finding& f : validate(m)) out.push_back({f.code, field_path(m, f.where), f.message});
+  return out;
+}
+
+TEST(Validation, AValidModelHasNoFindings) { EXPECT_TRUE(findings(two_tier()).empty()); }
+
+TEST(Validation, NormaliseFillsTheCloudsDefaultsOnce) {
+  policy_model m = two_tier();
+  m.resources.push_back({});
+  m.resources.back().name = "no-groups";
+  m.resources.back().addresses = {v4(0x0A000002)};
+  normalise(m);
+  // S4: allow-all egress for a group that declares none, the default group
+  // (self ingress, allow-all egress) for a resource that names none, ids.
+  ASSERT_EQ(m.groups.size(), 2U);
+  EXPECT_EQ(m.groups[0].egress.size(), 2U);
+  EXPECT_EQ(m.groups[1].id, k_default_group_id);
+  EXPECT_EQ(m.groups[1].ingress.size(), 1U);
+  EXPECT_EQ(m.resources[1].groups, std::vector<std::uint32_t>{1});
+  for (const auto& g : m.groups) {
+    for (const auto* rules : {&g.ingress, &g.egress}) {
+      for (const rule& r : *rules) EXPECT_EQ(r.id.rfind("sgr-", 0), 0U) << r.id;
+    }
+  }
+  const policy_model once = m;
+  normalise(m);
+  EXPECT_EQ(m.groups.size(), once.groups.size());
+  EXPECT_EQ(m.groups[0].egress.size(), 2U);
+  EXPECT_EQ(m.groups[1].ingress.size(), 1U);
+  EXPECT_EQ(m.groups[0].ingress[0].id, once.groups[0].ingress[0].id);
+}
+
+TEST(Validation, DeclaredEmptyEgressStaysEmpty) {
+  policy_model m = two_tier();
+  m.groups[0].egress_declared = true;
+  normalise(m);
+  EXPECT_TRUE(m.groups[0].egress.empty());
+}
+
+TEST(Validation, DuplicateRuleIsTheCloudsInvalidPermissionDuplicate) {
+  policy_model m = two_tier();
+  m.groups[0].ingress.push_back(tcp_from(443, net::cidr::any(net::family::ipv4)));
+  const auto f = findings(m);
+  ASSERT_EQ(f.size(), 1U);
+  EXPECT_EQ(f[0].code, "InvalidPermission.Duplicate");
+  EXPECT_EQ(f[0].path, "security_group[web].ingress[2]");
+}
+
+TEST(Validation, DuplicateIdsAndNamesAndOwnership) {
+  policy_model m = two_tier();
+  m.groups.push_back(m.groups[0]);  // a second "web"
+  resource other;
+  other.name = "web-1";                                // the name again
+  other.addresses = {v4(0x0A000001), v4(0x0A000009)};  // and web-1's address
+  other.mac = 0x02005E000001ULL;
+  m.resources.push_back(other);
+  m.resources[0].mac = 0x02005E000001ULL;  // one MAC, two resources
+  std::vector<std::string> codes;
+  for (const auto& s : findings(m)) codes.push_back(s.code + " " + s.path);
+  std::sort(codes.begin(), codes.end());
+  EXPECT_EQ(codes, (std::vector<std::string>{
+                       "InvalidGroup.Duplicate security_group[web].id",
+                       "InvalidIPAddress.InUse resource[web-1].addresses[0]",
+                       "InvalidMacAddress.InUse resource[web-1].mac",
+                       "InvalidResource.Duplicate resource[web-1].name",
+                   }));
+}
+
+TEST(Validation, QuotasAreTheClouds) {
+  policy_model m = two_tier();
+  m.quota.ingress_rules_per_group = 1;
+  m.quota.groups_per_resource = 1;
+  m.groups.push_back(m.groups[0]);
+  m.groups[1].id = "web2";
+  m.groups[1].ingress.resize(1);
+  m.resources[0].groups = {0, 1};
+  std::vector<std::string> codes;
+  for (const auto& s : findings(m)) codes.push_back(s.code + " " + s.path);
+  std::sort(codes.begin(), codes.end());
+  // The first group has one IPv4 and one IPv6 rule: within one per family.
+  EXPECT_EQ(codes, (std::vector<std::string>{
+                       "SecurityGroupsPerInterfaceLimitExceeded resource[web-1].security_groups",
+                   }));
+  m.groups[0].ingress.push_back(tcp_from(22, net::cidr::any(net::family::ipv4)));
+  bool over = false;
+  for (const auto& s : findings(m)) {
+    over = over || (s.code == "RulesPerSecurityGroupLimitExceeded" && s.path == "security_group[web].ingress");
+  }
+  EXPECT_TRUE(over);
+}
+
+TEST(Validation, ExplicitRuleIdsAreCheckedDerivedOnesAreNot) {
+  policy_model m = two_tier();
+  m.groups[0].ingress[0].id = "has space";
+  m.groups[0].ingress[1].id = "ok-id";
+  auto f = findings(m);
+  ASSERT_EQ(f.size(), 1U);
+  EXPECT_EQ(f[0].code, "InvalidSecurityGroupRuleId.Malformed");
+  EXPECT_EQ(f[0].path, "security_group[web].ingress[0].id");
+  m.groups[0].ingress[0].id = "ok-id";
+  f = findings(m);
+  ASSERT_EQ(f.size(), 1U);
+  EXPECT_EQ(f[0].code, "InvalidSecurityGroupRuleId.Duplicate");
+}
+
+// The file and a model built in code reach the same verdict: what the
+// reader read, normalised again, is unchanged and valid.
+TEST(Validation, WhatTheReaderReadIsAlreadyNormalAndValid) {
+  const load_result r = load_policy_text(R"(
+[[security_group]]
+id = "web"
+  [[security_group.ingress]]
+  protocol = "tcp"
+  ports = 443
+  cidr = "0.0.0.0/0"
+[[resource]]
+name = "web-1"
+addresses = ["10.0.0.1"]
+security_groups = ["web"]
+[[resource]]
+name = "plain"
+addresses = ["10.0.0.2"]
+)",
+                                         "t.toml");
+  ASSERT_TRUE(r.ok());
+  policy_model m = *r.model;
+  const std::size_t groups = m.groups.size();
+  const std::size_t egress = m.groups[0].egress.size();
+  EXPECT_TRUE(findings(m).empty());
+  normalise(m);
+  EXPECT_EQ(m.groups.size(), groups);
+  EXPECT_EQ(m.groups[0].egress.size(), egress);
+}
+
+}  // namespace
+}  // namespace sgfw::config
