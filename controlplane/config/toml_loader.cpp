@@ -6,105 +6,30 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <set>
-#include <sstream>
 
 #include "config/address_text.hpp"
-#include "config/rule_text.hpp"
+#include "config/boot_reader.hpp"
+#include "config/rule_reader.hpp"
 #include "config/timeout_keys.hpp"
+#include "config/toml_reader.hpp"
 #include "config/validation.hpp"
 
 namespace sgfw::config {
 
 namespace {
 
-using severity = diagnostic::severity;
-
-source_pos pos_of(const toml::source_region& r) { return {r.begin.line, r.begin.column}; }
-source_pos pos_of(const toml::node& n) { return pos_of(n.source()); }
-
-std::string_view type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a floating-point number";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-    default:
-      return "nothing";
-  }
-}
-
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
-  std::string s;
-  for (const auto& i : items) {
-    if (!s.empty()) s += sep;
-    s += i;
-  }
-  return s;
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
-// A name from `known` that `word` is probably a typo of, or "".
-std::string closest(std::string_view word, const std::vector<std::string>& known) {
-  std::string best;
-  std::size_t best_d = 3;  // suggest only for one or two edits
-  for (const auto& k : known) {
-    const std::size_t d = edit_distance(lower(word), lower(k));
-    if (d < best_d) {
-      best_d = d;
-      best = k;
-    }
-  }
-  return best;
-}
-
-std::string with_index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
-std::string with_key(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-class loader {
+// The policy's reader: the file's tables into the model, each part's place
+// recorded so that the model's findings (validation.hpp) can be reported
+// at file:line:column.
+class loader : public toml_reader {
  public:
-  explicit loader(std::string file) : file_(std::move(file)) { model_.source_file = file_; }
+  explicit loader(std::string file) : toml_reader(std::move(file)), rules_(*this, model_) {
+    model_.source_file = file_;
+  }
 
   load_result run(std::string_view text) {
     toml::table root;
@@ -142,16 +67,6 @@ class loader {
 
  private:
   // --- diagnostics -------------------------------------------------------
-
-  void report(severity level, source_pos pos, std::string key, std::string message, const char* why) {
-    diags_.push_back({level, file_, pos, std::move(key), std::move(message), why});
-  }
-  void error(source_pos pos, std::string key, std::string message, const char* why = code::invalid_parameter_value) {
-    report(severity::error, pos, std::move(key), std::move(message), why);
-  }
-  void warning(source_pos pos, std::string key, std::string message) {
-    report(severity::warning, pos, std::move(key), std::move(message), code::invalid_parameter_value);
-  }
 
   // --- where the model's parts are in the file ------------------------------
 
@@ -226,83 +141,6 @@ class loader {
     return r;
   }
 
-  // --- typed access -------------------------------------------------------
-
-  void check_keys(const toml::table& t, const std::string& path, std::initializer_list<std::string_view> allowed) {
-    std::vector<std::string> known(allowed.begin(), allowed.end());
-    for (auto&& [k, v] : t) {
-      if (std::find(known.begin(), known.end(), k.str()) != known.end()) continue;
-      std::string msg = "unknown key " + quoted(k.str());
-      const std::string guess = closest(k.str(), known);
-      msg += guess.empty() ? "; expected one of: " + join(known) : "; did you mean " + quoted(guess) + "?";
-      error(pos_of(k.source()), with_key(path, k.str()), msg, code::unknown_parameter);
-    }
-  }
-
-  void wrong_type(const toml::node& n, const std::string& key, std::string_view expected) {
-    error(pos_of(n), key, "expected " + std::string(expected) + ", found " + std::string(type_name(n)));
-  }
-
-  std::optional<std::string> get_string(const toml::table& t, std::string_view key, const std::string& path,
-                                        bool required, std::string_view what = "a string") {
-    const toml::node* n = t.get(key);
-    const std::string k = with_key(path, key);
-    if (n == nullptr) {
-      if (required) {
-        error(pos_of(t), k, "missing required key " + quoted(key) + "; expected " + std::string(what),
-              code::missing_parameter);
-      }
-      return std::nullopt;
-    }
-    if (!n->is_string()) {
-      wrong_type(*n, k, what);
-      return std::nullopt;
-    }
-    return n->as_string()->get();
-  }
-
-  // An integer in [lo, hi]; `present` tells a missing key from a bad one.
-  std::optional<std::int64_t> get_integer(const toml::table& t, std::string_view key, const std::string& path,
-                                          std::int64_t lo, std::int64_t hi) {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return std::nullopt;
-    const std::string k = with_key(path, key);
-    if (!n->is_integer()) {
-      wrong_type(*n, k, "an integer");
-      return std::nullopt;
-    }
-    const std::int64_t v = n->as_integer()->get();
-    if (v < lo || v > hi) {
-      error(pos_of(*n), k,
-            std::to_string(v) + " is out of range; expected " + std::to_string(lo) + "-" + std::to_string(hi));
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  // Elements of an array of tables ([[name]] or name = [{...}]).
-  std::vector<std::pair<const toml::table*, std::string>> tables_in(const toml::table& parent, std::string_view key,
-                                                                    const std::string& path) {
-    std::vector<std::pair<const toml::table*, std::string>> out;
-    const toml::node* n = parent.get(key);
-    if (n == nullptr) return out;
-    const std::string k = with_key(path, key);
-    const toml::array* arr = n->as_array();
-    if (arr == nullptr) {
-      wrong_type(*n, k, "an array of tables ([[" + k + "]])");
-      return out;
-    }
-    for (std::size_t i = 0; i < arr->size(); ++i) {
-      const toml::node& e = *arr->get(i);
-      if (!e.is_table()) {
-        wrong_type(e, with_index(k, i), "a table");
-        continue;
-      }
-      out.emplace_back(e.as_table(), with_index(k, i));
-    }
-    return out;
-  }
-
   // --- top-level tables ---------------------------------------------------
 
   void load_limits(const toml::table& root) {
@@ -321,28 +159,6 @@ class loader {
     if (auto v = get_integer(t, "egress_rules_per_group", "limits", 1, k_max_rules_per_group)) {
       q.egress_rules_per_group = static_cast<std::uint32_t>(*v);
     }
-  }
-
-  std::optional<bool> get_bool(const toml::table& t, std::string_view key, const std::string& path) {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return std::nullopt;
-    if (!n->is_boolean()) {
-      wrong_type(*n, with_key(path, key), "true or false");
-      return std::nullopt;
-    }
-    return n->as_boolean()->get();
-  }
-
-  // One of two words, as a bool (true = the first).
-  std::optional<bool> get_choice(const toml::table& t, std::string_view key, const std::string& path,
-                                 std::string_view yes, std::string_view no) {
-    const std::string what = "\"" + std::string(yes) + "\" or \"" + std::string(no) + "\"";
-    auto v = get_string(t, key, path, false, what);
-    if (!v) return std::nullopt;
-    if (*v == yes) return true;
-    if (*v == no) return false;
-    error(pos_of(*t.get(key)), with_key(path, key), "unknown value " + quoted(*v) + "; expected " + what);
-    return std::nullopt;
   }
 
   // Timeouts in seconds (S7), each within its range; `per_resource_only`
@@ -368,16 +184,6 @@ class loader {
     }
   }
 
-  const toml::table* sub_table(const toml::table& t, std::string_view key, const std::string& path) {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return nullptr;
-    if (!n->is_table()) {
-      wrong_type(*n, with_key(path, key), "a table");
-      return nullptr;
-    }
-    return n->as_table();
-  }
-
   // The appliance's own settings (docs/configuration.md).
   void load_appliance(const toml::table& root) {
     const toml::node* n = root.get("appliance");
@@ -390,7 +196,7 @@ class loader {
                 "forward_multicast", "conntrack", "timeouts", "workers", "cores", "main_core", "watch",
                 "status_interval", "ports", "eal"});
     appliance_settings& a = model_.appliance;
-    load_boot(t, path, boot_);
+    read_boot(*this, t, path, boot_);
     if (auto v = get_choice(t, "icmp_errors", path, "related", "rules-only")) a.icmp_errors_related = *v;
     if (auto v = get_choice(t, "unprotected_traffic", path, "forward", "drop")) a.unprotected_forward = *v;
     if (auto v = get_choice(t, "other_ethertypes", path, "forward", "drop")) a.other_ethertypes_forward = *v;
@@ -402,17 +208,10 @@ class loader {
       const std::string cpath = with_key(path, "conntrack");
       check_keys(*ct, cpath,
                  {"max_flows", "max_flows_per_resource", "early_drop", "fragment_timeout", "max_fragmented_datagrams"});
-      if (auto v = get_integer(*ct, "max_flows", cpath, 1024, std::int64_t{1} << 28)) {
-        boot_.max_flows = static_cast<std::uint32_t>(*v);
-      }
+      read_boot_conntrack(*this, *ct, cpath, boot_);
       if (auto v = get_integer(*ct, "max_flows_per_resource", cpath, 1, std::int64_t{1} << 28)) {
         a.max_flows_per_resource = static_cast<std::uint32_t>(*v);
       }
-      if (auto v = get_bool(*ct, "early_drop", cpath)) boot_.early_drop = *v;
-      if (auto v = get_integer(*ct, "fragment_timeout", cpath, 1, 120))
-        boot_.fragment_timeout = static_cast<std::uint32_t>(*v);
-      if (auto v = get_integer(*ct, "max_fragmented_datagrams", cpath, 64, std::int64_t{1} << 24))
-        boot_.max_fragmented_datagrams = static_cast<std::uint32_t>(*v);
     }
     if (const toml::table* tt = sub_table(t, "timeouts", path))
       load_timeouts(*tt, with_key(path, "timeouts"), a.timeouts, false);
@@ -452,95 +251,6 @@ class loader {
         continue;
       }
       a.forward_multicast.push_back(c);
-    }
-  }
-
-  // Ports, cores and EAL options for `sgfw run`.
-  void load_boot(const toml::table& t, const std::string& path, boot_settings& r) {
-    if (auto v = get_integer(t, "workers", path, 1, k_max_workers)) r.workers = static_cast<std::uint32_t>(*v);
-    if (const toml::node* n = t.get("cores")) {
-      const std::string k = with_key(path, "cores");
-      if (const toml::array* arr = n->as_array()) {
-        for (std::size_t i = 0; i < arr->size(); ++i) {
-          const toml::node& e = *arr->get(i);
-          if (!e.is_integer() || e.as_integer()->get() < 0 || e.as_integer()->get() > 1023) {
-            error(pos_of(e), with_index(k, i), "expected a CPU number 0-1023");
-            continue;
-          }
-          r.cores.push_back(static_cast<std::uint32_t>(e.as_integer()->get()));
-        }
-        if (r.cores.size() != r.workers) {
-          error(pos_of(*n), k,
-                std::to_string(r.cores.size()) + " cores for " + std::to_string(r.workers) +
-                    " workers; expected one CPU per worker",
-                code::invalid_parameter_combination);
-        }
-      } else {
-        wrong_type(*n, k, "an array of CPU numbers");
-      }
-    }
-    if (auto v = get_integer(t, "main_core", path, 0, 1023)) r.main_core = static_cast<std::uint32_t>(*v);
-    if (auto v = get_bool(t, "watch", path)) r.watch = *v;
-    if (auto v = get_integer(t, "status_interval", path, 0, 3600)) r.status_interval = static_cast<std::uint32_t>(*v);
-    if (const toml::table* pt = sub_table(t, "ports", path)) {
-      const std::string ppath = with_key(path, "ports");
-      check_keys(*pt, ppath, {"outside", "inside", "rx_descriptors", "tx_descriptors", "packet_buffers"});
-      const std::string_view what = "DPDK devargs: a PCI address or a vdev such as \"net_tap0,iface=sgfw0\"";
-      if (auto v = get_string(*pt, "outside", ppath, false, what)) r.outside = *v;
-      if (auto v = get_string(*pt, "inside", ppath, false, what)) r.inside = *v;
-      if (auto v = get_integer(*pt, "rx_descriptors", ppath, 64, 16384))
-        r.rx_descriptors = static_cast<std::uint32_t>(*v);
-      if (auto v = get_integer(*pt, "tx_descriptors", ppath, 64, 16384))
-        r.tx_descriptors = static_cast<std::uint32_t>(*v);
-      if (auto v = get_integer(*pt, "packet_buffers", ppath, 0, 16 << 20))
-        r.packet_buffers = static_cast<std::uint32_t>(*v);
-      if (!r.outside.empty() && r.outside == r.inside) {
-        error(pos_of(*pt->get("inside")), with_key(ppath, "inside"),
-              "the same device as outside; expected another port", code::invalid_parameter_combination);
-      }
-    }
-    if (const toml::table* et = sub_table(t, "eal", path)) {
-      const std::string epath = with_key(path, "eal");
-      check_keys(*et, epath, {"hugepages", "memory_mb", "file_prefix", "args"});
-      if (auto v = get_string(*et, "hugepages", epath, false, "\"auto\", \"yes\" or \"no\"")) {
-        if (*v == "auto") {
-          r.hugepages = boot_settings::hugepages_mode::automatic;
-        } else if (*v == "yes") {
-          r.hugepages = boot_settings::hugepages_mode::yes;
-        } else if (*v == "no") {
-          r.hugepages = boot_settings::hugepages_mode::no;
-        } else {
-          error(pos_of(*et->get("hugepages")), with_key(epath, "hugepages"),
-                "unknown value " + quoted(*v) + "; expected \"auto\", \"yes\" or \"no\"");
-        }
-      }
-      if (auto v = get_integer(*et, "memory_mb", epath, 64, 1 << 20)) r.memory_mb = static_cast<std::uint32_t>(*v);
-      if (auto v = get_string(*et, "file_prefix", epath, false)) {
-        const bool ok = !v->empty() && v->size() <= 64 && std::all_of(v->begin(), v->end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
-        });
-        if (ok) {
-          r.file_prefix = *v;
-        } else {
-          error(pos_of(*et->get("file_prefix")), with_key(epath, "file_prefix"),
-                quoted(*v) + " is not a file prefix; expected 1-64 letters, digits, '-' or '_'");
-        }
-      }
-      if (const toml::node* n = et->get("args")) {
-        const std::string k = with_key(epath, "args");
-        if (const toml::array* arr = n->as_array()) {
-          for (std::size_t i = 0; i < arr->size(); ++i) {
-            const toml::node& e = *arr->get(i);
-            if (!e.is_string()) {
-              wrong_type(e, with_index(k, i), "a string (one EAL argument)");
-              continue;
-            }
-            r.eal_args.push_back(e.as_string()->get());
-          }
-        } else {
-          wrong_type(*n, k, "an array of strings, e.g. [\"--no-pci\", \"--log-level=7\"]");
-        }
-      }
     }
   }
 
@@ -660,335 +370,13 @@ class loader {
         const std::string_view key = to_string(d);
         std::vector<rule>& out = d == direction::ingress ? g.ingress : g.egress;
         for (const auto& [rt, rpath] : tables_in(*t, key, path)) {
-          if (auto r = load_rule(*rt, rpath, d)) out.push_back(std::move(*r));
+          if (auto r = rules_.load_rule(*rt, rpath, d)) out.push_back(std::move(*r));
         }
       }
       // `egress = []` declares that the group allows no outbound traffic;
       // no `egress` at all gets the cloud's allow-all (normalise()).
       g.egress_declared = t->get("egress") != nullptr;
     }
-  }
-
-  std::optional<protocol_spec> parse_protocol(const toml::node& n, const std::string& key) {
-    static constexpr std::string_view expected = "tcp, udp, icmp, icmpv6, all, -1 or a protocol number 0-255";
-    std::int64_t number = 0;
-    if (n.is_integer()) {
-      number = n.as_integer()->get();
-    } else if (n.is_string()) {
-      const std::string s = lower(n.as_string()->get());
-      if (s == "tcp") return protocol_spec{false, ip_proto::tcp};
-      if (s == "udp") return protocol_spec{false, ip_proto::udp};
-      if (s == "icmp") return protocol_spec{false, ip_proto::icmp};
-      if (s == "icmpv6") return protocol_spec{false, ip_proto::icmpv6};
-      if (s == "all") return protocol_spec{true, 0};
-      std::istringstream in(s);
-      if (s.empty() || !(in >> number) || !in.eof()) {
-        error(pos_of(n), key,
-              "unknown protocol " + quoted(n.as_string()->get()) + "; expected " + std::string(expected));
-        return std::nullopt;
-      }
-    } else {
-      wrong_type(n, key, expected);
-      return std::nullopt;
-    }
-    if (number == -1) return protocol_spec{true, 0};
-    if (number < 0 || number > 255) {
-      error(pos_of(n), key,
-            "protocol number " + std::to_string(number) + " is out of range; expected " + std::string(expected));
-      return std::nullopt;
-    }
-    return protocol_spec{false, static_cast<std::uint8_t>(number)};
-  }
-
-  std::optional<port_range> parse_port_item(const toml::node& n, const std::string& key) {
-    static constexpr std::string_view expected = "a port 0-65535, a range such as \"1024-65535\", or \"all\"";
-    auto port = [&](std::int64_t v) -> std::optional<std::uint16_t> {
-      if (v < 0 || v > 65535) {
-        error(pos_of(n), key, "port " + std::to_string(v) + " is out of range; expected 0-65535");
-        return std::nullopt;
-      }
-      return static_cast<std::uint16_t>(v);
-    };
-    if (n.is_integer()) {
-      auto p = port(n.as_integer()->get());
-      if (!p) return std::nullopt;
-      return port_range{*p, *p};
-    }
-    if (!n.is_string()) {
-      wrong_type(n, key, expected);
-      return std::nullopt;
-    }
-    const std::string& s = n.as_string()->get();
-    if (lower(s) == "all") return port_range{0, 65535};
-    std::int64_t a = 0;
-    std::int64_t b = 0;
-    char dash = 0;
-    std::istringstream in(s);
-    if (!(in >> a)) {
-      error(pos_of(n), key, quoted(s) + " is not a port; expected " + std::string(expected));
-      return std::nullopt;
-    }
-    if (in.eof()) {
-      b = a;
-    } else if (!(in >> dash >> b) || dash != '-' || !in.eof()) {
-      error(pos_of(n), key, quoted(s) + " is not a port range; expected " + std::string(expected));
-      return std::nullopt;
-    }
-    auto first = port(a);
-    auto last = port(b);
-    if (!first || !last) return std::nullopt;
-    if (*first > *last) {
-      error(pos_of(n), key,
-            "port range " + s + " is reversed; expected first <= last, e.g. \"" + std::to_string(*last) + "-" +
-                std::to_string(*first) + "\"");
-      return std::nullopt;
-    }
-    return port_range{*first, *last};
-  }
-
-  std::optional<std::vector<port_range>> parse_ports(const toml::node& n, const std::string& key) {
-    std::vector<port_range> out;
-    bool ok = true;
-    if (const toml::array* arr = n.as_array()) {
-      if (arr->empty()) {
-        error(pos_of(n), key, "empty port list; expected at least one port or range");
-        return std::nullopt;
-      }
-      for (std::size_t i = 0; i < arr->size(); ++i) {
-        if (auto p = parse_port_item(*arr->get(i), with_index(key, i))) {
-          out.push_back(*p);
-        } else {
-          ok = false;
-        }
-      }
-    } else if (auto p = parse_port_item(n, key)) {
-      out.push_back(*p);
-    } else {
-      ok = false;
-    }
-    if (!ok) return std::nullopt;
-    std::sort(out.begin(), out.end(), [](const port_range& a, const port_range& b) {
-      return std::pair(a.first, a.last) < std::pair(b.first, b.last);
-    });
-    for (std::size_t i = 1; i < out.size(); ++i) {
-      if (out[i].first <= out[i - 1].last) {
-        error(pos_of(n), key, "ports overlap: " + std::to_string(out[i].first) + " is listed twice");
-        return std::nullopt;
-      }
-    }
-    return out;
-  }
-
-  std::optional<int> parse_icmp_field(const toml::node& n, const std::string& key, std::string_view name) {
-    if (n.is_string() && lower(n.as_string()->get()) == "all") return k_icmp_any;
-    if (!n.is_integer()) {
-      wrong_type(n, key, "an integer 0-255, or -1 / \"all\"");
-      return std::nullopt;
-    }
-    const std::int64_t v = n.as_integer()->get();
-    if (v == -1) return k_icmp_any;
-    if (v < 0 || v > 255) {
-      error(pos_of(n), key,
-            std::string(name) + " " + std::to_string(v) +
-                " is out of range; expected 0-255, or -1 / \"all\" for every " +
-                std::string(name == "icmp_type" ? "type" : "code"));
-      return std::nullopt;
-    }
-    return static_cast<int>(v);
-  }
-
-  std::vector<std::string> group_ids() const {
-    std::vector<std::string> ids;
-    for (const auto& g : model_.groups) ids.push_back(g.id);
-    if (!model_.find_group(k_default_group_id)) ids.emplace_back(k_default_group_id);
-    return ids;
-  }
-
-  // A reference to a group by id; "default" is the appliance's implicit
-  // group unless the file defines one.
-  std::optional<std::uint32_t> resolve_group(std::string_view id) {
-    if (auto i = model_.find_group(id)) return i;
-    if (id == k_default_group_id) return model_.default_group();
-    return std::nullopt;
-  }
-
-  std::optional<peer> parse_peer(const toml::table& t, const std::string& path, const protocol_spec& proto) {
-    std::vector<std::string_view> present;
-    for (std::string_view k : {"cidr", "prefix_list", "security_group"}) {
-      if (t.contains(k)) present.push_back(k);
-    }
-    if (present.empty()) {
-      error(pos_of(t), path, "a rule needs exactly one peer; expected one of cidr, prefix_list or security_group",
-            code::missing_parameter);
-      return std::nullopt;
-    }
-    if (present.size() > 1) {
-      error(pos_of(*t.get(present[1])), with_key(path, present[1]),
-            "a rule has exactly one peer, found both " + std::string(present[0]) + " and " + std::string(present[1]) +
-                "; write two rules instead",
-            code::invalid_parameter_combination);
-      return std::nullopt;
-    }
-    const std::string_view kind = present[0];
-    const std::string key = with_key(path, kind);
-    const toml::node& n = *t.get(kind);
-    if (!n.is_string()) {
-      wrong_type(n, key, kind == "cidr" ? "a CIDR block such as \"10.0.0.0/8\"" : "an id string");
-      return std::nullopt;
-    }
-    const std::string& text = n.as_string()->get();
-
-    // ICMP has one protocol number per family: a rule for icmp can only
-    // match IPv4 peers, one for icmpv6 only IPv6 peers.
-    auto family_fits = [&](net::family f) {
-      if (proto.is(ip_proto::icmp) && f == net::family::ipv6) {
-        error(pos_of(n), key,
-              "protocol icmp matches IPv4 only, but " + quoted(text) + " is IPv6; use protocol = \"icmpv6\"",
-              code::invalid_parameter_combination);
-        return false;
-      }
-      if (proto.is(ip_proto::icmpv6) && f == net::family::ipv4) {
-        error(pos_of(n), key,
-              "protocol icmpv6 matches IPv6 only, but " + quoted(text) + " is IPv4; use protocol = \"icmp\"",
-              code::invalid_parameter_combination);
-        return false;
-      }
-      return true;
-    };
-
-    if (kind == "cidr") {
-      auto parsed = parse_cidr(text);
-      if (auto* err = std::get_if<text_error>(&parsed)) {
-        error(pos_of(n), key, err->message);
-        return std::nullopt;
-      }
-      const auto c = std::get<net::cidr>(parsed);
-      if (!family_fits(c.fam())) return std::nullopt;
-      return peer{c};
-    }
-    if (kind == "prefix_list") {
-      auto idx = model_.find_prefix_list(text);
-      if (!idx) {
-        std::vector<std::string> ids;
-        for (const auto& pl : model_.prefix_lists) ids.push_back(pl.id);
-        const std::string guess = closest(text, ids);
-        error(pos_of(n), key,
-              "unknown prefix list " + quoted(text) +
-                  (guess.empty() ? "; define it with [[prefix_list]]" : "; did you mean " + quoted(guess) + "?"),
-              code::prefix_list_not_found);
-        return std::nullopt;
-      }
-      if (!family_fits(model_.prefix_lists[*idx].fam)) return std::nullopt;
-      return peer{prefix_list_ref{*idx}};
-    }
-    auto idx = resolve_group(text);
-    if (!idx) {
-      const std::string guess = closest(text, group_ids());
-      error(pos_of(n), key,
-            "unknown security group " + quoted(text) +
-                (guess.empty() ? "; define it with [[security_group]]" : "; did you mean " + quoted(guess) + "?"),
-            code::group_not_found);
-      return std::nullopt;
-    }
-    return peer{group_ref{*idx}};
-  }
-
-  std::optional<rule> load_rule(const toml::table& t, const std::string& path, direction dir) {
-    check_keys(
-        t, path,
-        {"id", "protocol", "ports", "icmp_type", "icmp_code", "cidr", "prefix_list", "security_group", "description"});
-    rule r;
-    r.dir = dir;
-    r.pos = pos_of(t);
-    bool ok = true;
-
-    if (const toml::node* n = t.get("id")) {
-      if (!n->is_string()) {
-        wrong_type(*n, with_key(path, "id"), "a rule id string");
-        ok = false;
-      } else {
-        r.id = n->as_string()->get();  // its form is validate()'s
-      }
-    }
-    r.description = get_string(t, "description", path, false).value_or("");
-
-    const toml::node* pn = t.get("protocol");
-    if (pn == nullptr) {
-      error(r.pos, with_key(path, "protocol"),
-            "missing required key 'protocol'; expected tcp, udp, icmp, icmpv6, all, -1 or a protocol number 0-255",
-            code::missing_parameter);
-      return std::nullopt;
-    }
-    auto proto = parse_protocol(*pn, with_key(path, "protocol"));
-    if (!proto) return std::nullopt;
-    r.protocol = *proto;
-    const std::string proto_name = describe_protocol(r.protocol);
-
-    const toml::node* ports = t.get("ports");
-    const toml::node* type = t.get("icmp_type");
-    const toml::node* code = t.get("icmp_code");
-    if (r.protocol.has_ports()) {
-      if (ports == nullptr) {
-        error(r.pos, with_key(path, "ports"),
-              "missing required key 'ports' for protocol " + proto_name +
-                  "; expected a port, a range such as \"1024-65535\", a list, or \"all\"",
-              code::missing_parameter);
-        ok = false;
-      } else if (auto p = parse_ports(*ports, with_key(path, "ports"))) {
-        r.ports = std::move(*p);
-      } else {
-        ok = false;
-      }
-    } else if (ports != nullptr) {
-      if (r.protocol.is_icmp()) {
-        error(
-            pos_of(*ports), with_key(path, "ports"),
-            "ports are only valid for tcp and udp; protocol " + proto_name + " is matched with icmp_type and icmp_code",
-            code::invalid_parameter_combination);
-        ok = false;
-      } else {
-        // S2: for other protocols every port matches, as in the cloud, which
-        // accepts and ignores a port range there.
-        warning(pos_of(*ports), with_key(path, "ports"),
-                "ignored: protocol " + proto_name + " has no ports, so every port matches");
-      }
-    }
-    for (const auto& [node, name] : {std::pair{type, "icmp_type"}, std::pair{code, "icmp_code"}}) {
-      if (node != nullptr && !r.protocol.is_icmp()) {
-        error(pos_of(*node), with_key(path, name),
-              std::string(name) + " is only valid for protocol icmp or icmpv6, not " + proto_name,
-              code::invalid_parameter_combination);
-        ok = false;
-      }
-    }
-    if (r.protocol.is_icmp()) {
-      if (type != nullptr) {
-        auto v = parse_icmp_field(*type, with_key(path, "icmp_type"), "icmp_type");
-        ok = ok && v.has_value();
-        r.icmp_type = v.value_or(k_icmp_any);
-      }
-      if (code != nullptr) {
-        auto v = parse_icmp_field(*code, with_key(path, "icmp_code"), "icmp_code");
-        ok = ok && v.has_value();
-        r.icmp_code = v.value_or(k_icmp_any);
-        if (v && *v != k_icmp_any && type == nullptr) {
-          error(pos_of(*code), with_key(path, "icmp_code"), "icmp_code needs an icmp_type",
-                code::invalid_parameter_combination);
-          ok = false;
-        } else if (v && *v != k_icmp_any && r.icmp_type == k_icmp_any && type != nullptr) {
-          error(pos_of(*code), with_key(path, "icmp_code"),
-                "icmp_type \"all\" needs icmp_code \"all\"; found code " + std::to_string(*v),
-                code::invalid_parameter_combination);
-          ok = false;
-        }
-      }
-    }
-
-    auto remote = parse_peer(t, path, r.protocol);
-    if (!remote) return std::nullopt;
-    r.remote = *remote;
-    if (!ok) return std::nullopt;
-    return r;
   }
 
   // --- resources ------------------------------------------------------------
@@ -1096,9 +484,9 @@ class loader {
         continue;
       }
       const std::string& id = e.as_string()->get();
-      auto idx = resolve_group(id);
+      auto idx = rules_.resolve_group(id);
       if (!idx) {
-        const std::string guess = closest(id, group_ids());
+        const std::string guess = closest(id, rules_.group_ids());
         error(pos_of(e), ek,
               "unknown security group " + quoted(id) +
                   (guess.empty() ? "; define it with [[security_group]]" : "; did you mean " + quoted(guess) + "?"),
@@ -1110,10 +498,9 @@ class loader {
     }
   }
 
-  std::string file_;
-  std::vector<diagnostic> diags_;
   policy_model model_;
   boot_settings boot_;
+  rule_reader rules_;
 };
 
 }  // namespace
@@ -1132,7 +519,7 @@ bool same_version(const struct stat& a, const struct stat& b) {
 load_result load_policy_file(const std::string& path) {
   load_result r;
   auto fail = [&](std::string message, const char* why = code::unreadable) {
-    r.diagnostics.push_back({severity::error, path, {}, "", std::move(message), why});
+    r.diagnostics.push_back({diagnostic::severity::error, path, {}, "", std::move(message), why});
     return r;
   };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -1167,7 +554,7 @@ load_result load_policy_file(const std::string& path) {
 
 std::optional<diagnostic> refuse_unintended_empty(const policy_model& model) {
   if (!model.resources.empty() || model.explicitly_empty) return std::nullopt;
-  return diagnostic{severity::error,
+  return diagnostic{diagnostic::severity::error,
                     model.source_file,
                     {1, 1},
                     "resource",
