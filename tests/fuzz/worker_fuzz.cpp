@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "appliance/worker_wiring.hpp"
 #include "compiler/compiler.hpp"
 #include "config/policy_check.hpp"
 #include "forwarding_oracle.hpp"
@@ -90,20 +91,15 @@ harness* h = nullptr;
 void start_workers() {
   h->workers.clear();
   h->oracle = std::make_unique<testing::forwarding_oracle>(*h->model);
+  // Wired as the appliance wires them, with small tables: the full-table
+  // paths run too.
+  config::boot_settings boot;
+  boot.workers = 2;
+  boot.max_flows = 2 * 64;
+  boot.max_fragmented_datagrams = 2 * 16;
   for (unsigned w = 0; w < 2; ++w) {
-    dp::worker_config c;
-    c.id = w;
-    c.workers = 2;
-    c.outside_port = h->ports->port[0];
-    c.inside_port = h->ports->port[1];
-    c.rx_queue = static_cast<std::uint16_t>(w);
-    c.tx_queue = static_cast<std::uint16_t>(w);
-    c.flow_capacity = 64;  // small: the full-table paths run too
-    c.fragment_slots = 16;
-    c.policy = h->handle.get();
-    c.clock = h->clock.source();
-    c.handoff = h->handoff;
-    h->workers.push_back(std::make_unique<dp::worker>(std::move(c)));
+    h->workers.push_back(std::make_unique<dp::worker>(cp::worker_wiring(
+        boot, w, {h->ports->port[0], h->ports->port[1], 128}, h->handle.get(), h->clock.source(), h->handoff)));
   }
 }
 
