@@ -101,31 +101,6 @@ security_groups = ["web"]
 )";
 }
 
-frame_spec tcp(std::string_view src, std::uint16_t sport, std::string_view dst, std::uint16_t dport, std::uint8_t flags,
-               std::uint32_t seq = 1000, std::uint32_t ack = 0) {
-  frame_spec s;
-  s.src = src;
-  s.dst = dst;
-  s.proto = 6;
-  s.src_port = sport;
-  s.dst_port = dport;
-  s.tcp_flags = flags;
-  s.tcp_seq = seq;
-  s.tcp_ack = ack;
-  return s;
-}
-
-frame_spec udp(std::string_view src, std::uint16_t sport, std::string_view dst, std::uint16_t dport) {
-  frame_spec s;
-  s.src = src;
-  s.dst = dst;
-  s.proto = 17;
-  s.src_port = sport;
-  s.dst_port = dport;
-  s.payload = bytes(24, 0x42);
-  return s;
-}
-
 frame_spec icmp(const family_case& f, std::string_view src, std::string_view dst, std::uint8_t type,
                 std::uint16_t id = 7) {
   frame_spec s;

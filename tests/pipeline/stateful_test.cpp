@@ -17,31 +17,6 @@ namespace {
 using dp::drop_reason;
 namespace flag = dp::tcp_flag;
 
-frame_spec tcp(std::string_view src, std::uint16_t sport, std::string_view dst, std::uint16_t dport, std::uint8_t flags,
-               std::uint32_t seq = 1000, std::uint32_t ack = 0) {
-  frame_spec s;
-  s.src = src;
-  s.dst = dst;
-  s.proto = 6;
-  s.src_port = sport;
-  s.dst_port = dport;
-  s.tcp_flags = flags;
-  s.tcp_seq = seq;
-  s.tcp_ack = ack;
-  return s;
-}
-
-frame_spec udp(std::string_view src, std::uint16_t sport, std::string_view dst, std::uint16_t dport) {
-  frame_spec s;
-  s.src = src;
-  s.dst = dst;
-  s.proto = 17;
-  s.src_port = sport;
-  s.dst_port = dport;
-  s.payload = bytes(20, 0x42);
-  return s;
-}
-
 frame_spec icmp(std::string_view src, std::string_view dst, std::uint8_t type, std::uint16_t id) {
   frame_spec s;
   s.src = src;
@@ -63,27 +38,7 @@ frame_spec other(std::string_view src, std::string_view dst, std::uint8_t proto)
 
 // A web server that may not start connections: inbound 80/443 from
 // anywhere, SSH from the admin only, no egress rule at all.
-constexpr std::string_view k_web = R"(
-[[security_group]]
-id = "web"
-egress = []
-  [[security_group.ingress]]
-  protocol = "tcp"
-  ports = [80, 443]
-  cidr = "0.0.0.0/0"
-  [[security_group.ingress]]
-  protocol = "tcp"
-  ports = [80, 443]
-  cidr = "::/0"
-  [[security_group.ingress]]
-  protocol = "tcp"
-  ports = 22
-  cidr = "192.0.2.100/32"
-[[resource]]
-name = "web-1"
-addresses = ["10.0.1.10", "fd00::10"]
-security_groups = ["web"]
-)";
+const std::string k_web = with_sealed_egress(test_policy("web_server"));
 
 // A client that may start anything and accepts nothing.
 constexpr std::string_view k_client = R"(
@@ -655,10 +610,10 @@ TEST(Stateful, ArpNeighbourDiscoveryAndUnprotectedTraffic) {
     EXPECT_EQ(p.dropped(drop_reason::unprotected), 1U);
   }
   {
-    pipeline p("[appliance]\nunprotected_traffic = \"forward\"\n" + std::string(k_web));
+    pipeline p("[appliance]\nunprotected_traffic = \"forward\"\n" + k_web);
     EXPECT_EQ(p.pass(side::outside, tcp("198.51.100.1", 1, "198.51.100.2", 2, flag::syn)), 1U);
   }
-  pipeline p("[appliance]\nunprotected_traffic = \"drop\"\narp_nd = \"drop\"\n" + std::string(k_web));
+  pipeline p("[appliance]\nunprotected_traffic = \"drop\"\narp_nd = \"drop\"\n" + k_web);
   p.send(side::outside, arp_frame());
   p.run();
   EXPECT_EQ(p.received(side::inside).size(), 0U);

@@ -192,6 +192,33 @@ inline bytes arp_frame() {
   return b;
 }
 
+// A TCP segment and a UDP datagram (with a small payload), the frames most
+// packet-path tests are made of.
+inline frame_spec tcp(std::string_view src, std::uint16_t sport, std::string_view dst, std::uint16_t dport,
+                      std::uint8_t flags, std::uint32_t seq = 1000, std::uint32_t ack = 0) {
+  frame_spec s;
+  s.src = src;
+  s.dst = dst;
+  s.proto = 6;
+  s.src_port = sport;
+  s.dst_port = dport;
+  s.tcp_flags = flags;
+  s.tcp_seq = seq;
+  s.tcp_ack = ack;
+  return s;
+}
+
+inline frame_spec udp(std::string_view src, std::uint16_t sport, std::string_view dst, std::uint16_t dport) {
+  frame_spec s;
+  s.src = src;
+  s.dst = dst;
+  s.proto = 17;
+  s.src_port = sport;
+  s.dst_port = dport;
+  s.payload = bytes(20, 0x42);
+  return s;
+}
+
 // An ICMP error from `reporter` to `to`, quoting (IP header + 8 bytes of)
 // the packet `quoted`.
 inline frame_spec icmp_error(std::string_view reporter, std::string_view to, const frame_spec& quoted,

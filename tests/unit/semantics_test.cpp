@@ -53,30 +53,7 @@ TEST(SeedExampleA, AllOutboundByDefault) {
   EXPECT_TRUE(p.icmp("i-1", direction::egress, "2001:db8:ffff::1", 128, 0).allowed());
 }
 
-constexpr std::string_view k_seed_b = R"(
-[[security_group]]
-id = "web"
-  [[security_group.ingress]]
-  id = "web4"
-  protocol = "tcp"
-  ports = [80, 443]
-  cidr = "0.0.0.0/0"
-  [[security_group.ingress]]
-  id = "web6"
-  protocol = "tcp"
-  ports = [80, 443]
-  cidr = "::/0"
-  [[security_group.ingress]]
-  id = "admin-ssh"
-  protocol = "tcp"
-  ports = 22
-  cidr = "192.0.2.100/32"
-
-[[resource]]
-name = "web-1"
-addresses = ["10.0.1.10", "2001:db8:1::10"]
-security_groups = ["web"]
-)";
+const std::string k_seed_b = test_policy("web_server");
 
 TEST(SeedExampleB, WebFromAnywhereSshFromAdminOnly) {
   policy_fixture p(k_seed_b);
