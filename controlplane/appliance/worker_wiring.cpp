@@ -17,6 +17,7 @@ dp::worker_config worker_wiring(const config::boot_settings& boot, std::uint32_t
   c.tx_queue = static_cast<std::uint16_t>(id);
   c.flow_capacity = (boot.max_flows + workers - 1) / workers;
   c.early_drop = boot.early_drop;
+  c.count_flows = boot.flow_counters;
   c.fragment_timeout_ms = boot.fragment_timeout * 1000;
   c.fragment_slots = (boot.max_fragmented_datagrams + workers - 1) / workers;
   c.policy = policy;

@@ -98,6 +98,7 @@ void read_boot_conntrack(toml_reader& in, const toml::table& ct, const std::stri
     r.max_flows = static_cast<std::uint32_t>(*v);
   }
   if (auto v = in.get_bool(ct, "early_drop", cpath)) r.early_drop = *v;
+  if (auto v = in.get_bool(ct, "flow_counters", cpath)) r.flow_counters = *v;
   if (auto v = in.get_integer(ct, "fragment_timeout", cpath, 1, 120))
     r.fragment_timeout = static_cast<std::uint32_t>(*v);
   if (auto v = in.get_integer(ct, "max_fragmented_datagrams", cpath, 64, std::int64_t{1} << 24)) {

@@ -17,8 +17,8 @@ namespace sgfw::config {
 // From the [appliance] table `t` at `path`.
 void read_boot(toml_reader& in, const toml::table& t, const std::string& path, boot_settings& r);
 
-// From [appliance.conntrack]: max_flows, early_drop, fragment_timeout,
-// max_fragmented_datagrams.
+// From [appliance.conntrack]: max_flows, early_drop, flow_counters,
+// fragment_timeout, max_fragmented_datagrams.
 void read_boot_conntrack(toml_reader& in, const toml::table& ct, const std::string& cpath, boot_settings& r);
 
 }  // namespace sgfw::config

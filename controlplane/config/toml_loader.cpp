@@ -207,7 +207,8 @@ class loader : public toml_reader {
     if (const toml::table* ct = sub_table(t, "conntrack", path)) {
       const std::string cpath = with_key(path, "conntrack");
       check_keys(*ct, cpath,
-                 {"max_flows", "max_flows_per_resource", "early_drop", "fragment_timeout", "max_fragmented_datagrams"});
+                 {"max_flows", "max_flows_per_resource", "early_drop", "flow_counters", "fragment_timeout",
+                  "max_fragmented_datagrams"});
       read_boot_conntrack(*this, *ct, cpath, boot_);
       if (auto v = get_integer(*ct, "max_flows_per_resource", cpath, 1, std::int64_t{1} << 28)) {
         a.max_flows_per_resource = static_cast<std::uint32_t>(*v);

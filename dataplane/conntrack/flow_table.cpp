@@ -7,12 +7,14 @@
 
 namespace sgfw::dp {
 
-flow_table::flow_table(std::uint32_t capacity)
+flow_table::flow_table(std::uint32_t capacity, bool counts)
     : slot_count_(std::size_t{capacity} + capacity / 16 + 2 + k_tail),
       slot_memory_(slot_count_ * sizeof(flow_entry)),
       ctrl_memory_(slot_count_ * sizeof(std::uint16_t)),
+      counts_memory_(counts ? slot_count_ * sizeof(flow_counts) : 0),
       slots_(static_cast<flow_entry*>(slot_memory_.data())),
       ctrl_(static_cast<std::uint16_t*>(ctrl_memory_.data())),
+      counts_(counts ? static_cast<flow_counts*>(counts_memory_.data()) : nullptr),
       homes_(slot_count_ - k_tail),
       capacity_(capacity) {
   // A secret per table: flows are chosen by whoever sends packets, and a
@@ -43,12 +45,14 @@ flow_entry* flow_table::insert(const flow_key& k, std::uint64_t hash) {
   carried.proto = k.proto;
   carried.flags = k.fam == net::family::ipv6 ? flow_flag::ipv6 : 0;
   std::uint16_t carried_ctrl = control(1, hash);
+  flow_counts carried_counts{};
   flow_entry* placed = nullptr;
   std::size_t i = home(hash);
   for (;;) {
     if (ctrl_[i] == 0) {
       slots_[i] = carried;
       ctrl_[i] = carried_ctrl;
+      if (counts_ != nullptr) counts_[i] = carried_counts;
       ++size_;
       ++changes_;
       return placed != nullptr ? placed : &slots_[i];
@@ -56,6 +60,7 @@ flow_entry* flow_table::insert(const flow_key& k, std::uint64_t hash) {
     if (probe_of(ctrl_[i]) < probe_of(carried_ctrl)) {  // take from the richer entry
       std::swap(slots_[i], carried);
       std::swap(ctrl_[i], carried_ctrl);
+      if (counts_ != nullptr) std::swap(counts_[i], carried_counts);
       if (placed == nullptr) placed = &slots_[i];
     }
     carried_ctrl = static_cast<std::uint16_t>(carried_ctrl + 0x100);
@@ -72,6 +77,7 @@ void flow_table::erase(flow_entry* e) {
     if (probe_of(ctrl_[j]) <= 1) break;
     slots_[i] = slots_[j];
     ctrl_[i] = static_cast<std::uint16_t>(ctrl_[j] - 0x100);
+    if (counts_ != nullptr) counts_[i] = counts_[j];
     i = j;
   }
   ctrl_[i] = 0;

@@ -86,6 +86,15 @@ struct alignas(64) flow_entry {
 };
 static_assert(sizeof(flow_entry) == 64, "one cache line per flow");
 
+// What a flow carried, kept beside its entry (the entry's line is full):
+// for flow logs and `describe-flows`.  A slot's counts move with its entry.
+struct flow_counts {
+  std::uint64_t bytes;     // frames' bytes, both directions
+  std::uint32_t packets;   // both directions (wraps after 4 G: readers take differences)
+  std::uint32_t start_ms;  // clock ticks (ms) when the flow was created, wrapping
+};
+static_assert(sizeof(flow_counts) == 16, "four per cache line");
+
 #if defined(__AVX2__)
 inline constexpr bool k_have_avx2 = true;
 #else
@@ -99,7 +108,8 @@ class flow_table {
   // word's byte.
   static constexpr unsigned k_max_probe = 224;
 
-  explicit flow_table(std::uint32_t capacity);
+  // With `counts`, every entry has a flow_counts beside it.
+  explicit flow_table(std::uint32_t capacity, bool counts = false);
 
   // Keyed with a per-table secret (hash flooding).  The high half picks the
   // home slot, the low byte is the tag.
@@ -123,6 +133,7 @@ class flow_table {
     if ((w.match & before_stop) == 0) return k_no_hint;
     const std::size_t i = h + lane_of(w.match);
     __builtin_prefetch(&slots_[i]);
+    if (counts_ != nullptr) __builtin_prefetch(&counts_[i], 1);
     return i;
   }
   flow_entry* find(const flow_key& k, std::uint64_t hash);
@@ -144,7 +155,13 @@ class flow_table {
   std::uint64_t changes() const { return changes_; }
   std::uint32_t capacity() const { return capacity_; }
   std::size_t slot_count() const { return slot_count_; }  // includes the tail past the last home slot
-  std::size_t memory_bytes() const { return slot_count_ * (sizeof(flow_entry) + sizeof(std::uint16_t)); }
+  std::size_t memory_bytes() const {
+    return slot_count_ * (sizeof(flow_entry) + sizeof(std::uint16_t) + (counts_ != nullptr ? sizeof(flow_counts) : 0));
+  }
+  bool counts() const { return counts_ != nullptr; }
+  // The entry's counts; only with counts().  Zero when it is inserted.
+  flow_counts& counts_of(const flow_entry* e) { return counts_[e - slots_]; }
+  const flow_counts& counts_of(const flow_entry* e) const { return counts_[e - slots_]; }
 
   // Ageing, a slice at a time: examines up to `budget` slots from where the
   // last call stopped and erases the entries `expired` says are; returns how
@@ -238,8 +255,10 @@ class flow_table {
   std::size_t slot_count_;
   huge_buffer slot_memory_;
   huge_buffer ctrl_memory_;
+  huge_buffer counts_memory_;
   flow_entry* slots_;
   std::uint16_t* ctrl_;
+  flow_counts* counts_;  // nullptr: no counts
   std::array<std::uint64_t, 6> key_{};
   std::uint64_t homes_;  // slots a key can hash to
   std::uint32_t capacity_;

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "conntrack/connection_table.hpp"  // k_resource_slots
 #include "conntrack/timeouts.hpp"
 #include "net/ip_address.hpp"
 #include "policy/direction.hpp"
@@ -32,12 +33,6 @@
 #include "policy/resource_map.hpp"
 
 namespace sgfw::dp {
-
-// Slots of the per-resource flow counts in each worker; the last one is
-// shared by resources the control plane could give no slot of their own
-// (it is never limited).
-inline constexpr std::uint32_t k_resource_slots = 65536;
-inline constexpr std::uint16_t k_unlimited_slot = k_resource_slots - 1;
 
 // Global rule index 0 means "no rule": the packet is denied.
 inline constexpr std::uint32_t k_no_rule = 0;

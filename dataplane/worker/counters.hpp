@@ -23,6 +23,8 @@
   X(flows_created, counter, "flows created")                                                      \
   X(flows_expired, counter, "flows that reached their idle timeout")                              \
   X(flows_early_dropped, counter, "half-open flows evicted for new ones (S11)")                   \
+  X(flows_closed, counter,                                                                        \
+    "flows ended before their timeout: a new connection on their ports, cut by a policy change")  \
   X(related, counter, "ICMP errors passed as related to a flow (S6)")                             \
   X(handed_off, counter, "packets sent to the worker that owns their flow")                       \
   X(received_from_others, counter, "packets received from other workers")                         \
@@ -85,10 +87,6 @@ struct alignas(64) worker_counters {
 // The single writer's increment: no read-modify-write instruction needed.
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t delta) {
   if (delta != 0) c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
-}
-inline void bump32(std::atomic<std::uint32_t>& c, int delta) {
-  c.store(static_cast<std::uint32_t>(c.load(std::memory_order_relaxed) + static_cast<std::uint32_t>(delta)),
-          std::memory_order_relaxed);
 }
 
 // What a worker counted since it last published (plain integers, on the

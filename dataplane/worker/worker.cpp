@@ -73,10 +73,8 @@ constexpr std::uint64_t k_mac_group_bit = std::uint64_t{1} << 40;  // I/G bit of
 worker::worker(worker_config config)
     : config_(std::move(config)),
       owner_(config_.workers, config_.reta_size),
-      flows_(config_.flow_capacity),
+      conns_({config_.flow_capacity, config_.early_drop, config_.count_flows}),
       fragments_(config_.fragment_slots),
-      resource_flows_(new std::atomic<std::uint32_t>[k_resource_slots]()),
-      resource_exceeded_(new std::atomic<std::uint64_t>[k_resource_slots]()),
       aged_at_(static_cast<std::uint32_t>(config_.clock.now_ms())) {
   config_.policy->register_worker(config_.id);
 }
@@ -103,7 +101,12 @@ unsigned worker::poll_once(bool ports) {
   }
   age();
 
-  tally_[counter_id::flows] = flows_.size();
+  const connection_table::tally t = conns_.take_tally();
+  tally_[counter_id::flows_created] += t.created;
+  tally_[counter_id::flows_closed] += t.closed;
+  tally_[counter_id::flows_expired] += t.expired;
+  tally_[counter_id::flows_early_dropped] += t.evicted;
+  tally_[counter_id::flows] = conns_.size();
   tally_.publish(counters_);
 
   config_.policy->quiescent(config_.id);
@@ -168,7 +171,7 @@ void worker::process(rte_mbuf** mbufs, std::uint16_t n, std::uint16_t in_port) {
     if (s.done) continue;
     for (std::uint8_t k = 0; k < s.sides; ++k) {
       side& sd = s.side_of[k];
-      if (!sd.stateless) sd.hint = flows_.prefetch_entry(sd.hash);
+      if (!sd.stateless) sd.hint = conns_.prefetch_entry(sd.hash);
     }
   }
   for (std::uint16_t i = 0; i < n; ++i) {
@@ -329,8 +332,8 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
     if (sd.stateless || sd.classify) continue;
-    sd.hash = flows_.hash(sd.key);
-    flows_.prefetch_control(sd.hash);
+    sd.hash = conns_.hash(sd.key);
+    conns_.prefetch_control(sd.hash);
   }
 }
 
@@ -387,18 +390,11 @@ void worker::classify_side(side& sd, const parsed_packet& p, const compiled_poli
       {sd.resource, dir, {p.fam, sd.key.remote}, p.proto, sd.key.local_port, sd.key.remote_port, 0, 0});
 }
 
-// A side's flow, unless it has timed out: ageing sweeps the table a slice
-// per loop, so an idle flow may still be there a little after its timeout,
-// but it never passes another packet.
+// A side's flow, unless it has timed out (connection_table::live).
 flow_entry* worker::live_flow(side& sd) {
-  flow_entry* e = flows_.find(sd.key, sd.hash, sd.hint);
-  if (e != nullptr && expired(*e, now_)) {
-    forget(e);
-    ++tally_[counter_id::flows_expired];
-    e = nullptr;
-  }
+  flow_entry* e = conns_.live(sd.key, sd.hash, sd.hint, now_);
   sd.entry = e;
-  sd.seen = flows_.changes();
+  sd.seen = conns_.changes();
   return e;
 }
 
@@ -406,9 +402,9 @@ flow_entry* worker::live_flow(side& sd) {
 // since (the common case: a burst of known flows inserts nothing), else
 // found again.
 flow_entry* worker::entry_of(side& sd) {
-  if (sd.seen != flows_.changes()) {
-    sd.entry = flows_.find(sd.key, sd.hash, sd.hint);
-    sd.seen = flows_.changes();
+  if (sd.seen != conns_.changes()) {
+    sd.entry = conns_.find(sd.key, sd.hash, sd.hint);
+    sd.seen = conns_.changes();
   }
   return sd.entry;
 }
@@ -460,7 +456,7 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
       // so a policy change applies to them at once.
       decision d;
       if (!rejudge(*e, sd, policy, d)) {
-        forget(e);
+        conns_.close(e, now_);
         sd.entry = nullptr;
         s.drop = drop_reason::untracked_cut;
         continue;
@@ -481,7 +477,7 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
         s.drop = drop_reason::tcp_invalid;
         continue;
       }
-      forget(e);  // restart: a new connection on a closed flow's ports
+      conns_.close(e, now_);  // restart: a new connection on a closed flow's ports
       sd.entry = nullptr;
     }
     // No flow (yet: an earlier packet of this burst may still create it).
@@ -574,8 +570,7 @@ void worker::commit(slot& s, const compiled_policy& policy) {
   }
   if (failed != drop_reason::none) {
     for (std::uint8_t k = 0; k < s.sides; ++k) {
-      if (!created[k]) continue;
-      if (flow_entry* e = flows_.find(s.side_of[k].key, s.side_of[k].hash)) forget(e);
+      if (created[k]) conns_.undo(s.side_of[k].key, s.side_of[k].hash);
     }
     return drop(s, failed);
   }
@@ -583,59 +578,31 @@ void worker::commit(slot& s, const compiled_policy& policy) {
     ++tally_[counter_id::fragments_evicted];
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
-    if (created[k]) ++tally_[counter_id::flows_created];
+    if (sd.stateless || (!sd.known && !created[k])) continue;
+    flow_entry* e = entry_of(sd);
+    if (e == nullptr) continue;
+    if (created[k]) conns_.opened(*e, now_);
+    conns_.count(*e, s.mbuf->pkt_len);
     // From the resource's wrong port: forwarded on its flow, changing
     // nothing of it (no state, window or timeout) on any side.
-    if (!sd.known || s.wrong_side) continue;
-    if (flow_entry* e = entry_of(sd)) {
-      track(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
-    }
+    if (sd.known && !s.wrong_side) track(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
   }
   forward(s);
 }
 
 // A new flow's entry, within the table and the resource's share of it
-// (S11).  With early drop a full table, or a resource at its share, makes
-// room by evicting the half-open flow nearest its timeout around the key's
-// home (of the same resource when it is the share that is full), never one
-// of this packet's own flows.
+// (S11; connection_table::open), never evicting this packet's own flows.
 flow_entry* worker::insert_flow(const slot& s, const side& sd, const compiled_policy& policy, drop_reason& why) {
-  const std::uint16_t quota_slot = policy.resource_slot[sd.resource];
-  const bool at_share = quota_slot != k_unlimited_slot && resource_flows_[quota_slot].load(std::memory_order_relaxed) >=
-                                                              policy.resource_flow_limit[sd.resource];
-  flow_entry* e = at_share ? nullptr : flows_.insert(sd.key, sd.hash);
-  if (e == nullptr && config_.early_drop) {
-    const auto evictable = [&s, at_share, quota_slot](const flow_entry& c) {
-      if (!half_open(c) || (at_share && c.quota_slot != quota_slot)) return false;
-      for (std::uint8_t k = 0; k < s.sides; ++k) {
-        if (c.matches(s.side_of[k].key)) return false;
-      }
-      return true;
-    };
-    flow_entry* victim = flows_.nearby(sd.hash, 32, [&evictable](const flow_entry& c, const flow_entry* best) {
-      return evictable(c) && (best == nullptr || static_cast<std::int32_t>(c.expires_at - best->expires_at) < 0);
-    });
-    // None around the key: the next stretch of the table, round robin.
-    if (victim == nullptr) victim = flows_.scan_from(evict_cursor_, k_evict_scan, evictable);
-    if (victim != nullptr) {
-      forget(victim);
-      ++tally_[counter_id::flows_early_dropped];
-      e = flows_.insert(sd.key, sd.hash);
-    }
-  }
+  std::array<flow_key, 2> mine;
+  for (std::uint8_t k = 0; k < s.sides; ++k) mine[k] = s.side_of[k].key;
+  open_refusal refused = open_refusal::none;
+  flow_entry* e = conns_.open(sd.key, sd.hash, policy.resource_slot[sd.resource],
+                              policy.resource_flow_limit[sd.resource], {mine.data(), s.sides}, now_, refused);
   if (e == nullptr) {
-    why = at_share ? drop_reason::resource_allowance_exceeded : drop_reason::conntrack_allowance_exceeded;
-    bump(resource_exceeded_[quota_slot], 1);
-    return nullptr;
+    why = refused == open_refusal::share_full ? drop_reason::resource_allowance_exceeded
+                                              : drop_reason::conntrack_allowance_exceeded;
   }
-  e->quota_slot = quota_slot;
-  bump32(resource_flows_[quota_slot], 1);
   return e;
-}
-
-void worker::forget(flow_entry* e) {
-  bump32(resource_flows_[e->quota_slot], -1);
-  flows_.erase(e);
 }
 
 void worker::forward(slot& s) {
@@ -669,18 +636,14 @@ void worker::age() {
   const std::uint32_t elapsed = now_ - aged_at_;
   if (elapsed == 0 || config_.ageing_period_ms == 0) return;
   aged_at_ = now_;
-  const std::uint64_t slots = flows_.slot_count();
+  const std::uint64_t slots = conns_.flows().slot_count();
   const std::uint64_t period = config_.ageing_period_ms;
   // At most a sixteenth of the table per call: after a stall (a clock
   // jump, a descheduled core) the sweep catches up over several loops
   // instead of stopping the worker for one long one.
   const auto budget =
       static_cast<std::uint32_t>(std::min<std::uint64_t>(slots / 16 + 1, (slots * elapsed + period - 1) / period));
-  tally_[counter_id::flows_expired] += flows_.age(budget, [this](const flow_entry& e) {
-    if (!expired(e, now_)) return false;
-    bump32(resource_flows_[e.quota_slot], -1);
-    return true;
-  });
+  conns_.age(budget, now_);
   constexpr std::uint32_t k_fragment_slots_per_loop = 32;
   fragments_.age(now_, k_fragment_slots_per_loop);
 }

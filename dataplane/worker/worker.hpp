@@ -38,6 +38,7 @@
 #include <memory>
 #include <vector>
 
+#include "conntrack/connection_table.hpp"
 #include "conntrack/flow_table.hpp"
 #include "conntrack/fragment_table.hpp"
 #include "net/parsed_packet.hpp"
@@ -61,6 +62,7 @@ struct worker_config {
   std::uint16_t tx_queue = 0;
   std::uint32_t flow_capacity = 1U << 20;  // this worker's share
   bool early_drop = true;
+  bool count_flows = true;  // packets and bytes per flow (connection_table.hpp)
   std::uint32_t fragment_slots = 4096;
   std::uint32_t fragment_timeout_ms = 30000;
   // The ageing sweep frees timed-out flows' slots, covering the whole table
@@ -88,17 +90,17 @@ class worker {
   unsigned poll_once(bool ports = true);
 
   const worker_counters& counters() const { return counters_; }
-  const flow_table& flows() const { return flows_; }
+  const flow_table& flows() const { return conns_.flows(); }
+  const connection_table& connections() const { return conns_; }
+  // Flow events (created, closed, expired, evicted) go to `l`, on this
+  // worker's lcore; set before the worker runs.
+  void listen(flow_listener l) { conns_.listen(l); }
   std::uint32_t id() const { return config_.id; }
   // Per resource slot (compiled_policy::resource_slot): flows in this
   // worker's table, and new flows refused for want of room (the cloud's
   // conntrack_allowance_exceeded, per resource).
-  std::uint32_t resource_flows(std::uint16_t quota_slot) const {
-    return resource_flows_[quota_slot].load(std::memory_order_relaxed);
-  }
-  std::uint64_t resource_exceeded(std::uint16_t quota_slot) const {
-    return resource_exceeded_[quota_slot].load(std::memory_order_relaxed);
-  }
+  std::uint32_t resource_flows(std::uint16_t quota_slot) const { return conns_.resource_flows(quota_slot); }
+  std::uint64_t resource_exceeded(std::uint16_t quota_slot) const { return conns_.resource_exceeded(quota_slot); }
 
  private:
   struct side {
@@ -161,7 +163,6 @@ class worker {
   flow_entry* live_flow(side& sd);
   flow_entry* entry_of(side& sd);
   flow_entry* insert_flow(const slot& s, const side& sd, const compiled_policy& policy, drop_reason& why);
-  void forget(flow_entry* e);
   void follow_fragment(slot& s);
   void look_up(slot& s, const compiled_policy& policy);
   bool rejudge(const flow_entry& e, const side& sd, const compiled_policy& policy, decision& out) const;
@@ -173,17 +174,11 @@ class worker {
 
   worker_config config_;
   flow_owner owner_;
-  flow_table flows_;
+  connection_table conns_;
   fragment_table fragments_;
   worker_counters counters_;
-  std::unique_ptr<std::atomic<std::uint32_t>[]> resource_flows_;     // [k_resource_slots]
-  std::unique_ptr<std::atomic<std::uint64_t>[]> resource_exceeded_;  // [k_resource_slots]
   std::uint32_t now_ = 0;
   std::uint32_t aged_at_ = 0;  // now_ when the sweep last ran
-  // Early drop's round-robin scan (flow_table::scan_from): where it goes on,
-  // and how far it looks for one refused flow.
-  std::size_t evict_cursor_ = 0;
-  static constexpr std::size_t k_evict_scan = 256;
 
   // Scratch for one burst.
   std::array<slot, k_burst> slots_;
