@@ -65,9 +65,31 @@ def run_io_forward(build, pcap, flows, warmup, seconds):
     return float(m.group(1)), float(m.group(2)), int(m.group(3))
 
 
-def run_sgfw(build, pcap, flows, warmup, seconds):
+def variant_config(settings, data_dir, label):
+    """CONFIG with [appliance.conntrack] keys set as `settings` says."""
+    if not settings:
+        return CONFIG
+    with open(CONFIG) as f:
+        text = f.read()
+    extra = "".join(f"  {k} = {v}\n" for k, v in settings)
+    text = text.replace("  [appliance.conntrack]\n", "  [appliance.conntrack]\n" + extra, 1)
+    path = os.path.join(data_dir, f"appliance_bench-{label}.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def parse_variant(text, data_dir):
+    """LABEL=BUILD[,KEY=VALUE...]: another sgfw build, or other conntrack settings."""
+    label, _, rest = text.partition("=")
+    parts = rest.split(",")
+    settings = [tuple(p.split("=", 1)) for p in parts[1:]]
+    return label, os.path.abspath(parts[0]), variant_config(settings, data_dir, label)
+
+
+def run_sgfw(build, pcap, flows, warmup, seconds, config=CONFIG):
     outside, inside = ports(pcap)
-    cmd = [os.path.join(build, "sgfw"), "run", "--config", CONFIG, "--outside", outside, "--inside", inside,
+    cmd = [os.path.join(build, "sgfw"), "run", "--config", config, "--outside", outside, "--inside", inside,
            "--status-interval", "1"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     # A wedged sgfw must not hang the benchmark: killed after twice its time.
@@ -114,24 +136,41 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--data", default=None, help="where the pcaps are written (default BUILD/perf-data)")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="LABEL=BUILD[,KEY=VALUE...]: also run this sgfw build (with these [appliance.conntrack] "
+                         "keys) in every round, e.g. base=/tmp/old/build or no-counters=build,flow_counters=false")
     a = ap.parse_args()
     data_dir = a.data or os.path.join(a.build, "perf-data")
     os.makedirs(data_dir, exist_ok=True)
+    variants = [parse_variant(v, data_dir) for v in a.variant]
 
     rows = []
     for flows in [int(x) for x in a.flows.split(",")]:
         pcap = pcap_for(flows, data_dir)
         ceiling, sgfw, ratios, hz = [], [], [], 0
+        others = {label: [] for label, _, _ in variants}  # this variant's rate / sgfw's, per round
+        other_rates = {label: [] for label, _, _ in variants}
         for i in range(a.rounds):
             io_mpps, _, hz = run_io_forward(a.build, pcap, flows, a.warmup, a.seconds)
             fw_mpps = run_sgfw(a.build, pcap, flows, a.warmup, a.seconds)
             ceiling.append(io_mpps)
             sgfw.append(fw_mpps)
             ratios.append(fw_mpps / io_mpps)
-            print(f"flows {flows} round {i + 1}: io_forward {io_mpps:.2f} Mpps, sgfw {fw_mpps:.2f} Mpps, "
-                  f"ratio {fw_mpps / io_mpps:.3f}", flush=True)
+            line = (f"flows {flows} round {i + 1}: io_forward {io_mpps:.2f} Mpps, sgfw {fw_mpps:.2f} Mpps, "
+                    f"ratio {fw_mpps / io_mpps:.3f}")
+            for label, build, config in variants:
+                v = run_sgfw(build, pcap, flows, a.warmup, a.seconds, config)
+                others[label].append(fw_mpps / v)
+                other_rates[label].append(v)
+                line += f"; {label} {v:.2f} Mpps (sgfw/{label} {fw_mpps / v:.3f})"
+            print(line, flush=True)
         io_m, fw_m = statistics.median(ceiling), statistics.median(sgfw)
         rows.append((flows, io_m, hz / (io_m * 1e6), fw_m, hz / (fw_m * 1e6), statistics.median(ratios), ratios))
+        for label in others:
+            v_m = statistics.median(other_rates[label])
+            print(f"flows {flows}: {label} {v_m:.2f} Mpps ({hz / (v_m * 1e6):.0f} cycles/packet); "
+                  f"sgfw / {label} median {statistics.median(others[label]):.3f} (rounds "
+                  + ", ".join(f"{r:.3f}" for r in others[label]) + ")", flush=True)
 
     print("\n| flows | io forwarding (ceiling) | cycles/packet | sgfw, 1 worker | cycles/packet | sgfw / ceiling "
           "| rounds' ratios |")

@@ -10,16 +10,9 @@ connection_table::connection_table(const connection_table_config& c)
       resource_flows_(new std::atomic<std::uint32_t>[k_resource_slots]()),
       resource_exceeded_(new std::atomic<std::uint64_t>[k_resource_slots]()) {}
 
-flow_entry* connection_table::live(const flow_key& k, std::uint64_t hash, std::size_t hint, std::uint32_t now_ms) {
-  flow_entry* e = flows_.find(k, hash, hint);
-  // Ageing sweeps the table a slice per loop, so an idle flow may still be
-  // there a little after its timeout, but it never passes another packet.
-  if (e != nullptr && expired(*e, now_ms)) {
-    end(e, flow_event::expired, now_ms);
-    ++tally_.expired;
-    return nullptr;
-  }
-  return e;
+void connection_table::expire(flow_entry* e, std::uint32_t now_ms) {
+  end(e, flow_event::expired, now_ms);
+  ++tally_.expired;
 }
 
 flow_entry* connection_table::open(const flow_key& k, std::uint64_t hash, std::uint16_t quota_slot, std::uint32_t share,

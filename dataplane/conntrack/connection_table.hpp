@@ -25,6 +25,7 @@
 #include <span>
 
 #include "conntrack/flow_table.hpp"
+#include "conntrack/tracker.hpp"
 
 namespace sgfw::dp {
 
@@ -80,7 +81,17 @@ class connection_table {
   }
   // The key's flow unless it has timed out; one that has is removed
   // (expired) on the way.
-  flow_entry* live(const flow_key& k, std::uint64_t hash, std::size_t hint, std::uint32_t now_ms);
+  flow_entry* live(const flow_key& k, std::uint64_t hash, std::size_t hint, std::uint32_t now_ms) {
+    flow_entry* e = flows_.find(k, hash, hint);
+    // Ageing sweeps the table a slice per loop, so an idle flow may still
+    // be there a little after its timeout, but it never passes another
+    // packet.
+    if (e != nullptr && expired(*e, now_ms)) [[unlikely]] {
+      expire(e, now_ms);
+      return nullptr;
+    }
+    return e;
+  }
   // Moves on every insert and erase: a pointer found while this had a
   // value is good while it keeps it.
   std::uint64_t changes() const { return flows_.changes(); }
@@ -128,6 +139,7 @@ class connection_table {
   }
 
  private:
+  void expire(flow_entry* e, std::uint32_t now_ms);
   // Tells the listener, then forgets the flow.
   void end(flow_entry* e, flow_event why, std::uint32_t now_ms);
   void tell(flow_event what, const flow_entry& e, std::uint32_t now_ms) {

@@ -95,8 +95,13 @@ struct counter_tally {
   std::array<std::uint64_t, counter_count> values{};
   std::array<std::uint64_t, drop_reason_count> drops{};
 
+  bool dropped_any = false;  // drops holds something to publish
+
   std::uint64_t& operator[](counter_id id) { return values[static_cast<std::size_t>(id)]; }
-  std::uint64_t& operator[](drop_reason r) { return drops[static_cast<std::size_t>(r)]; }
+  void drop(drop_reason r, std::uint64_t n = 1) {
+    drops[static_cast<std::size_t>(r)] += n;
+    dropped_any = true;
+  }
 
   // Adds the counters to the block, sets the gauges, starts again.
   void publish(worker_counters& to) {
@@ -109,8 +114,11 @@ struct counter_tally {
         to[id].store(values[i], std::memory_order_relaxed);
       }
     }
+    // Most loops drop nothing: the drop reasons are only walked when one did.
+    if (!dropped_any) return;
     for (std::size_t r = 0; r < drop_reason_count; ++r) bump(to.drops[r], drops[r]);
     drops.fill(0);
+    dropped_any = false;
   }
 };
 

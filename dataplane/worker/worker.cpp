@@ -518,7 +518,7 @@ bool worker::rejudge(const flow_entry& e, const side& sd, const compiled_policy&
 void worker::commit(slot& s, const compiled_policy& policy) {
   const parsed_packet& p = s.packet;
   if (s.drop != drop_reason::none) return drop(s, s.drop);
-  const bool first_fragment = p.fragment && p.fragment_offset == 0;
+  bool judged = false;  // a side was judged by the rules (established flows: none)
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
     if (sd.missing != drop_reason::none || (sd.classify && !sd.stateless)) {
@@ -542,43 +542,47 @@ void worker::commit(slot& s, const compiled_policy& policy) {
       if (e == nullptr) return drop(s, drop_reason::conntrack_allowance_exceeded);
       if (check(*e, p, sd.inbound) != track_verdict::accept) return drop(s, drop_reason::tcp_invalid);
     }
+    judged = judged || sd.classify;
   }
-  for (std::uint8_t k = 0; k < s.sides; ++k) {
-    const side& sd = s.side_of[k];
-    if (sd.classify && !decisions_[sd.classify_index].allowed()) {
-      // Its followers are orphans now, even those of an earlier copy of
-      // this first fragment that was allowed.
-      if (first_fragment) fragments_.forget(p, now_);
-      return drop(s, drop_reason::policy_denied);
-    }
-  }
-  // Create the flows the packet starts; if one does not fit, undo what
-  // this packet created.
+  const bool first_fragment = p.fragment && p.fragment_offset == 0;
   std::array<bool, 2> created{};
-  drop_reason failed = drop_reason::none;
-  for (std::uint8_t k = 0; k < s.sides; ++k) {
-    const side& sd = s.side_of[k];
-    if (!sd.classify || sd.stateless || sd.known) continue;
-    flow_entry* e = insert_flow(s, sd, policy, failed);
-    if (e == nullptr) break;
-    const decision& d = decisions_[sd.classify_index];
-    track_first(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
-    e->rule = d.rule;
-    e->generation = static_cast<std::uint32_t>(policy.generation);
-    if (d.untracked) e->flags |= flow_flag::untracked;
-    created[k] = true;
-  }
-  if (failed != drop_reason::none) {
+  if (judged) {
     for (std::uint8_t k = 0; k < s.sides; ++k) {
-      if (created[k]) conns_.undo(s.side_of[k].key, s.side_of[k].hash);
+      const side& sd = s.side_of[k];
+      if (sd.classify && !decisions_[sd.classify_index].allowed()) {
+        // Its followers are orphans now, even those of an earlier copy of
+        // this first fragment that was allowed.
+        if (first_fragment) fragments_.forget(p, now_);
+        return drop(s, drop_reason::policy_denied);
+      }
     }
-    return drop(s, failed);
+    // Create the flows the packet starts; if one does not fit, undo what
+    // this packet created.
+    drop_reason failed = drop_reason::none;
+    for (std::uint8_t k = 0; k < s.sides; ++k) {
+      const side& sd = s.side_of[k];
+      if (!sd.classify || sd.stateless || sd.known) continue;
+      flow_entry* e = insert_flow(s, sd, policy, failed);
+      if (e == nullptr) break;
+      const decision& d = decisions_[sd.classify_index];
+      track_first(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));
+      e->rule = d.rule;
+      e->generation = static_cast<std::uint32_t>(policy.generation);
+      if (d.untracked) e->flags |= flow_flag::untracked;
+      created[k] = true;
+    }
+    if (failed != drop_reason::none) {
+      for (std::uint8_t k = 0; k < s.sides; ++k) {
+        if (created[k]) conns_.undo(s.side_of[k].key, s.side_of[k].hash);
+      }
+      return drop(s, failed);
+    }
   }
   if (first_fragment && fragments_.remember(p, s.in_port, now_, config_.fragment_timeout_ms))
     ++tally_[counter_id::fragments_evicted];
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
-    if (sd.stateless || (!sd.known && !created[k])) continue;
+    if (!sd.known && !created[k]) continue;  // judged by the rules alone, or related
     flow_entry* e = entry_of(sd);
     if (e == nullptr) continue;
     if (created[k]) conns_.opened(*e, now_);
@@ -613,7 +617,7 @@ void worker::forward(slot& s) {
 
 void worker::drop(slot& s, drop_reason why) {
   s.done = true;
-  ++tally_[why];
+  tally_.drop(why);
   rte_pktmbuf_free(s.mbuf);
 }
 
@@ -625,7 +629,7 @@ void worker::flush() {
     const std::uint16_t sent = rte_eth_tx_burst(port, config_.tx_queue, tx_[out].data(), n);
     tally_[counter_id::tx] += sent;
     for (std::uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(tx_[out][i]);
-    tally_[drop_reason::tx_failed] += n - sent;
+    if (sent != n) tally_.drop(drop_reason::tx_failed, n - sent);
     tx_count_[out] = 0;
   }
 }
