@@ -65,6 +65,13 @@ apply_result policy_store::apply(config::checked_policy next, const std::string&
   return out;
 }
 
+apply_result policy_store::apply_edit(const std::function<void(config::policy_model&)>& edit,
+                                      const std::string& source) {
+  config::policy_model next = *model_;
+  edit(next);
+  return apply(config::check_model(std::move(next), source), source);
+}
+
 void policy_store::reclaim() {
   std::erase_if(retired_, [this](const auto& r) { return handle_->readers_done(r.first); });
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -53,6 +54,10 @@ class policy_store {
   // A whole new model from a source named `source` (for messages):
   // published unless it has errors, in which case the running one stays.
   apply_result apply(config::checked_policy next, const std::string& source);
+  // An edit of the running model (what the control API's verbs do): made
+  // on a copy, which is normalised and validated as any model
+  // (config::check_model) and published unless it has errors.
+  apply_result apply_edit(const std::function<void(config::policy_model&)>& edit, const std::string& source);
 
   // Frees retired policies every worker has stopped reading.
   void reclaim();

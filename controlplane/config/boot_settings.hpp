@@ -38,7 +38,7 @@ struct boot_settings {
   bool early_drop = true;                          // evict the oldest half-open flow when full
   std::uint32_t fragment_timeout = 30;             // seconds a first fragment's verdict waits for the rest
   std::uint32_t max_fragmented_datagrams = 16384;  // first-fragment verdicts kept, all workers together
-  bool flow_counters = true;                       // packets and bytes per flow (16 bytes per slot)
+  bool flow_counters = false;                      // packets and bytes per flow (16 bytes per slot)
 
   friend bool operator==(const boot_settings&, const boot_settings&) = default;
 };

@@ -1,6 +1,7 @@
 #include "config/policy_check.hpp"
 
 #include "config/diagnostic.hpp"
+#include "config/validation.hpp"
 
 namespace sgfw::config {
 
@@ -24,5 +25,26 @@ checked_policy check_policy(load_result loaded) {
 }
 
 checked_policy read_policy_file(const std::string& path) { return check_policy(load_policy_file(path)); }
+
+checked_policy check_model(policy_model model, const std::string& source) {
+  normalise(model);
+  load_result r;
+  for (const finding& f : validate(model)) {
+    std::string message = f.message;
+    if (f.other) {
+      if (const auto brace = message.find("{}"); brace != std::string::npos) {
+        message.replace(brace, 2, field_path(model, *f.other));
+      }
+    }
+    r.diagnostics.push_back({f.error ? diagnostic::severity::error : diagnostic::severity::warning,
+                             source,
+                             {},
+                             field_path(model, f.where),
+                             std::move(message),
+                             f.code});
+  }
+  if (!has_errors(r.diagnostics)) r.model = std::move(model);
+  return check_policy(std::move(r));
+}
 
 }  // namespace sgfw::config

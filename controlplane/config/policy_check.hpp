@@ -28,4 +28,10 @@ checked_policy check_policy(load_result loaded);
 // load_policy_file() then check_policy(): the file as a policy source.
 checked_policy read_policy_file(const std::string& path);
 
+// A model from a source without a file (an edit of the running model, the
+// control API, etcd): normalised and validated (validation.hpp), each
+// finding placed by its field path (security_group[web].ingress[2]) and
+// named after `source`, then check_policy().
+checked_policy check_model(policy_model model, const std::string& source);
+
 }  // namespace sgfw::config

@@ -62,7 +62,7 @@ inline void bump32(std::atomic<std::uint32_t>& c, int delta) {
 struct connection_table_config {
   std::uint32_t capacity = 1U << 20;
   bool early_drop = true;
-  bool count = true;  // packets and bytes per flow
+  bool count = false;  // packets and bytes per flow
 };
 
 class connection_table {

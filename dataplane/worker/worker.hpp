@@ -62,7 +62,7 @@ struct worker_config {
   std::uint16_t tx_queue = 0;
   std::uint32_t flow_capacity = 1U << 20;  // this worker's share
   bool early_drop = true;
-  bool count_flows = true;  // packets and bytes per flow (connection_table.hpp)
+  bool count_flows = false;  // packets and bytes per flow (connection_table.hpp)
   std::uint32_t fragment_slots = 4096;
   std::uint32_t fragment_timeout_ms = 30000;
   // The ageing sweep frees timed-out flows' slots, covering the whole table

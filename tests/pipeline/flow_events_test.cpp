@@ -80,7 +80,7 @@ security_groups = ["web"]
 };
 
 TEST_P(FlowEvents, CreatedOnceEndedOnceWithWhatTheFlowCarried) {
-  pipeline p(policy());
+  pipeline p(policy(), {.flow_counters = true});
   recorder r;
   p.worker_at(0).listen({&recorder::on, &r});
   std::uint64_t bytes = 0;
@@ -103,7 +103,7 @@ TEST_P(FlowEvents, CreatedOnceEndedOnceWithWhatTheFlowCarried) {
 }
 
 TEST_P(FlowEvents, ANewConnectionOnTheSamePortsClosesTheOldOne) {
-  pipeline p(policy());
+  pipeline p(policy(), {.flow_counters = true});
   recorder r;
   p.worker_at(0).listen({&recorder::on, &r});
   connect(p, 40000);
@@ -114,6 +114,21 @@ TEST_P(FlowEvents, ANewConnectionOnTheSamePortsClosesTheOldOne) {
   EXPECT_EQ(r.events[1].packets, 4U);  // the handshake and the RST
   EXPECT_EQ(r.events[2].what, flow_event::created);
   EXPECT_EQ(p.total(&dp::worker_counters::flows_closed), 1U);
+}
+
+// Without flow_counters (the default) the events come all the same, with
+// zero counts.
+TEST_P(FlowEvents, WithoutCountersTheEventsCarryZeros) {
+  pipeline p(policy());
+  recorder r;
+  p.worker_at(0).listen({&recorder::on, &r});
+  connect(p, 40000);
+  p.advance_ms(5ULL * 24 * 3600 * 1000 + 1000);
+  EXPECT_EQ(p.pass(side::outside, tcp(f().client, 40000, f().server, 80, flag::ack, 101, 901)), 0U);
+  ASSERT_EQ(r.events.size(), 2U);
+  EXPECT_EQ(r.events[1].what, flow_event::expired);
+  EXPECT_EQ(r.events[1].packets, 0U);
+  EXPECT_EQ(r.events[1].bytes, 0U);
 }
 
 TEST_P(FlowEvents, AFullTableEvictsAHalfOpenFlowAndSaysSo) {

@@ -64,6 +64,7 @@ pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(rin
   boot.workers = options.workers;
   boot.max_flows = options.flow_capacity * options.workers;
   boot.early_drop = options.early_drop;
+  boot.flow_counters = options.flow_counters;
   boot.fragment_timeout = options.fragment_timeout;
   boot.max_fragmented_datagrams = options.fragment_slots * options.workers;
   for (unsigned w = 0; w < options.workers; ++w) {

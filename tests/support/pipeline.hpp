@@ -32,6 +32,7 @@ struct pipeline_options {
   unsigned workers = 1;
   std::uint32_t flow_capacity = 4096;  // per worker
   bool early_drop = true;
+  bool flow_counters = false;             // packets and bytes per flow, as [appliance.conntrack] flow_counters
   std::uint32_t fragment_timeout = 30;    // seconds
   std::uint32_t ageing_period_ms = 1000;  // the sweep covers the table once per this period; 0: none
   std::uint32_t fragment_slots = 4096;    // per worker
