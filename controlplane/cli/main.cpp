@@ -62,7 +62,10 @@ int check(const std::vector<std::string_view>& args) {
   }
   const auto& model = *checked.model;
   const auto start = std::chrono::steady_clock::now();
-  const auto policy = sgfw::cp::compile(model, 1);
+  sgfw::cp::compile_options options;
+  options.generation = 1;
+  options.max_flows = checked.boot.max_flows;  // the shares `sgfw run` would give
+  const auto policy = sgfw::cp::compile(model, options);
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
 
   std::size_t rules = 0;

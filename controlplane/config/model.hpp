@@ -55,8 +55,11 @@ struct group_ref {
 using peer = std::variant<net::cidr, prefix_list_ref, group_ref>;
 
 struct rule {
-  std::string id;           // stable: configured, or derived from the rule's content (normalise())
-  bool derived_id = false;  // set by normalise() when it derived the id
+  std::string id;  // stable: the source's, or derived from the rule's content
+  // The source gave no id: normalise() derives it from the group and the
+  // rule's content, every time, so it follows edits of the rule.  A source
+  // that names the rule (even as "") clears this; validate() checks it.
+  bool derived_id = true;
   direction dir = direction::ingress;
   protocol_spec protocol;
   std::vector<port_range> ports;  // tcp/udp only; never empty for them

@@ -245,6 +245,7 @@ std::optional<rule> rule_reader::load_rule(const toml::table& t, const std::stri
       ok = false;
     } else {
       r.id = n->as_string()->get();  // its form is validate()'s
+      r.derived_id = false;
     }
   }
   r.description = in_.get_string(t, "description", path, false).value_or("");

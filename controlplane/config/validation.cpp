@@ -45,6 +45,12 @@ rule allow_all_egress(net::family f, source_pos pos) {
   return r;
 }
 
+bool names_what_exists(const policy_model& m, const peer& p) {
+  if (const auto* g = std::get_if<group_ref>(&p)) return g->index < m.groups.size();
+  if (const auto* pl = std::get_if<prefix_list_ref>(&p)) return pl->index < m.prefix_lists.size();
+  return true;
+}
+
 using place = model_place;
 using kind = model_place::kind;
 
@@ -53,6 +59,9 @@ class validator {
   explicit validator(const policy_model& m) : m_(m) {}
 
   std::vector<finding> run() {
+    // A model built in code (an edit) may name what is not there; nothing
+    // else can be checked on it.
+    if (!check_references()) return std::move(out_);
     check_prefix_lists();
     check_groups();
     check_resources();
@@ -76,6 +85,33 @@ class validator {
       first.index = it->second;
       error(duplicate, where, "duplicate " + std::string(what) + " " + quoted(id) + "; first defined at {}", first);
     }
+  }
+
+  bool check_references() {
+    const std::size_t before = out_.size();
+    for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
+      for (const direction d : {direction::ingress, direction::egress}) {
+        const auto& rules = m_.groups[g].rules(d);
+        for (std::uint32_t i = 0; i < rules.size(); ++i) {
+          const peer& p = rules[i].remote;
+          if (names_what_exists(m_, p)) continue;
+          if (std::holds_alternative<group_ref>(p)) {
+            error(code::group_not_found, {kind::rule, g, d, i}, "the rule's peer group does not exist");
+          } else {
+            error(code::prefix_list_not_found, {kind::rule, g, d, i}, "the rule's prefix list does not exist");
+          }
+        }
+      }
+    }
+    for (std::uint32_t r = 0; r < m_.resources.size(); ++r) {
+      const auto& groups = m_.resources[r].groups;
+      for (std::uint32_t i = 0; i < groups.size(); ++i) {
+        if (groups[i] >= m_.groups.size()) {
+          error(code::group_not_found, {kind::resource_group, r, direction::ingress, i}, "the group does not exist");
+        }
+      }
+    }
+    return out_.size() == before;
   }
 
   void check_prefix_lists() {
@@ -289,9 +325,8 @@ void normalise(policy_model& m) {
   for (security_group& sg : m.groups) {
     for (auto* rules : {&sg.ingress, &sg.egress}) {
       for (rule& r : *rules) {
-        if (!r.id.empty()) continue;
-        r.id = derive_rule_id(m, sg.id, r);
-        r.derived_id = true;
+        // (A peer that is not there is validate()'s to report.)
+        if (r.derived_id && names_what_exists(m, r.remote)) r.id = derive_rule_id(m, sg.id, r);
       }
     }
   }

@@ -586,6 +586,9 @@ void worker::commit(slot& s, const compiled_policy& policy) {
     flow_entry* e = entry_of(sd);
     if (e == nullptr) continue;
     if (created[k]) conns_.opened(*e, now_);
+    // Counted: every packet forwarded on the flow, those from the
+    // resource's wrong port too (they passed; the flow log should show
+    // them).  ICMP errors passed as related belong to no flow's counts.
     conns_.count(*e, s.mbuf->pkt_len);
     // From the resource's wrong port: forwarded on its flow, changing
     // nothing of it (no state, window or timeout) on any side.

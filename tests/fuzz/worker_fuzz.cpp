@@ -125,7 +125,11 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   if (!loaded.ok()) std::abort();
   h->model = std::make_unique<config::policy_model>(std::move(*loaded.model));
   h->oracle = std::make_unique<testing::forwarding_oracle>(*h->model);
-  h->policy = std::make_unique<dp::compiled_policy>(cp::compile(*h->model, 1));
+  cp::compile_options options;
+  options.generation = 1;
+  options.workers = 2;
+  options.max_flows = 2 * 64;  // the workers' tables below
+  h->policy = std::make_unique<dp::compiled_policy>(cp::compile(*h->model, options));
   h->handle = std::make_unique<dp::policy_handle>(2);
   const dp::compiled_policy* previous = nullptr;
   h->handle->publish(h->policy.get(), previous);

@@ -78,7 +78,7 @@ TEST_F(PolicyStore, AnEditWithAnErrorChangesNothingAndSaysWhereAndWhy) {
       [](config::policy_model& m) {
         config::rule copy = m.groups[0].ingress[0];
         copy.id.clear();
-        copy.derived_id = false;
+        copy.derived_id = true;
         m.groups[0].ingress.push_back(copy);
       },
       "api");

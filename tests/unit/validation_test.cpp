@@ -142,7 +142,9 @@ TEST(Validation, QuotasAreTheClouds) {
 TEST(Validation, ExplicitRuleIdsAreCheckedDerivedOnesAreNot) {
   policy_model m = two_tier();
   m.groups[0].ingress[0].id = "has space";
+  m.groups[0].ingress[0].derived_id = false;
   m.groups[0].ingress[1].id = "ok-id";
+  m.groups[0].ingress[1].derived_id = false;
   auto f = findings(m);
   ASSERT_EQ(f.size(), 1U);
   EXPECT_EQ(f[0].code, "InvalidSecurityGroupRuleId.Malformed");
@@ -151,6 +153,45 @@ TEST(Validation, ExplicitRuleIdsAreCheckedDerivedOnesAreNot) {
   f = findings(m);
   ASSERT_EQ(f.size(), 1U);
   EXPECT_EQ(f[0].code, "InvalidSecurityGroupRuleId.Duplicate");
+}
+
+// An id the source did not give follows the rule: an edit that changes
+// the rule changes its id, so two rules never share one (an attacker's
+// edit cannot pass a rule off as another's in flow logs), and a copy in
+// another group gets that group's id.
+TEST(Validation, DerivedIdsFollowEditsAndNeverCollide) {
+  policy_model m = two_tier();
+  normalise(m);
+  const std::string was = m.groups[0].ingress[0].id;
+  m.groups[0].ingress[0].ports = {{2222, 2222}};
+  m.groups[0].ingress.push_back(tcp_from(443, net::cidr::any(net::family::ipv4)));  // what rule 0 was
+  m.groups[0].ingress.back().id = "bad id, kept by no one";                         // derived: replaced
+  security_group other;
+  other.id = "other";
+  other.ingress.push_back(m.groups[0].ingress[1]);
+  m.groups.push_back(other);
+  EXPECT_TRUE(findings(m).empty());
+  normalise(m);
+  EXPECT_NE(m.groups[0].ingress[0].id, was);
+  EXPECT_EQ(m.groups[0].ingress[2].id, was);
+  EXPECT_NE(m.groups[1].ingress[0].id, m.groups[0].ingress[1].id);
+}
+
+// An edit may name a group or prefix list that is not there (by index):
+// an error, never a read past the end.
+TEST(Validation, ReferencesOutOfRangeAreNotFound) {
+  policy_model m = two_tier();
+  m.groups[0].ingress[0].remote = group_ref{7};
+  m.resources[0].groups = {0, 9};
+  std::vector<std::string> codes;
+  for (const auto& s : findings(m)) codes.push_back(s.code + " " + s.path);
+  std::sort(codes.begin(), codes.end());
+  EXPECT_EQ(codes, (std::vector<std::string>{"InvalidGroup.NotFound resource[web-1].security_groups[1]",
+                                             "InvalidGroup.NotFound security_group[web].ingress[0]"}));
+  m = two_tier();
+  m.groups[0].ingress[0].remote = prefix_list_ref{0};
+  ASSERT_EQ(findings(m).size(), 1U);
+  EXPECT_EQ(findings(m)[0].code, "InvalidPrefixListID.NotFound");
 }
 
 // The file and a model built in code reach the same verdict: what the
