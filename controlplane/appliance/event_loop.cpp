@@ -6,6 +6,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -43,6 +44,34 @@ void event_loop::on_readable(int fd, handler h) {
   s->fd = fd;
   s->h = std::move(h);
   add(std::move(s));
+}
+
+event_loop::source* event_loop::find(int fd) {
+  for (const auto& s : sources_) {
+    if (s->fd == fd) return s.get();
+  }
+  return nullptr;
+}
+
+void event_loop::on_writable(int fd, handler h) {
+  source* s = find(fd);
+  if (s == nullptr) return;
+  const bool was = static_cast<bool>(s->writable);
+  s->writable = std::move(h);
+  if (was == static_cast<bool>(s->writable)) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (s->writable ? EPOLLOUT : 0U);
+  ev.data.ptr = s;
+  if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev) != 0) fail("epoll_ctl");
+}
+
+void event_loop::remove(int fd) {
+  const auto it = std::find_if(sources_.begin(), sources_.end(), [fd](const auto& s) { return s->fd == fd; });
+  if (it == sources_.end()) return;
+  ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+  (*it)->removed = true;
+  removed_.push_back(std::move(*it));
+  sources_.erase(it);
 }
 
 void event_loop::on_signal(int sig, handler h) {
@@ -102,7 +131,13 @@ void event_loop::run() {
       if (errno == EINTR) continue;
       fail("epoll_wait");
     }
-    for (int i = 0; i < n && !stopped_; ++i) static_cast<source*>(events[static_cast<std::size_t>(i)].data.ptr)->h();
+    for (int i = 0; i < n && !stopped_; ++i) {
+      const epoll_event& e = events[static_cast<std::size_t>(i)];
+      source* s = static_cast<source*>(e.data.ptr);
+      if (!s->removed && (e.events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) s->h();
+      if (!s->removed && (e.events & EPOLLOUT) != 0 && s->writable) s->writable();
+    }
+    removed_.clear();
   }
 }
 

@@ -24,9 +24,16 @@ class event_loop {
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
 
-  // `fd` is readable: `h` runs (and must read what made it so).  The
-  // caller keeps the descriptor open for the loop's life.
+  // `fd` is readable (or hung up): `h` runs (and must read what made it
+  // so).  The caller keeps the descriptor open until it is removed, or
+  // for the loop's life.
   void on_readable(int fd, handler h);
+  // While `h` is set, `fd` (added by on_readable) being writable runs it;
+  // an empty handler stops asking.
+  void on_writable(int fd, handler h);
+  // Stops watching `fd` (a handler may remove any source, its own too);
+  // the caller closes it afterwards.
+  void remove(int fd);
   // `sig` arrived.  The signal must be blocked in every thread (block it
   // before any thread starts), so it is taken here and nowhere else.
   void on_signal(int sig, handler h);
@@ -41,15 +48,19 @@ class event_loop {
   struct source {
     int fd = -1;
     bool owned = false;  // the loop made the descriptor and closes it
+    bool removed = false;
     handler h;
+    handler writable;
   };
   void add(std::unique_ptr<source> s);
+  source* find(int fd);
   void dispatch_signals();
 
   int epoll_ = -1;
   int signal_fd_ = -1;
   std::vector<std::pair<int, handler>> signal_handlers_;
   std::vector<std::unique_ptr<source>> sources_;
+  std::vector<std::unique_ptr<source>> removed_;  // freed after the batch of events that may name them
   bool stopped_ = false;
 };
 

@@ -18,13 +18,13 @@ bool policy_store::set_first(config::checked_policy policy) {
 }
 
 std::unique_ptr<dp::compiled_policy> policy_store::compile_next(const config::policy_model& model,
-                                                                std::uint64_t generation) {
-  const std::vector<std::uint16_t> slots = slots_.assign(model, in_use_);
+                                                                std::uint64_t generation, resource_slots& slots) {
+  const std::vector<std::uint16_t> placed = slots.assign(model, in_use_);
   compile_options o;
   o.generation = generation;
   o.workers = workers_;
   o.max_flows = max_flows_;
-  o.resource_slots = &slots;
+  o.resource_slots = &placed;
   return std::make_unique<dp::compiled_policy>(compile(model, o));
 }
 
@@ -35,26 +35,45 @@ void policy_store::start(dp::policy_handle& handle, std::uint32_t workers, std::
   max_flows_ = max_flows;
   in_use_ = std::move(in_use);
   generation_ = 1;
-  current_ = compile_next(*model_, generation_);
+  current_ = compile_next(*model_, generation_, slots_);
   const dp::compiled_policy* previous = nullptr;
   handle_->publish(current_.get(), previous);
 }
 
-apply_result policy_store::apply(config::checked_policy next, const std::string& source) {
+prepared_policy policy_store::prepare(config::checked_policy next) {
+  prepared_policy out;
+  out.errors = std::move(next.errors);
+  out.notes = std::move(next.notes);
+  out.findings = std::move(next.findings);
+  out.generation = generation_ + 1;
+  if (!next.ok()) return out;
+  out.model = std::make_unique<config::policy_model>(std::move(*next.model));
+  // Slots are placed on a copy: a policy that is never published (a dry
+  // run, a file that cannot be written) must not move any resource's slot.
+  out.slots = slots_;
+  const auto t0 = std::chrono::steady_clock::now();
+  out.compiled = compile_next(*out.model, out.generation, out.slots);
+  out.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+apply_result policy_store::publish(prepared_policy next, const std::string& source) {
   apply_result out;
   out.errors = std::move(next.errors);
   out.notes = std::move(next.notes);
   out.generation = generation_;
+  out.compile_ms = next.compile_ms;
   if (!next.ok()) return out;
-  auto next_model = std::make_unique<config::policy_model>(std::move(*next.model));
-  const auto t0 = std::chrono::steady_clock::now();
-  auto compiled = compile_next(*next_model, generation_ + 1);
-  out.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (next.generation != generation_ + 1) {
+    out.errors.push_back(source + ": another policy was published since this one was compiled; nothing changed");
+    return out;
+  }
   const dp::compiled_policy* previous = nullptr;
-  const std::uint64_t token = handle_->publish(compiled.get(), previous);
+  const std::uint64_t token = handle_->publish(next.compiled.get(), previous);
   retired_.emplace_back(token, std::move(current_));
-  current_ = std::move(compiled);
-  model_ = std::move(next_model);
+  current_ = std::move(next.compiled);
+  model_ = std::move(next.model);
+  slots_ = std::move(next.slots);
   out.published = true;
   out.generation = ++generation_;
   if (slots_.shared() != 0) {
@@ -63,6 +82,10 @@ apply_result policy_store::apply(config::checked_policy next, const std::string&
   }
   reclaim();
   return out;
+}
+
+apply_result policy_store::apply(config::checked_policy next, const std::string& source) {
+  return publish(prepare(std::move(next)), source);
 }
 
 apply_result policy_store::apply_edit(const std::function<void(config::policy_model&)>& edit,

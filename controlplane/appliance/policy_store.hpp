@@ -32,6 +32,22 @@ struct apply_result {
   double compile_ms = 0;
 };
 
+// A model compiled for the next generation, not yet published: what a
+// change is before the control API has written it to the file (a dry run
+// stops here).
+struct prepared_policy {
+  std::vector<std::string> errors;  // formatted; none when compiled
+  std::vector<std::string> notes;
+  std::vector<config::diagnostic> findings;
+  std::unique_ptr<config::policy_model> model;
+  std::unique_ptr<dp::compiled_policy> compiled;
+  resource_slots slots;  // the slots with this policy's resources placed
+  std::uint64_t generation = 0;
+  double compile_ms = 0;
+
+  bool ok() const { return compiled != nullptr; }
+};
+
 class policy_store {
  public:
   policy_store() = default;
@@ -53,7 +69,14 @@ class policy_store {
 
   // A whole new model from a source named `source` (for messages):
   // published unless it has errors, in which case the running one stays.
+  // The same as publish(prepare(next)).
   apply_result apply(config::checked_policy next, const std::string& source);
+  // The steps of apply(), for a source that does something in between
+  // (the control API writes the file): compile `next` for the generation
+  // after the running one, changing nothing; then publish it, unless
+  // another was published since (an error, and nothing changes).
+  prepared_policy prepare(config::checked_policy next);
+  apply_result publish(prepared_policy next, const std::string& source);
   // An edit of the running model (what the control API's verbs do): made
   // on a copy, which is normalised and validated as any model
   // (config::check_model) and published unless it has errors.
@@ -66,7 +89,8 @@ class policy_store {
   std::size_t retired() const { return retired_.size(); }
 
  private:
-  std::unique_ptr<dp::compiled_policy> compile_next(const config::policy_model& model, std::uint64_t generation);
+  std::unique_ptr<dp::compiled_policy> compile_next(const config::policy_model& model, std::uint64_t generation,
+                                                    resource_slots& slots);
 
   dp::policy_handle* handle_ = nullptr;
   std::uint32_t workers_ = 1;

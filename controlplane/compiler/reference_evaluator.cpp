@@ -110,4 +110,19 @@ dp::decision reference_evaluator::classify(const dp::classify_key& k) const {
   return {};
 }
 
+std::vector<std::pair<std::uint32_t, std::uint32_t>> reference_evaluator::allowing_rules(
+    const dp::classify_key& k) const {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  if (k.resource >= model_.resources.size()) return out;
+  std::vector<std::uint32_t> groups = model_.resources[k.resource].groups;
+  std::sort(groups.begin(), groups.end());
+  for (const std::uint32_t g : groups) {
+    const auto& rules = model_.groups[g].rules(k.dir);
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      if (matches(rules[i], k)) out.emplace_back(g, static_cast<std::uint32_t>(i));
+    }
+  }
+  return out;
+}
+
 }  // namespace sgfw::cp

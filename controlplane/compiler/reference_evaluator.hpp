@@ -24,6 +24,10 @@ class reference_evaluator {
   // compiler numbers rules in, so both name the same rule.
   dp::decision classify(const dp::classify_key& key) const;
 
+  // Every rule of the resource's groups that allows the key (S3: the
+  // union), as (group index, index in the key's direction), in group order.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> allowing_rules(const dp::classify_key& key) const;
+
   // The resource owning an address, by linear search; dp::k_no_resource if none.
   std::uint32_t resource_of(const net::ip_address& a) const;
 

@@ -48,6 +48,31 @@ void read_boot(toml_reader& in, const toml::table& t, const std::string& path, b
                "the same device as outside; expected another port", code::invalid_parameter_combination);
     }
   }
+  if (const toml::table* ct = in.sub_table(t, "control", path)) {
+    const std::string cpath = with_key(path, "control");
+    in.check_keys(*ct, cpath, {"socket", "socket_group", "persist"});
+    if (auto v = in.get_string(*ct, "socket", cpath, false, "an absolute path such as \"/run/sgfw/sgfw.sock\"")) {
+      // sun_path holds 108 bytes with the terminating NUL.
+      if (v->empty() || v->front() != '/' || v->size() > 107 || v->find('\0') != std::string::npos) {
+        in.error(pos_of(*ct->get("socket")), with_key(cpath, "socket"),
+                 quoted(*v) + " is not a socket path; expected an absolute path of at most 107 bytes");
+      } else {
+        r.control_socket = *v;
+      }
+    }
+    if (auto v = in.get_string(*ct, "socket_group", cpath, false, "a group name such as \"sgfw\"")) {
+      const bool ok = !v->empty() && v->size() <= 32 && std::all_of(v->begin(), v->end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+      });
+      if (ok) {
+        r.control_socket_group = *v;
+      } else {
+        in.error(pos_of(*ct->get("socket_group")), with_key(cpath, "socket_group"),
+                 quoted(*v) + " is not a group name; expected 1-32 letters, digits, '-', '_' or '.'");
+      }
+    }
+    if (auto v = in.get_bool(*ct, "persist", cpath)) r.control_persist = *v;
+  }
   if (const toml::table* et = in.sub_table(t, "eal", path)) {
     const std::string epath = with_key(path, "eal");
     in.check_keys(*et, epath, {"hugepages", "memory_mb", "file_prefix", "args"});

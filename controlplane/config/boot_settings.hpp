@@ -1,7 +1,7 @@
 // How `sgfw run` starts: ports, cores, EAL and the sizes of the tables it
 // allocates once ([appliance] workers, cores, main_core, watch,
-// status_interval, [appliance.ports], [appliance.eal], and the sizing keys
-// of [appliance.conntrack]).  Read from the same file as the policy, but
+// status_interval, [appliance.ports], [appliance.eal], [appliance.control]
+// and the sizing keys of [appliance.conntrack]).  Read from the same file as the policy, but
 // not part of it: the policy store never sees these, and a reload that
 // asks for other values keeps the running ones and says so.
 #pragma once
@@ -14,6 +14,7 @@ namespace sgfw::config {
 
 inline constexpr std::uint32_t k_max_workers = 64;
 inline constexpr std::uint32_t k_default_max_flows = 1U << 20;
+inline constexpr const char* k_default_control_socket = "/run/sgfw/sgfw.sock";
 
 struct boot_settings {
   enum class hugepages_mode : std::uint8_t { automatic, yes, no };
@@ -39,6 +40,11 @@ struct boot_settings {
   std::uint32_t fragment_timeout = 30;             // seconds a first fragment's verdict waits for the rest
   std::uint32_t max_fragmented_datagrams = 16384;  // first-fragment verdicts kept, all workers together
   bool flow_counters = false;                      // packets and bytes per flow (16 bytes per slot)
+
+  // The control socket ([appliance.control]; docs/operations.md).
+  std::string control_socket = k_default_control_socket;  // Unix stream socket sgfwctl talks to
+  std::string control_socket_group;                       // "": mode 0600, root only; a group: 0660 for it
+  bool control_persist = true;                            // accepted changes rewrite the policy file
 
   friend bool operator==(const boot_settings&, const boot_settings&) = default;
 };

@@ -8,6 +8,7 @@ namespace sgfw::config {
 checked_policy check_policy(load_result loaded) {
   checked_policy out;
   out.boot = loaded.boot;
+  out.text = std::move(loaded.text);
   // Each line ends with its stable code, for people and scripts alike.
   const auto line = [](const diagnostic& d) {
     return d.code != nullptr && *d.code != '\0' ? format(d) + " [" + d.code + "]" : format(d);
@@ -15,9 +16,11 @@ checked_policy check_policy(load_result loaded) {
   for (const auto& d : loaded.diagnostics) {
     (d.level == diagnostic::severity::error ? out.errors : out.notes).push_back(line(d));
   }
+  out.findings = std::move(loaded.diagnostics);
   if (!loaded.ok()) return out;
   if (auto refused = refuse_unintended_empty(*loaded.model)) {
     out.errors.push_back(line(*refused));
+    out.findings.push_back(*refused);
     return out;
   }
   out.model = std::move(*loaded.model);

@@ -19,6 +19,8 @@ struct checked_policy {
   boot_settings boot;                 // the file's, for `sgfw run` (not part of the policy)
   std::vector<std::string> errors;    // formatted, in file order, each with its code: "... [InvalidGroup.NotFound]"
   std::vector<std::string> notes;     // warnings, formatted
+  std::vector<diagnostic> findings;   // the same, unformatted (the control API names request fields)
+  std::string text;                   // the source's text, when it has one (the file's)
 
   bool ok() const { return model.has_value(); }
 };

@@ -27,7 +27,8 @@ namespace {
 // at file:line:column.
 class loader : public toml_reader {
  public:
-  explicit loader(std::string file) : toml_reader(std::move(file)), rules_(*this, model_) {
+  loader(std::string file, bool model_places)
+      : toml_reader(std::move(file)), model_places_(model_places), rules_(*this, model_) {
     model_.source_file = file_;
   }
 
@@ -53,13 +54,18 @@ class loader : public toml_reader {
     // reader only says where in the file each finding is.
     normalise(model_);
     for (const finding& f : validate(model_)) {
-      const located at = locate(f.where);
+      located at = locate(f.where);
       std::string message = f.message;
       if (f.other) {
         if (const auto brace = message.find("{}"); brace != std::string::npos) {
-          message.replace(brace, 2, "line " + std::to_string(locate(*f.other).pos.line));
+          message.replace(
+              brace, 2,
+              model_places_ ? field_path(model_, *f.other) : "line " + std::to_string(locate(*f.other).pos.line));
         }
       }
+      // A document the control API made has no lines a user wrote: the
+      // model's own path names the place (security_group[web].ingress[2]).
+      if (model_places_) at.key = field_path(model_, f.where);
       report(f.error ? severity::error : severity::warning, at.pos, at.key, std::move(message), f.code);
     }
     return finish();
@@ -194,7 +200,7 @@ class loader : public toml_reader {
     check_keys(t, path,
                {"icmp_errors", "unprotected_traffic", "other_ethertypes", "arp_nd", "ra_guard", "midstream",
                 "forward_multicast", "conntrack", "timeouts", "workers", "cores", "main_core", "watch",
-                "status_interval", "ports", "eal"});
+                "status_interval", "ports", "eal", "control"});
     appliance_settings& a = model_.appliance;
     read_boot(*this, t, path, boot_);
     if (auto v = get_choice(t, "icmp_errors", path, "related", "rules-only")) a.icmp_errors_related = *v;
@@ -499,6 +505,7 @@ class loader : public toml_reader {
     }
   }
 
+  bool model_places_ = false;
   policy_model model_;
   boot_settings boot_;
   rule_reader rules_;
@@ -506,7 +513,11 @@ class loader : public toml_reader {
 
 }  // namespace
 
-load_result load_policy_text(std::string_view text, const std::string& path) { return loader(path).run(text); }
+load_result load_policy_text(std::string_view text, const std::string& path, places where) {
+  load_result r = loader(path, where == places::model).run(text);
+  r.text = text;
+  return r;
+}
 
 namespace {
 

@@ -23,6 +23,7 @@ struct load_result {
   std::optional<policy_model> model;    // present only when there is no error
   boot_settings boot;                   // as far as they were read
   std::vector<diagnostic> diagnostics;  // errors and warnings, in file order
+  std::string text;                     // what was read: the control API edits and persists this document
 
   bool ok() const { return model.has_value(); }
 };
@@ -33,7 +34,11 @@ struct load_result {
 load_result load_policy_file(const std::string& path);
 
 // The same, from text already in memory; `path` is only used in messages.
-load_result load_policy_text(std::string_view text, const std::string& path);
+// The cloud's rules (validation.hpp) name their findings' places by line
+// (`file`), or by the model's path (`model`: for a document the control
+// API made, whose lines nobody wrote).
+enum class places : std::uint8_t { file, model };
+load_result load_policy_text(std::string_view text, const std::string& path, places where = places::file);
 
 // A policy that protects no resource is what an empty or cut-off file
 // looks like; `sgfw run` (at start and on every reload) and `sgfw check`

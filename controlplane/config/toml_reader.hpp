@@ -54,9 +54,9 @@ class toml_reader {
     std::vector<std::string> known(allowed.begin(), allowed.end());
     for (auto&& [k, v] : t) {
       if (std::find(known.begin(), known.end(), k.str()) != known.end()) continue;
-      std::string msg = "unknown key " + quoted(k.str());
+      std::string msg = "unknown key " + config::quoted(k.str());
       const std::string guess = closest(k.str(), known);
-      msg += guess.empty() ? "; expected one of: " + join(known) : "; did you mean " + quoted(guess) + "?";
+      msg += guess.empty() ? "; expected one of: " + join(known) : "; did you mean " + config::quoted(guess) + "?";
       error(pos_of(k.source()), with_key(path, k.str()), msg, code::unknown_parameter);
     }
   }
@@ -71,7 +71,7 @@ class toml_reader {
     const std::string k = with_key(path, key);
     if (n == nullptr) {
       if (required) {
-        error(pos_of(t), k, "missing required key " + quoted(key) + "; expected " + std::string(what),
+        error(pos_of(t), k, "missing required key " + config::quoted(key) + "; expected " + std::string(what),
               code::missing_parameter);
       }
       return std::nullopt;
@@ -143,7 +143,7 @@ class toml_reader {
     if (!v) return std::nullopt;
     if (*v == yes) return true;
     if (*v == no) return false;
-    error(pos_of(*t.get(key)), with_key(path, key), "unknown value " + quoted(*v) + "; expected " + what);
+    error(pos_of(*t.get(key)), with_key(path, key), "unknown value " + config::quoted(*v) + "; expected " + what);
     return std::nullopt;
   }
 
