@@ -1,0 +1,867 @@
+#include "control/control_api.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "config/address_text.hpp"
+#include "config/policy_check.hpp"
+#include "config/rule_reader.hpp"
+#include "config/rule_text.hpp"
+#include "config/toml_loader.hpp"
+#include "config/validation.hpp"
+#include "control/cloud_shapes.hpp"
+#include "control/explain.hpp"
+#include "control/file_persist.hpp"
+
+namespace sgfw::cp {
+
+using json = nlohmann::json;
+namespace code = config::code;
+
+namespace {
+
+constexpr const char* k_source = "control request";
+
+std::string dir_key(direction d) { return d == direction::ingress ? "ingress" : "egress"; }
+
+// A required string field.
+std::optional<json> need_string(const json& r, const char* field, std::string& out) {
+  const auto it = r.find(field);
+  if (it == r.end() || it->is_null()) {
+    return control_api::error_reply(code::missing_parameter, std::string("missing required field ") + field, field);
+  }
+  if (!it->is_string()) {
+    return control_api::error_reply(code::invalid_parameter_value, "expected a string, found " + it->dump(), field);
+  }
+  out = it->get<std::string>();
+  return std::nullopt;
+}
+
+// An optional array of strings.
+std::optional<json> string_list(const json& r, const char* field, std::vector<std::string>& out, bool& given) {
+  given = false;
+  const auto it = r.find(field);
+  if (it == r.end() || it->is_null()) return std::nullopt;
+  given = true;
+  if (!it->is_array()) {
+    return control_api::error_reply(code::invalid_parameter_value, "expected an array of strings", field);
+  }
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    if (!(*it)[i].is_string()) {
+      return control_api::error_reply(code::invalid_parameter_value, "expected a string",
+                                      std::string(field) + "[" + std::to_string(i) + "]");
+    }
+    out.push_back((*it)[i].get<std::string>());
+  }
+  return std::nullopt;
+}
+
+toml::array toml_strings(const std::vector<std::string>& v) {
+  toml::array a;
+  for (const auto& x : v) a.push_back(x);
+  return a;
+}
+
+// An optional string field copied into `t` under `key`.
+std::optional<json> copy_string(const json& r, const char* field, toml::table& t, const char* key) {
+  if (!r.contains(field)) return std::nullopt;
+  std::string v;
+  if (auto e = need_string(r, field, v)) return e;
+  t.insert_or_assign(key, v);
+  return std::nullopt;
+}
+
+// An optional integer field.
+std::optional<json> optional_int(const json& r, const char* field, std::optional<std::int64_t>& out) {
+  const auto it = r.find(field);
+  if (it == r.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_integer()) {
+    return control_api::error_reply(code::invalid_parameter_value, "expected an integer, found " + it->dump(), field);
+  }
+  out = it->get<std::int64_t>();
+  return std::nullopt;
+}
+
+// An edit that removes the document's `kind` table with that `key`.
+control_api::edit_fn remove_table(std::string kind, std::string key, std::string value, const char* not_found,
+                                  std::string what, std::string field) {
+  return [=](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
+    std::size_t index = 0;
+    if (d.find(kind, key, value, &index) == nullptr) {
+      return control_api::error_reply(not_found, "no " + what + " '" + value + "'", field);
+    }
+    toml::array& list = d.tables(kind);
+    list.erase(list.begin() + static_cast<std::ptrdiff_t>(index));
+    return std::nullopt;
+  };
+}
+
+// An edit that adds `t` to the document's `kind` tables unless one with the
+// same `key` is there already.
+control_api::edit_fn add_table(std::string kind, std::string key, std::string value, const char* duplicate,
+                               std::string what, std::string field, toml::table t) {
+  return [=](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
+    if (d.find(kind, key, value) != nullptr) {
+      return control_api::error_reply(duplicate, "the " + what + " '" + value + "' already exists", field);
+    }
+    d.tables(kind).push_back(t);
+    return std::nullopt;
+  };
+}
+
+std::optional<json> known_fields(const json& r, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [k, v] : r.items()) {
+    if (k == "Action" || k == "DryRun" || k == "RequestId") continue;
+    if (std::find(allowed.begin(), allowed.end(), k) != allowed.end()) continue;
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    return control_api::error_reply(code::unknown_parameter,
+                                    "unknown field for this action" + (list.empty() ? "" : "; expected: " + list), k);
+  }
+  return std::nullopt;
+}
+
+// What changed between two models, by the names users know.
+json changes_between(const config::policy_model& a, const config::policy_model& b) {
+  const auto rule_ids = [](const config::policy_model& m) {
+    std::set<std::pair<std::string, std::string>> s;
+    for (const auto& g : m.groups) {
+      for (const auto* rules : {&g.ingress, &g.egress}) {
+        for (const auto& r : *rules) s.emplace(g.id, r.id);
+      }
+    }
+    return s;
+  };
+  const auto names = [](const auto& items, auto name_of) {
+    std::set<std::string> s;
+    for (const auto& i : items) s.insert(name_of(i));
+    return s;
+  };
+  json out = json::object();
+  const auto both = [&](const char* added, const char* removed, const auto& sa, const auto& sb, auto to_json) {
+    json add = json::array();
+    json del = json::array();
+    for (const auto& x : sb) {
+      if (!sa.count(x)) add.push_back(to_json(x));
+    }
+    for (const auto& x : sa) {
+      if (!sb.count(x)) del.push_back(to_json(x));
+    }
+    if (!add.empty()) out[added] = std::move(add);
+    if (!del.empty()) out[removed] = std::move(del);
+  };
+  both("RulesAdded", "RulesRemoved", rule_ids(a), rule_ids(b), [](const auto& p) {
+    return json{{"GroupId", p.first}, {"SecurityGroupRuleId", p.second}};
+  });
+  const auto group_id = [](const config::security_group& g) { return g.id; };
+  both("GroupsAdded", "GroupsRemoved", names(a.groups, group_id), names(b.groups, group_id),
+       [](const std::string& s) { return json(s); });
+  const auto res_name = [](const config::resource& r) { return r.name; };
+  both("ResourcesAdded", "ResourcesRemoved", names(a.resources, res_name), names(b.resources, res_name),
+       [](const std::string& s) { return json(s); });
+  const auto pl_id = [](const config::prefix_list& p) { return p.id; };
+  both("PrefixListsAdded", "PrefixListsRemoved", names(a.prefix_lists, pl_id), names(b.prefix_lists, pl_id),
+       [](const std::string& s) { return json(s); });
+  json changed = json::array();
+  for (const auto& rb : b.resources) {
+    for (const auto& ra : a.resources) {
+      if (ra.name != rb.name) continue;
+      std::vector<std::string> ga, gb;
+      for (auto g : ra.groups) ga.push_back(a.groups[g].id);
+      for (auto g : rb.groups) gb.push_back(b.groups[g].id);
+      if (ga != gb || ra.addresses != rb.addresses || ra.side != rb.side) changed.push_back(rb.name);
+    }
+  }
+  if (!changed.empty()) out["ResourcesModified"] = std::move(changed);
+  json lists = json::array();
+  for (const auto& pb : b.prefix_lists) {
+    for (const auto& pa : a.prefix_lists) {
+      if (pa.id == pb.id && (pa.entries != pb.entries || pa.max_entries != pb.max_entries)) lists.push_back(pb.id);
+    }
+  }
+  if (!lists.empty()) out["PrefixListsModified"] = std::move(lists);
+  return out;
+}
+
+// The reader's findings as the reply's errors, each naming the request
+// field it is about where the request put that part in.
+json refusal(const std::vector<config::diagnostic>& findings, const std::vector<placed_rule>& placed,
+             std::uint64_t generation) {
+  json errors = json::array();
+  for (const auto& d : findings) {
+    if (d.level != config::diagnostic::severity::error) continue;
+    std::string field = d.key;
+    for (const placed_rule& p : placed) {
+      for (const std::string* path : {&p.file_path, &p.model_path}) {
+        if (!path->empty() && d.key.rfind(*path, 0) == 0 &&
+            (d.key.size() == path->size() || d.key[path->size()] == '.' || d.key[path->size()] == '[')) {
+          field = request_field(p.rule, *path, d.key);
+        }
+      }
+    }
+    json e{{"Code", d.code != nullptr && *d.code != '\0' ? d.code : code::invalid_parameter_value},
+           {"Message", d.message}};
+    if (!field.empty()) e["Field"] = field;
+    errors.push_back(std::move(e));
+  }
+  if (errors.empty()) errors.push_back({{"Code", code::invalid_parameter_value}, {"Message", "refused"}});
+  json out{{"Error", errors[0]}, {"Errors", errors}, {"PolicyGeneration", generation}};
+  return out;
+}
+
+}  // namespace
+
+json control_api::error_reply(const char* c, const std::string& message, const std::string& field) {
+  json e{{"Code", c}, {"Message", message}};
+  if (!field.empty()) e["Field"] = field;
+  return json{{"Error", e}};
+}
+
+control_api::control_api(policy_store& store, control_settings settings, const std::string& first_text)
+    : store_(store), settings_(std::move(settings)), text_(first_text) {
+  std::string error;
+  auto d = policy_document::parse(first_text, error);
+  // The text was read as a policy already; it is TOML.
+  if (d) doc_ = std::move(*d);
+}
+
+std::string control_api::handle_line(std::string_view line) {
+  json reply;
+  json request = json::parse(line, nullptr, false);
+  if (request.is_discarded()) {
+    reply = error_reply(api_code::invalid_request, "the request is not JSON (one object per line)");
+  } else if (!request.is_object()) {
+    reply = error_reply(api_code::invalid_request, "expected a JSON object with an \"Action\"");
+  } else {
+    try {
+      reply = handle(request);
+    } catch (const std::exception& e) {
+      // A request must never take the daemon down; the policy is untouched
+      // (changes publish last).
+      reply = error_reply(api_code::invalid_request, std::string("the request could not be handled: ") + e.what());
+    }
+    if (const auto id = request.find("RequestId"); id != request.end()) reply["RequestId"] = *id;
+  }
+  return reply.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+json control_api::handle(const json& r) {
+  const auto a = r.find("Action");
+  if (a == r.end() || !a->is_string()) return error_reply(code::missing_parameter, "missing \"Action\"", "Action");
+  if (const auto d = r.find("DryRun"); d != r.end() && !d->is_boolean()) {
+    return error_reply(code::invalid_parameter_value, "expected true or false", "DryRun");
+  }
+  const std::string action = a->get<std::string>();
+  if (action == "DescribeSecurityGroups") return describe_security_groups(r);
+  if (action == "DescribeSecurityGroupRules") return describe_security_group_rules(r);
+  if (action == "DescribeResources") return describe_resources(r);
+  if (action == "DescribeManagedPrefixLists") return describe_prefix_lists(r);
+  if (action == "GetManagedPrefixListEntries") return prefix_list_entries(r);
+  if (action == "DescribeStats") return describe_stats(r);
+  if (action == "CreateSecurityGroup") return create_security_group(r);
+  if (action == "DeleteSecurityGroup") return delete_security_group(r);
+  if (action == "AuthorizeSecurityGroupIngress") return authorize(r, direction::ingress);
+  if (action == "AuthorizeSecurityGroupEgress") return authorize(r, direction::egress);
+  if (action == "RevokeSecurityGroupIngress") return revoke(r, direction::ingress);
+  if (action == "RevokeSecurityGroupEgress") return revoke(r, direction::egress);
+  if (action == "CreateResource") return create_resource(r);
+  if (action == "DeleteResource") return delete_resource(r);
+  if (action == "ModifyResourceAttribute") return modify_resource(r);
+  if (action == "CreateManagedPrefixList") return create_prefix_list(r);
+  if (action == "ModifyManagedPrefixList") return modify_prefix_list(r);
+  if (action == "DeleteManagedPrefixList") return delete_prefix_list(r);
+  if (action == "Reload") return reload_verb(r);
+  if (action == "Save") return save_verb(r);
+  if (action == "Explain") return explain_verb(r);
+  return error_reply(api_code::invalid_action, "unknown action '" + action + "' (docs/operations.md lists them)",
+                     "Action");
+}
+
+// --- changes -----------------------------------------------------------------
+
+std::optional<json> control_api::check_file_unchanged() {
+  std::string on_disk;
+  if (read_whole_file(settings_.policy_file, on_disk) && on_disk == text_) return std::nullopt;
+  return error_reply(api_code::file_changed,
+                     settings_.policy_file +
+                         " is not what sgfw last read or wrote (edited by hand?); nothing was changed. Run "
+                         "`sgfwctl reload` to take the file's policy, or `sgfwctl save --force` to write the "
+                         "running one over it");
+}
+
+json control_api::change(const json& request, const edit_fn& edit) {
+  const bool dry = request.value("DryRun", false);
+  if (settings_.persist && !dry) {
+    if (auto e = check_file_unchanged()) return *e;
+  }
+  policy_document next = doc_;
+  std::vector<placed_rule> placed;
+  if (auto e = edit(next, placed)) {
+    (*e)["PolicyGeneration"] = store_.generation();
+    return *e;
+  }
+  std::string text = next.text();
+  config::checked_policy checked =
+      config::check_policy(config::load_policy_text(text, settings_.policy_file, config::places::model));
+  if (!checked.ok()) return refusal(checked.findings, placed, store_.generation());
+  prepared_policy prepared = store_.prepare(std::move(checked));
+  if (!prepared.ok()) return refusal(prepared.findings, placed, store_.generation());
+  json changes = changes_between(store_.model(), *prepared.model);
+  json out{{"Changes", changes}, {"CompileMs", prepared.compile_ms}};
+  if (dry) {
+    out["DryRun"] = true;
+    out["PolicyGeneration"] = store_.generation();
+    return out;
+  }
+  if (settings_.persist) {
+    if (const std::string why = replace_file(settings_.policy_file, text); !why.empty()) {
+      json e = error_reply(api_code::file_write_failed,
+                           settings_.policy_file + ": " + why +
+                               "; nothing was changed (set [appliance.control] persist = false for a read-only file)");
+      e["PolicyGeneration"] = store_.generation();
+      return e;
+    }
+  }
+  const apply_result applied = store_.publish(std::move(prepared), k_source);
+  if (!applied.published) {
+    json e =
+        error_reply(code::invalid_parameter_value, applied.errors.empty() ? "not published" : applied.errors.front());
+    e["PolicyGeneration"] = store_.generation();
+    return e;
+  }
+  doc_ = std::move(next);
+  text_ = std::move(text);
+  out["Return"] = true;
+  out["PolicyGeneration"] = applied.generation;
+  return out;
+}
+
+json control_api::create_security_group(const json& r) {
+  if (auto e = known_fields(r, {"GroupId", "GroupName", "Description"})) return *e;
+  std::string id;
+  if (r.contains("GroupName") && !r.contains("GroupId")) {
+    if (auto e = need_string(r, "GroupName", id)) return *e;
+  } else if (auto e = need_string(r, "GroupId", id)) {
+    return *e;
+  }
+  std::string description;
+  if (r.contains("Description")) {
+    if (auto e = need_string(r, "Description", description)) return *e;
+  }
+  return change(r, [&](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
+    if (d.find("security_group", "id", id) != nullptr ||
+        (id == config::k_default_group_id && store_.model().find_group(id))) {
+      return error_reply(code::group_duplicate, "the security group '" + id + "' already exists", "GroupId");
+    }
+    // No egress key: the cloud's default egress, all traffic out (S4).
+    toml::table g{{"id", id}};
+    if (!description.empty()) g.insert("description", description);
+    d.tables("security_group").push_back(std::move(g));
+    return std::nullopt;
+  });
+}
+
+json control_api::delete_security_group(const json& r) {
+  if (auto e = known_fields(r, {"GroupId"})) return *e;
+  std::string id;
+  if (auto e = need_string(r, "GroupId", id)) return *e;
+  const config::policy_model& m = store_.model();
+  const auto g = m.find_group(id);
+  if (!g) return error_reply(code::group_not_found, "no security group '" + id + "'", "GroupId");
+  if (id == config::k_default_group_id) {
+    return error_reply(api_code::cannot_delete, "the default group cannot be deleted (S4)", "GroupId");
+  }
+  for (const auto& res : m.resources) {
+    if (std::find(res.groups.begin(), res.groups.end(), *g) != res.groups.end()) {
+      return error_reply(api_code::dependency_violation,
+                         "resource '" + res.name + "' uses the group; take it off first (modify-resource-attribute)",
+                         "GroupId");
+    }
+  }
+  for (std::uint32_t other = 0; other < m.groups.size(); ++other) {
+    if (other == *g) continue;
+    for (const auto* rules : {&m.groups[other].ingress, &m.groups[other].egress}) {
+      for (const auto& rule : *rules) {
+        if (const auto* ref = std::get_if<config::group_ref>(&rule.remote); ref && ref->index == *g) {
+          return error_reply(api_code::dependency_violation,
+                             "rule " + rule.id + " of group '" + m.groups[other].id + "' references the group",
+                             "GroupId");
+        }
+      }
+    }
+  }
+  return change(r, remove_table("security_group", "id", id, code::group_not_found, "security group", "GroupId"));
+}
+
+namespace {
+
+// The group's table in the document, the implicit default written in when
+// it is the one asked for; nullptr (and the error) when there is no such group.
+toml::table* group_table(policy_document& d, const config::policy_model& m, const std::string& id, std::size_t& index,
+                         json& error) {
+  if (toml::table* t = d.find("security_group", "id", id, &index)) return t;
+  if (id == config::k_default_group_id && m.find_group(id)) {
+    index = d.materialise_default_group();
+    return table_at(d.tables("security_group"), index);
+  }
+  error = control_api::error_reply(code::group_not_found, "no security group '" + id + "'", "GroupId");
+  return nullptr;
+}
+
+}  // namespace
+
+json control_api::authorize(const json& r, direction dir) {
+  if (auto e = known_fields(r, {"GroupId", "IpPermissions", "Protocol", "Port", "Cidr", "SourceGroup", "PrefixListId",
+                                "IcmpType", "IcmpCode", "Description", "RuleId"})) {
+    return *e;
+  }
+  std::string id;
+  if (auto e = need_string(r, "GroupId", id)) return *e;
+  auto rules = rules_of_request(r);
+  if (auto* e = std::get_if<request_error>(&rules)) return error_reply(e->code, e->message, e->field);
+  return change(r, [&](policy_document& d, std::vector<placed_rule>& placed) -> std::optional<json> {
+    std::size_t gi = 0;
+    json error;
+    toml::table* g = group_table(d, store_.model(), id, gi, error);
+    if (g == nullptr) return error;
+    toml::array& list = d.rules(*g, dir);
+    for (request_rule& rr : std::get<std::vector<request_rule>>(rules)) {
+      const std::size_t ri = list.size();
+      list.push_back(rr.table);
+      const std::string suffix = "." + dir_key(dir) + "[" + std::to_string(ri) + "]";
+      placed.push_back({std::move(rr), "security_group[" + std::to_string(gi) + "]" + suffix,
+                        "security_group[" + id + "]" + suffix});
+    }
+    return std::nullopt;
+  });
+}
+
+json control_api::revoke(const json& r, direction dir) {
+  if (auto e = known_fields(r, {"GroupId", "IpPermissions", "SecurityGroupRuleIds", "Protocol", "Port", "Cidr",
+                                "SourceGroup", "PrefixListId", "IcmpType", "IcmpCode", "Description"})) {
+    return *e;
+  }
+  std::string id;
+  if (auto e = need_string(r, "GroupId", id)) return *e;
+  const config::policy_model& m = store_.model();
+  const auto g = m.find_group(id);
+  if (!g) return error_reply(code::group_not_found, "no security group '" + id + "'", "GroupId");
+  const auto& rules = m.groups[*g].rules(dir);
+  std::set<std::size_t> doomed;  // indices into the group's rules of `dir`
+  std::vector<std::string> ids;
+  bool by_id = false;
+  if (auto e = string_list(r, "SecurityGroupRuleIds", ids, by_id)) return *e;
+  if (by_id) {
+    if (r.contains("IpPermissions") || r.contains("Protocol")) {
+      return error_reply(code::invalid_parameter_combination,
+                         "give SecurityGroupRuleIds or the permissions to revoke, not both", "SecurityGroupRuleIds");
+    }
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      const auto it = std::find_if(rules.begin(), rules.end(), [&](const config::rule& x) { return x.id == ids[k]; });
+      if (it == rules.end()) {
+        return error_reply(api_code::rule_id_not_found,
+                           "the group '" + id + "' has no " + dir_key(dir) + " rule '" + ids[k] + "'",
+                           "SecurityGroupRuleIds[" + std::to_string(k) + "]");
+      }
+      doomed.insert(static_cast<std::size_t>(it - rules.begin()));
+    }
+  } else {
+    auto wanted = rules_of_request(r);
+    if (auto* e = std::get_if<request_error>(&wanted)) return error_reply(e->code, e->message, e->field);
+    // Each permission is read as a rule would be (the reader's checks), and
+    // matches the group's rule of the same content (the content id).
+    config::policy_model scratch = m;
+    config::toml_reader in(k_source);
+    config::rule_reader reader(in, scratch);
+    for (const request_rule& rr : std::get<std::vector<request_rule>>(wanted)) {
+      const std::optional<config::rule> rule = reader.load_rule(rr.table, "rule", dir);
+      const auto diags = in.take_diagnostics();
+      if (!rule || config::has_errors(diags)) {
+        for (const auto& d : diags) {
+          if (d.level == config::diagnostic::severity::error) {
+            return error_reply(d.code, d.message, request_field(rr, "rule", d.key));
+          }
+        }
+        return error_reply(code::invalid_parameter_value, "not a rule", rr.field);
+      }
+      const std::string content = config::derive_rule_id(scratch, id, *rule);
+      std::optional<std::size_t> found;
+      for (std::size_t i = 0; i < rules.size(); ++i) {
+        if (config::derive_rule_id(m, id, rules[i]) == content) found = i;
+      }
+      if (!found) {
+        return error_reply(api_code::permission_not_found,
+                           "the group '" + id + "' has no " + dir_key(dir) + " rule " +
+                               config::describe_protocol(rule->protocol) + " " + config::describe_ports(*rule) + " " +
+                               config::describe_peer(scratch, rule->remote),
+                           rr.field.empty() ? "Protocol" : rr.field);
+      }
+      doomed.insert(*found);
+    }
+  }
+  return change(r, [&](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
+    std::size_t gi = 0;
+    json error;
+    toml::table* t = group_table(d, store_.model(), id, gi, error);
+    if (t == nullptr) return error;
+    toml::array& list = d.rules(*t, dir);
+    for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) {
+      if (*it < list.size()) list.erase(list.begin() + static_cast<std::ptrdiff_t>(*it));
+    }
+    return std::nullopt;
+  });
+}
+
+json control_api::create_resource(const json& r) {
+  if (auto e = known_fields(r, {"Name", "Addresses", "Groups", "Side", "Description", "MacAddress", "MaxFlows"})) {
+    return *e;
+  }
+  std::string name;
+  if (auto e = need_string(r, "Name", name)) return *e;
+  std::vector<std::string> addresses, groups;
+  bool has_addresses = false, has_groups = false;
+  if (auto e = string_list(r, "Addresses", addresses, has_addresses)) return *e;
+  if (!has_addresses) return error_reply(code::missing_parameter, "a resource needs addresses", "Addresses");
+  if (auto e = string_list(r, "Groups", groups, has_groups)) return *e;
+  toml::table t{{"name", name}, {"addresses", toml_strings(addresses)}};
+  if (has_groups) t.insert("security_groups", toml_strings(groups));
+  for (const auto& [field, key] :
+       {std::pair{"Side", "side"}, std::pair{"Description", "description"}, std::pair{"MacAddress", "mac"}}) {
+    if (auto e = copy_string(r, field, t, key)) return *e;
+  }
+  std::optional<std::int64_t> max_flows;
+  if (auto e = optional_int(r, "MaxFlows", max_flows)) return *e;
+  if (max_flows) t.insert("max_flows", *max_flows);
+  return change(r, add_table("resource", "name", name, code::resource_duplicate, "resource", "Name", std::move(t)));
+}
+
+json control_api::delete_resource(const json& r) {
+  if (auto e = known_fields(r, {"Name"})) return *e;
+  std::string name;
+  if (auto e = need_string(r, "Name", name)) return *e;
+  const edit_fn remove = remove_table("resource", "name", name, api_code::resource_not_found, "resource", "Name");
+  return change(r, [&](policy_document& d, std::vector<placed_rule>& placed) -> std::optional<json> {
+    if (auto e = remove(d, placed)) return e;
+    // No resource left is a policy that says so, not an empty file.
+    if (d.tables("resource").empty()) d.root().insert_or_assign("resource", toml::array{});
+    return std::nullopt;
+  });
+}
+
+json control_api::modify_resource(const json& r) {
+  if (auto e = known_fields(r, {"Name", "Groups", "Addresses", "Description"})) return *e;
+  std::string name;
+  if (auto e = need_string(r, "Name", name)) return *e;
+  std::vector<std::string> addresses, groups;
+  bool has_addresses = false, has_groups = false;
+  if (auto e = string_list(r, "Addresses", addresses, has_addresses)) return *e;
+  if (auto e = string_list(r, "Groups", groups, has_groups)) return *e;
+  std::string description;
+  const bool has_description = r.contains("Description");
+  if (has_description) {
+    if (auto e = need_string(r, "Description", description)) return *e;
+  }
+  if (!has_addresses && !has_groups && !has_description) {
+    return error_reply(code::missing_parameter, "nothing to modify: give Groups, Addresses or Description", "Groups");
+  }
+  return change(r, [&](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
+    toml::table* t = d.find("resource", "name", name);
+    if (t == nullptr) return error_reply(api_code::resource_not_found, "no resource '" + name + "'", "Name");
+    if (has_groups) t->insert_or_assign("security_groups", toml_strings(groups));
+    if (has_addresses) t->insert_or_assign("addresses", toml_strings(addresses));
+    if (has_description) t->insert_or_assign("description", description);
+    return std::nullopt;
+  });
+}
+
+namespace {
+
+// [{Cidr, Description}] as prefix-list entries.
+std::optional<json> entries_of(const json& r, const char* field, toml::array& out, bool with_description) {
+  const auto it = r.find(field);
+  if (it == r.end() || it->is_null()) return std::nullopt;
+  if (!it->is_array()) return control_api::error_reply(code::invalid_parameter_value, "expected an array", field);
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const json& e = (*it)[i];
+    const std::string f = std::string(field) + "[" + std::to_string(i) + "]";
+    if (!e.is_object() || !e.contains("Cidr") || !e["Cidr"].is_string()) {
+      return control_api::error_reply(code::invalid_parameter_value, "expected {\"Cidr\": \"...\"}", f + ".Cidr");
+    }
+    if (with_description && e.contains("Description") && e["Description"].is_string()) {
+      out.push_back(
+          toml::table{{"cidr", e["Cidr"].get<std::string>()}, {"description", e["Description"].get<std::string>()}});
+    } else {
+      out.push_back(e["Cidr"].get<std::string>());
+    }
+  }
+  return std::nullopt;
+}
+
+std::string entry_cidr(const toml::node& n) {
+  if (const auto* s = n.as_string()) return s->get();
+  if (const auto* t = n.as_table()) return (*t)["cidr"].value_or(std::string());
+  return {};
+}
+
+}  // namespace
+
+json control_api::create_prefix_list(const json& r) {
+  if (auto e = known_fields(
+          r, {"PrefixListId", "PrefixListName", "AddressFamily", "MaxEntries", "Entries", "Description"})) {
+    return *e;
+  }
+  std::string id;
+  if (r.contains("PrefixListName") && !r.contains("PrefixListId")) {
+    if (auto e = need_string(r, "PrefixListName", id)) return *e;
+  } else if (auto e = need_string(r, "PrefixListId", id)) {
+    return *e;
+  }
+  toml::table t{{"id", id}};
+  toml::array entries;
+  if (auto e = entries_of(r, "Entries", entries, true)) return *e;
+  t.insert("entries", std::move(entries));
+  if (auto e = copy_string(r, "AddressFamily", t, "address_family")) return *e;
+  if (auto e = copy_string(r, "Description", t, "description")) return *e;
+  std::optional<std::int64_t> max;
+  if (auto e = optional_int(r, "MaxEntries", max)) return *e;
+  if (max) t.insert("max_entries", *max);
+  return change(
+      r, add_table("prefix_list", "id", id, code::prefix_list_duplicate, "prefix list", "PrefixListId", std::move(t)));
+}
+
+json control_api::modify_prefix_list(const json& r) {
+  if (auto e = known_fields(r, {"PrefixListId", "AddEntries", "RemoveEntries", "MaxEntries"})) return *e;
+  std::string id;
+  if (auto e = need_string(r, "PrefixListId", id)) return *e;
+  toml::array add, remove;
+  if (auto e = entries_of(r, "AddEntries", add, true)) return *e;
+  if (auto e = entries_of(r, "RemoveEntries", remove, false)) return *e;
+  std::optional<std::int64_t> max;
+  if (auto e = optional_int(r, "MaxEntries", max)) return *e;
+  return change(r, [&](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
+    toml::table* t = d.find("prefix_list", "id", id);
+    if (t == nullptr) {
+      return error_reply(code::prefix_list_not_found, "no prefix list '" + id + "'", "PrefixListId");
+    }
+    if (!(*t)["entries"].as_array()) t->insert_or_assign("entries", toml::array{});
+    toml::array& entries = *(*t)["entries"].as_array();
+    for (std::size_t i = 0; i < remove.size(); ++i) {
+      const std::string cidr = entry_cidr(*remove.get(i));
+      const auto it =
+          std::find_if(entries.begin(), entries.end(), [&](const toml::node& n) { return entry_cidr(n) == cidr; });
+      if (it == entries.end()) {
+        return error_reply("InvalidPrefixListModification", "the prefix list '" + id + "' has no entry '" + cidr + "'",
+                           "RemoveEntries[" + std::to_string(i) + "].Cidr");
+      }
+      entries.erase(it);
+    }
+    for (auto&& e : add) entries.push_back(e);
+    if (max) t->insert_or_assign("max_entries", *max);
+    return std::nullopt;
+  });
+}
+
+json control_api::delete_prefix_list(const json& r) {
+  if (auto e = known_fields(r, {"PrefixListId"})) return *e;
+  std::string id;
+  if (auto e = need_string(r, "PrefixListId", id)) return *e;
+  const config::policy_model& m = store_.model();
+  const auto pl = m.find_prefix_list(id);
+  if (!pl) return error_reply(code::prefix_list_not_found, "no prefix list '" + id + "'", "PrefixListId");
+  for (const auto& g : m.groups) {
+    for (const auto* rules : {&g.ingress, &g.egress}) {
+      for (const auto& rule : *rules) {
+        if (const auto* ref = std::get_if<config::prefix_list_ref>(&rule.remote); ref && ref->index == *pl) {
+          return error_reply(api_code::dependency_violation,
+                             "rule " + rule.id + " of group '" + g.id + "' references the prefix list", "PrefixListId");
+        }
+      }
+    }
+  }
+  return change(r, remove_table("prefix_list", "id", id, code::prefix_list_not_found, "prefix list", "PrefixListId"));
+}
+
+// --- reload and save ---------------------------------------------------------
+
+apply_result control_api::reload(bool from_watch, bool* unchanged) {
+  if (unchanged != nullptr) *unchanged = false;
+  config::checked_policy next = config::read_policy_file(settings_.policy_file);
+  if (from_watch && next.ok() && next.text == text_) {
+    // The file holds what runs (the API's own write): nothing to do.
+    if (unchanged != nullptr) *unchanged = true;
+    apply_result same;
+    same.generation = store_.generation();
+    return same;
+  }
+  std::string text = next.text;
+  apply_result r = store_.apply(std::move(next), settings_.policy_file);
+  if (r.published) {
+    std::string error;
+    if (auto d = policy_document::parse(text, error)) {
+      doc_ = std::move(*d);
+      text_ = std::move(text);
+    }
+  }
+  return r;
+}
+
+json control_api::reload_verb(const json& r) {
+  if (auto e = known_fields(r, {})) return *e;
+  const apply_result a = reload(false);
+  if (!a.published) {
+    json errors = json::array();
+    for (const auto& e : a.errors) errors.push_back({{"Code", code::invalid_parameter_value}, {"Message", e}});
+    // The code of the file's first error, where the line carries one ("... [Code]").
+    if (!a.errors.empty()) {
+      const std::string& first = a.errors.front();
+      if (const auto open = first.rfind(" ["); open != std::string::npos && first.back() == ']') {
+        errors[0]["Code"] = first.substr(open + 2, first.size() - open - 3);
+      }
+    }
+    return {{"Error", errors.empty() ? json{{"Code", "Reload.Failed"}, {"Message", "not reloaded"}} : errors[0]},
+            {"Errors", errors},
+            {"PolicyGeneration", a.generation}};
+  }
+  json notes = json::array();
+  for (const auto& n : a.notes) notes.push_back(n);
+  return {{"Return", true}, {"PolicyGeneration", a.generation}, {"CompileMs", a.compile_ms}, {"Notes", notes}};
+}
+
+json control_api::save_verb(const json& r) {
+  if (auto e = known_fields(r, {"Force"})) return *e;
+  const bool force = r.value("Force", false);
+  if (!force) {
+    if (auto e = check_file_unchanged()) {
+      std::string on_disk;
+      // Saving over a file that already holds the running policy is a no-op.
+      if (!read_whole_file(settings_.policy_file, on_disk) || on_disk != text_) return *e;
+    }
+  }
+  if (const std::string why = replace_file(settings_.policy_file, text_); !why.empty()) {
+    return error_reply(api_code::file_write_failed, settings_.policy_file + ": " + why);
+  }
+  return {{"Return", true}, {"PolicyGeneration", store_.generation()}, {"File", settings_.policy_file}};
+}
+
+// --- describe ----------------------------------------------------------------
+
+json control_api::describe_security_groups(const json& r) {
+  if (auto e = known_fields(r, {"GroupIds"})) return *e;
+  std::vector<std::string> ids;
+  bool filtered = false;
+  if (auto e = string_list(r, "GroupIds", ids, filtered)) return *e;
+  const config::policy_model& m = store_.model();
+  json groups = json::array();
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    if (!m.find_group(ids[k])) {
+      return error_reply(code::group_not_found, "no security group '" + ids[k] + "'",
+                         "GroupIds[" + std::to_string(k) + "]");
+    }
+  }
+  for (std::uint32_t g = 0; g < m.groups.size(); ++g) {
+    if (filtered && std::find(ids.begin(), ids.end(), m.groups[g].id) == ids.end()) continue;
+    groups.push_back(security_group_json(m, g));
+  }
+  return {{"SecurityGroups", groups}, {"PolicyGeneration", store_.generation()}};
+}
+
+json control_api::describe_security_group_rules(const json& r) {
+  if (auto e = known_fields(r, {"GroupId", "SecurityGroupRuleIds"})) return *e;
+  const config::policy_model& m = store_.model();
+  std::optional<std::uint32_t> only;
+  if (r.contains("GroupId")) {
+    std::string id;
+    if (auto e = need_string(r, "GroupId", id)) return *e;
+    only = m.find_group(id);
+    if (!only) return error_reply(code::group_not_found, "no security group '" + id + "'", "GroupId");
+  }
+  std::vector<std::string> ids;
+  bool by_id = false;
+  if (auto e = string_list(r, "SecurityGroupRuleIds", ids, by_id)) return *e;
+  json rules = json::array();
+  std::set<std::string> seen;
+  for (std::uint32_t g = 0; g < m.groups.size(); ++g) {
+    if (only && *only != g) continue;
+    for (const auto* list : {&m.groups[g].ingress, &m.groups[g].egress}) {
+      for (const auto& rule : *list) {
+        if (by_id && std::find(ids.begin(), ids.end(), rule.id) == ids.end()) continue;
+        seen.insert(rule.id);
+        rules.push_back(security_group_rule_json(m, g, rule));
+      }
+    }
+  }
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    if (!seen.count(ids[k])) {
+      return error_reply(api_code::rule_id_not_found, "no rule '" + ids[k] + "'",
+                         "SecurityGroupRuleIds[" + std::to_string(k) + "]");
+    }
+  }
+  return {{"SecurityGroupRules", rules}, {"PolicyGeneration", store_.generation()}};
+}
+
+json control_api::describe_resources(const json& r) {
+  if (auto e = known_fields(r, {"Names"})) return *e;
+  std::vector<std::string> names;
+  bool filtered = false;
+  if (auto e = string_list(r, "Names", names, filtered)) return *e;
+  const config::policy_model& m = store_.model();
+  json out = json::array();
+  for (const auto& res : m.resources) {
+    if (filtered && std::find(names.begin(), names.end(), res.name) == names.end()) continue;
+    out.push_back(resource_json(m, res));
+  }
+  return {{"Resources", out}, {"PolicyGeneration", store_.generation()}};
+}
+
+json control_api::describe_prefix_lists(const json& r) {
+  if (auto e = known_fields(r, {"PrefixListIds"})) return *e;
+  std::vector<std::string> ids;
+  bool filtered = false;
+  if (auto e = string_list(r, "PrefixListIds", ids, filtered)) return *e;
+  json out = json::array();
+  for (const auto& pl : store_.model().prefix_lists) {
+    if (filtered && std::find(ids.begin(), ids.end(), pl.id) == ids.end()) continue;
+    out.push_back(prefix_list_json(pl));
+  }
+  return {{"PrefixLists", out}, {"PolicyGeneration", store_.generation()}};
+}
+
+json control_api::prefix_list_entries(const json& r) {
+  if (auto e = known_fields(r, {"PrefixListId"})) return *e;
+  std::string id;
+  if (auto e = need_string(r, "PrefixListId", id)) return *e;
+  const config::policy_model& m = store_.model();
+  const auto pl = m.find_prefix_list(id);
+  if (!pl) return error_reply(code::prefix_list_not_found, "no prefix list '" + id + "'", "PrefixListId");
+  json entries = json::array();
+  for (const auto& c : m.prefix_lists[*pl].entries) entries.push_back({{"Cidr", config::to_string(c)}});
+  return {{"Entries", entries}, {"PolicyGeneration", store_.generation()}};
+}
+
+json control_api::describe_stats(const json& r) {
+  if (auto e = known_fields(r, {})) return *e;
+  json out = stats_ ? stats_() : json::object();
+  const config::policy_model& m = store_.model();
+  std::size_t rules = 0;
+  for (const auto& g : m.groups) rules += g.ingress.size() + g.egress.size();
+  out["PolicyGeneration"] = store_.generation();
+  out["PolicyFile"] = settings_.policy_file;
+  out["Persist"] = settings_.persist;
+  out["SecurityGroups"] = m.groups.size();
+  out["Rules"] = rules;
+  out["Resources"] = m.resources.size();
+  out["PrefixLists"] = m.prefix_lists.size();
+  return out;
+}
+
+json control_api::explain_verb(const json& r) {
+  if (auto e = known_fields(r, {"Source", "Destination", "Protocol", "SourcePort", "DestinationPort", "IcmpType",
+                                "IcmpCode", "Direction", "Resource", "Address"})) {
+    return *e;
+  }
+  json out = explain(store_.model(), store_.current(), r);
+  if (!out.contains("Error")) out["PolicyGeneration"] = store_.generation();
+  return out;
+}
+
+}  // namespace sgfw::cp

@@ -1,0 +1,117 @@
+// control_api: the control socket's requests (docs/operations.md), one at a
+// time on the control thread.  A request is a JSON object with an
+// "Action" (the EC2 API's names: AuthorizeSecurityGroupIngress,
+// DescribeSecurityGroups, ...); the reply is a JSON object, with "Error"
+// ({Code, Message, Field}) when refused.
+//
+// Every change goes the way a reload goes: the verb edits a copy of the
+// running policy's document (policy_document.hpp), the TOML reader reads
+// the whole of it (the same checks, quotas and codes as a file; the
+// messages name the request's fields), the store compiles it off the
+// workers, the file is rewritten atomically (persist), and only then is
+// the policy published (RCU pointer swap) and the reply sent: a
+// connection attempted after the reply is judged by the new rules.  A
+// request with any error changes nothing: policy, generation, file.
+// "DryRun": true stops after compiling and says what would change.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "appliance/policy_store.hpp"
+#include "control/policy_document.hpp"
+#include "control/request_rules.hpp"
+
+namespace sgfw::cp {
+
+struct control_settings {
+  std::string policy_file;  // the policy's file: read by reload, written by changes
+  bool persist = true;      // accepted changes rewrite the file
+};
+
+// Stable codes of the API's own (the model's are config::code).
+namespace api_code {
+inline constexpr const char* invalid_action = "InvalidAction";
+inline constexpr const char* invalid_request = "InvalidRequest";  // not JSON, not an object
+inline constexpr const char* request_too_large = "RequestTooLarge";
+inline constexpr const char* permission_not_found = "InvalidPermission.NotFound";
+inline constexpr const char* rule_id_not_found = "InvalidSecurityGroupRuleId.NotFound";
+inline constexpr const char* resource_not_found = "InvalidResource.NotFound";
+inline constexpr const char* dependency_violation = "DependencyViolation";
+inline constexpr const char* cannot_delete = "CannotDelete";
+inline constexpr const char* file_changed = "PolicyFile.ChangedSinceLoad";
+inline constexpr const char* file_write_failed = "PolicyFile.WriteFailed";
+inline constexpr const char* access_denied = "AccessDenied";
+inline constexpr const char* throttling = "Throttling";
+}  // namespace api_code
+
+// A rule a request put into the document, and where: the reader's key path
+// (security_group[2].ingress[5]) and the model's (security_group[web].ingress[5]).
+struct placed_rule {
+  request_rule rule;
+  std::string file_path;
+  std::string model_path;
+};
+
+class control_api {
+ public:
+  using json = nlohmann::json;
+  // What describe-stats shows besides the policy: the appliance's counters.
+  using stats_fn = std::function<json()>;
+
+  // `first_text` is the running policy's text, as read (checked_policy::text).
+  control_api(policy_store& store, control_settings settings, const std::string& first_text);
+
+  json handle(const json& request);
+  // One request line as it came from the socket: parsed, handled, replied.
+  std::string handle_line(std::string_view line);
+
+  void set_stats(stats_fn f) { stats_ = std::move(f); }
+
+  // Re-reads the file (SIGHUP, watch, the Reload verb): published unless
+  // it has errors.  A change seen by the watch whose text is what runs
+  // (the API's own write) is no change, and is left alone.
+  apply_result reload(bool from_watch, bool* unchanged = nullptr);
+
+  const std::string& running_text() const { return text_; }
+
+  static json error_reply(const char* code, const std::string& message, const std::string& field = "");
+
+ public:
+  // An edit of the document; an error reply refuses the request.
+  using edit_fn = std::function<std::optional<json>(policy_document&, std::vector<placed_rule>&)>;
+
+ private:
+  json change(const json& request, const edit_fn& edit);
+  std::optional<json> check_file_unchanged();
+
+  json describe_security_groups(const json& r);
+  json describe_security_group_rules(const json& r);
+  json describe_resources(const json& r);
+  json describe_prefix_lists(const json& r);
+  json prefix_list_entries(const json& r);
+  json describe_stats(const json& r);
+  json create_security_group(const json& r);
+  json delete_security_group(const json& r);
+  json authorize(const json& r, direction d);
+  json revoke(const json& r, direction d);
+  json create_resource(const json& r);
+  json delete_resource(const json& r);
+  json modify_resource(const json& r);
+  json create_prefix_list(const json& r);
+  json modify_prefix_list(const json& r);
+  json delete_prefix_list(const json& r);
+  json reload_verb(const json& r);
+  json save_verb(const json& r);
+  json explain_verb(const json& r);
+
+  policy_store& store_;
+  control_settings settings_;
+  policy_document doc_;
+  std::string text_;  // doc_ as last read or written: what the file holds
+  stats_fn stats_;
+};
+
+}  // namespace sgfw::cp

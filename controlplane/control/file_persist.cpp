@@ -1,0 +1,135 @@
+#include "control/file_persist.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+namespace sgfw::cp {
+
+namespace {
+
+std::string folder_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+bool write_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = ::write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// A file in `folder` that did not exist, open for writing.
+int create_temporary(const std::string& path, std::string& name) {
+  std::random_device rd;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    name = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd() & 0xFFFFFF);
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  return -1;
+}
+
+// FILE.prev := FILE, atomically too (it is what an operator falls back on).
+std::string keep_previous(const std::string& path) {
+  const std::string prev = path + ".prev";
+  const std::string tmp_link = prev + ".tmp." + std::to_string(::getpid());
+  ::unlink(tmp_link.c_str());
+  if (::link(path.c_str(), tmp_link.c_str()) == 0) {
+    if (::rename(tmp_link.c_str(), prev.c_str()) != 0) {
+      const std::string why = errno_text("cannot keep the previous file");
+      ::unlink(tmp_link.c_str());
+      return why;
+    }
+    return "";
+  }
+  if (errno == ENOENT) return "";  // no previous file
+  // No hard links here (some file systems): a copy, written as safely.
+  std::string old;
+  if (!read_whole_file(path, old)) return errno_text("cannot read the previous file");
+  std::string name;
+  const int fd = create_temporary(prev, name);
+  if (fd < 0) return errno_text("cannot keep the previous file");
+  const bool ok = write_all(fd, old) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(name.c_str(), prev.c_str()) != 0) {
+    const std::string why = errno_text("cannot keep the previous file");
+    ::unlink(name.c_str());
+    return why;
+  }
+  return "";
+}
+
+}  // namespace
+
+bool read_whole_file(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out.clear();
+  char buf[65536];
+  bool ok = true;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ok = false;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return ok;
+}
+
+std::string replace_file(const std::string& path, std::string_view text) {
+  struct stat old {};
+  const bool existed = ::stat(path.c_str(), &old) == 0;
+  std::string tmp;
+  const int fd = create_temporary(path, tmp);
+  if (fd < 0) return errno_text(("cannot create a file in " + folder_of(path)).c_str());
+  bool ok = write_all(fd, text);
+  std::string why = ok ? "" : errno_text("cannot write");
+  if (ok && existed) {
+    // The old file's mode and owner (a root-owned 0640 policy stays so).
+    if (::fchmod(fd, old.st_mode & 07777) != 0 || (::fchown(fd, old.st_uid, old.st_gid) != 0 && errno != EPERM)) {
+      ok = false;
+      why = errno_text("cannot set the mode");
+    }
+  } else if (ok) {
+    ::fchmod(fd, 0644);
+  }
+  if (ok && ::fsync(fd) != 0) {
+    ok = false;
+    why = errno_text("cannot flush to disk");
+  }
+  ::close(fd);
+  if (ok && existed) {
+    why = keep_previous(path);
+    ok = why.empty();
+  }
+  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    why = errno_text("cannot rename into place");
+  }
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    return why;
+  }
+  const int dir = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return "";
+}
+
+}  // namespace sgfw::cp

@@ -1,0 +1,60 @@
+// policy_document: the running policy as the TOML document it was read
+// from, which the control API's verbs edit.  A change is made here, the
+// whole document is read again by the TOML reader (config::
+// load_policy_text), so a change from the API meets exactly the checks,
+// quotas and messages a file does, and the text that was read is the text
+// written back: the file on disk is what runs.
+//
+// The document and the model agree on order: groups, rules, resources and
+// prefix lists are in the document's order in the model, except what
+// normalise() adds (the implicit `default` group, the default egress of a
+// group without an `egress` key).  Editing those first writes them into
+// the document (materialise_*), so an index in the model is an index here.
+//
+// TOML++ keeps no comments and orders a table's keys by name: a document
+// written back has the file's content, not its layout (docs/operations.md).
+//
+// Control thread only.
+#pragma once
+
+#include <toml++/toml.h>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "policy/direction.hpp"
+
+namespace sgfw::cp {
+
+class policy_document {
+ public:
+  // The document of `text`; nothing when it is not TOML (the error in `error`).
+  static std::optional<policy_document> parse(std::string_view text, std::string& error);
+
+  std::string text() const;
+  toml::table& root() { return root_; }
+
+  // The array of tables under `key` at the top level (security_group,
+  // resource, prefix_list), created when absent.
+  toml::array& tables(std::string_view key);
+  // The table whose `field` (id or name) is `value` in tables(key), and its index.
+  toml::table* find(std::string_view key, std::string_view field, std::string_view value, std::size_t* index = nullptr);
+
+  // Writes the implicit `default` group (S4) into the document, as
+  // normalise() would supply it, so that it can be edited.  Its index.
+  std::size_t materialise_default_group();
+  // The group's rules of one direction.  A group without an `egress` key
+  // has the cloud's default egress (S4); asking for its egress rules
+  // writes those two rules in first, as normalise() orders them.
+  toml::array& rules(toml::table& group, direction d);
+
+ private:
+  toml::table root_;
+};
+
+// A rule table's or an entry's array element as a table (nullptr for other elements).
+toml::table* table_at(toml::array& a, std::size_t i);
+
+}  // namespace sgfw::cp
