@@ -1,6 +1,7 @@
 #include "appliance/policy_store.hpp"
 
 #include <chrono>
+#include <thread>
 
 #include "compiler/compiler.hpp"
 
@@ -71,6 +72,8 @@ apply_result policy_store::publish(prepared_policy next, const std::string& sour
   const dp::compiled_policy* previous = nullptr;
   const std::uint64_t token = handle_->publish(next.compiled.get(), previous);
   retired_.emplace_back(token, std::move(current_));
+  last_token_ = token;
+  published_since_start_ = true;
   current_ = std::move(next.compiled);
   model_ = std::move(next.model);
   slots_ = std::move(next.slots);
@@ -93,6 +96,16 @@ apply_result policy_store::apply_edit(const std::function<void(config::policy_mo
   config::policy_model next = *model_;
   edit(next);
   return apply(config::check_model(std::move(next), source), source);
+}
+
+bool policy_store::wait_readers(std::chrono::microseconds limit) {
+  if (handle_ == nullptr || !published_since_start_) return true;
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!handle_->readers_done(last_token_)) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  return true;
 }
 
 void policy_store::reclaim() {

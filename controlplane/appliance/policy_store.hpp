@@ -9,6 +9,7 @@
 // Control thread only (the event loop's).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,6 +83,11 @@ class policy_store {
   // (config::check_model) and published unless it has errors.
   apply_result apply_edit(const std::function<void(config::policy_model&)>& edit, const std::string& source);
 
+  // Waits (at most `limit`) until every worker has passed a quiescent
+  // point since the last publish: from then on no worker judges a packet
+  // by an older policy, so a packet sent after this returns true meets the
+  // new rules.  A worker loop takes microseconds; false when one is stuck.
+  bool wait_readers(std::chrono::microseconds limit);
   // Frees retired policies every worker has stopped reading.
   void reclaim();
   std::uint64_t generation() const { return generation_; }
@@ -101,6 +107,8 @@ class policy_store {
   std::unique_ptr<dp::compiled_policy> current_;
   std::vector<std::pair<std::uint64_t, std::unique_ptr<dp::compiled_policy>>> retired_;  // token, policy
   std::uint64_t generation_ = 0;
+  std::uint64_t last_token_ = 0;  // of the last publish
+  bool published_since_start_ = false;
 };
 
 }  // namespace sgfw::cp

@@ -17,6 +17,8 @@
 #include "appliance/policy_store.hpp"
 #include "appliance/run_options.hpp"
 #include "appliance/status_report.hpp"
+#include "control/control_api.hpp"
+#include "control/control_server.hpp"
 
 namespace sgfw::cp {
 
@@ -40,6 +42,19 @@ void print_reload(const apply_result& r, const std::string& path) {
   }
 }
 
+// What describe-stats shows of the workers' counters.
+nlohmann::json stats_json(const appliance_totals& t) {
+  nlohmann::json counters = nlohmann::json::object();
+  for (std::size_t i = 0; i < dp::counter_count; ++i) {
+    counters[std::string(dp::k_counters[i].name)] = t.value(static_cast<dp::counter_id>(i));
+  }
+  nlohmann::json drops = nlohmann::json::object();
+  for (std::size_t r = 1; r < dp::drop_reason_count; ++r) {
+    if (t.drops[r] != 0) drops[std::string(dp::k_drop_reasons[r].name)] = t.drops[r];
+  }
+  return {{"Counters", counters}, {"Drops", drops}};
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string_view>& args) {
@@ -58,9 +73,11 @@ int run_command(const std::vector<std::string_view>& args) {
   // The file is the policy's source; the store owns what runs.
   policy_store store;
   config::boot_settings file_boot;  // the file's, before the command line's overrides
+  std::string first_text;           // the running policy's text, as the control API edits it
   {
     config::checked_policy first = config::read_policy_file(o.config);
     file_boot = first.boot;
+    first_text = first.text;
     for (const auto& n : first.notes) std::cerr << n << "\n";
     for (const auto& e : first.errors) std::cerr << e << "\n";
     const std::size_t errors = first.errors.size();
@@ -82,6 +99,26 @@ int run_command(const std::vector<std::string_view>& args) {
     for (const auto& n : notes) std::cerr << "sgfw: " << n << "\n";
   }
   const config::boot_settings& r = boot;
+
+  // The control socket is made before DPDK starts: a socket that cannot be
+  // served stops the start with one clear line.  Requests wait in its
+  // backlog until the loop runs, after the workers have started.
+  event_loop loop;
+  control_settings control{o.config, r.control_persist, {}};
+  control.boot_note = [&](const config::checked_policy& next) -> std::optional<std::string> {
+    // The file carries the run settings too; they apply at the next start.
+    if (next.boot == file_boot) return std::nullopt;
+    return o.config +
+           ": the run settings ([appliance] workers, cores, ports, eal, conntrack, control) differ from the running "
+           "ones; they apply at the next start, the rest applies now";
+  };
+  control.log = [](const std::string& line) { std::cout << "sgfw: " << line << std::endl; };
+  control_api api(store, std::move(control), first_text);
+  control_server server(loop, api, {.path = r.control_socket, .group = r.control_socket_group});
+  if (std::string problem = server.start(); !problem.empty()) {
+    std::cerr << "sgfw: " << problem << " ([appliance.control] socket, or --control-socket PATH); nothing was started\n";
+    return 1;
+  }
 
   std::vector<std::string> eal = eal_arguments(r, machine_facts::read());
   std::vector<char*> eal_argv;
@@ -105,35 +142,33 @@ int run_command(const std::vector<std::string_view>& args) {
                 << (app.outside().rss ? ", symmetric RSS" : "") << "), inside " << r.inside << " (port "
                 << app.inside().id << (app.inside().rss ? ", symmetric RSS" : "") << "), " << r.workers
                 << (r.workers == 1 ? " worker" : " workers") << ", policy " << o.config << " generation "
-                << store.generation() << std::endl;
+                << store.generation() << ", control " << r.control_socket << std::endl;
       const bool show_status = r.status_interval != 0 && (o.status_interval > 0 || ::isatty(STDOUT_FILENO) != 0);
       const auto started = std::chrono::steady_clock::now();
       auto last_status = started;
       appliance_totals before = app.totals();
 
-      event_loop loop;
+      api.set_stats([&app, started] {
+        nlohmann::json out = stats_json(app.totals());
+        out["UptimeSeconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        return out;
+      });
       loop.on_signal(SIGINT, [&loop] { loop.stop(); });
       loop.on_signal(SIGTERM, [&loop] { loop.stop(); });
       // Watching starts where the first read ended (a change since is seen).
       std::unique_ptr<file_watch> watch;
-      const auto reload = [&] {
+      const auto reload = [&](bool from_watch) {
         if (watch) watch->mark_read();
-        config::checked_policy next = config::read_policy_file(o.config);
-        // The file carries the boot settings too; they apply at the next start.
-        const bool boot_changed = next.ok() && !(next.boot == file_boot);
-        apply_result applied = store.apply(std::move(next), o.config);
-        if (boot_changed && applied.published) {
-          applied.notes.push_back(o.config +
-                                  ": the run settings ([appliance] workers, cores, ports, eal, conntrack) differ from "
-                                  "the running ones; they apply at the next start, the rest applies now");
-        }
-        print_reload(applied, o.config);
+        bool unchanged = false;
+        const apply_result applied = api.reload(from_watch, &unchanged);
+        // The control API's own write is seen by the watch: nothing to say.
+        if (!unchanged) print_reload(applied, o.config);
       };
-      loop.on_signal(SIGHUP, reload);
+      loop.on_signal(SIGHUP, [&] { reload(false); });
       if (r.watch) {
         watch = std::make_unique<file_watch>(o.config);
         const auto changed = [&] {
-          if (watch->completed_change()) reload();
+          if (watch->completed_change()) reload(true);
         };
         if (watch->uses_inotify()) {
           loop.on_readable(watch->fd(), changed);

@@ -11,7 +11,8 @@ namespace {
 
 constexpr std::string_view k_run_usage =
     "usage: sgfw run --config FILE [--outside DEVARGS] [--inside DEVARGS] [--workers N]\n"
-    "                [--cores LIST] [--eal \"EAL ARGS\"] [--status-interval SECONDS]\n";
+    "                [--cores LIST] [--eal \"EAL ARGS\"] [--status-interval SECONDS]\n"
+    "                [--control-socket PATH]\n";
 
 bool parse_number(std::string_view text, long lo, long hi, long& out) {
   long v = 0;
@@ -64,6 +65,8 @@ bool parse_run_options(const std::vector<std::string_view>& args, run_options& o
       }
     } else if (a == "--cores" && has_value) {
       o.cores = std::string(args[++i]);
+    } else if (a == "--control-socket" && has_value) {
+      o.control_socket = std::string(args[++i]);
     } else if (a == "--eal" && has_value) {
       o.eal = std::string(args[++i]);
     } else if (a == "--status-interval" && has_value) {
@@ -111,6 +114,7 @@ std::string prepare_run(const run_options& o, config::boot_settings& r, bool& us
   if (!o.eal.empty()) {
     for (std::string& a : split_words(o.eal)) r.eal_args.push_back(std::move(a));
   }
+  if (!o.control_socket.empty()) r.control_socket = o.control_socket;
   if (o.status_interval >= 0) r.status_interval = static_cast<std::uint32_t>(o.status_interval);
   if (r.outside.empty() || r.inside.empty()) {
     const std::string which = r.outside.empty() ? "outside" : "inside";

@@ -202,6 +202,7 @@ json refusal(const std::vector<config::diagnostic>& findings, const std::vector<
     json e{{"Code", d.code != nullptr && *d.code != '\0' ? d.code : code::invalid_parameter_value},
            {"Message", d.message}};
     if (!field.empty()) e["Field"] = field;
+    if (!d.key.empty()) e["Path"] = d.key;  // where in the policy, as the model names it
     errors.push_back(std::move(e));
   }
   if (errors.empty()) errors.push_back({{"Code", code::invalid_parameter_value}, {"Message", "refused"}});
@@ -331,8 +332,17 @@ json control_api::change(const json& request, const edit_fn& edit) {
   }
   doc_ = std::move(next);
   text_ = std::move(text);
+  // The reply waits for every worker to have moved to the new policy: a
+  // packet the caller sends once it has the reply meets the new rules.
+  if (!store_.wait_readers(std::chrono::milliseconds(500))) {
+    out["Notes"] = json::array({"a worker has not yet taken the new policy (it is not polling)"});
+  }
   out["Return"] = true;
   out["PolicyGeneration"] = applied.generation;
+  if (settings_.log) {
+    settings_.log("control: " + request.value("Action", std::string()) + ": policy generation " +
+                  std::to_string(applied.generation) + " " + changes.dump());
+  }
   return out;
 }
 
@@ -694,8 +704,12 @@ apply_result control_api::reload(bool from_watch, bool* unchanged) {
     return same;
   }
   std::string text = next.text;
+  std::optional<std::string> boot_note;
+  if (next.ok() && settings_.boot_note) boot_note = settings_.boot_note(next);
   apply_result r = store_.apply(std::move(next), settings_.policy_file);
   if (r.published) {
+    if (boot_note) r.notes.push_back(*boot_note);
+    store_.wait_readers(std::chrono::milliseconds(500));
     std::string error;
     if (auto d = policy_document::parse(text, error)) {
       doc_ = std::move(*d);

@@ -29,6 +29,11 @@ namespace sgfw::cp {
 struct control_settings {
   std::string policy_file;  // the policy's file: read by reload, written by changes
   bool persist = true;      // accepted changes rewrite the file
+  // A reload's note about what the file says that cannot change while
+  // running (the run settings), if anything.
+  std::function<std::optional<std::string>(const config::checked_policy&)> boot_note;
+  // Told of each change the API published (the daemon prints it).
+  std::function<void(const std::string&)> log;
 };
 
 // Stable codes of the API's own (the model's are config::code).

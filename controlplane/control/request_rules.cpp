@@ -199,7 +199,48 @@ std::variant<std::vector<request_rule>, request_error> from_shorthand(const json
             {"prefix_list", "PrefixListId"},
             {"description", "Description"},
             {"id", "RuleId"}};
-  if (const auto it = req.find("Port"); it != req.end()) {
+  const json& proto = req["Protocol"];
+  const std::string proto_text = proto.is_string() ? proto.get<std::string>() : proto.dump();
+  const bool icmp = proto_text == "icmp" || proto_text == "icmpv6" || proto_text == "1" || proto_text == "58";
+  const bool all = proto_text == "all" || proto_text == "-1";
+  const auto port = req.find("Port");
+  const bool port_all = port != req.end() && ((port->is_number_integer() && port->get<std::int64_t>() == -1) ||
+                                              (port->is_string() && port->get<std::string>() == "-1"));
+  if (port != req.end() && icmp && !port_all) {
+    // As the AWS CLI: for ICMP, --port is the type, or TYPE-CODE.
+    if (req.contains("IcmpType") || req.contains("IcmpCode")) {
+      return bad(code::invalid_parameter_combination, "Port",
+                 "for ICMP give --port TYPE[-CODE] or --icmp-type/--icmp-code, not both");
+    }
+    std::int64_t type = -1;
+    std::int64_t icmp_code = -1;
+    bool ok = false;
+    if (port->is_number_integer()) {
+      type = port->get<std::int64_t>();
+      ok = true;
+    } else if (port->is_string()) {
+      const std::string t = port->get<std::string>();
+      const auto dash = t.find('-', 1);
+      try {
+        std::size_t used = 0;
+        type = std::stoll(t.substr(0, dash), &used);
+        ok = used == t.substr(0, dash).size();
+        if (ok && dash != std::string::npos) {
+          icmp_code = std::stoll(t.substr(dash + 1), &used);
+          ok = used == t.size() - dash - 1;
+        }
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok) return bad(code::invalid_parameter_value, "Port", "for ICMP, --port is TYPE, TYPE-CODE or -1 (all)");
+    r.keys["icmp_type"] = "Port";
+    r.keys["icmp_code"] = "Port";
+    if (type != -1) r.table.insert("icmp_type", type);
+    if (icmp_code != -1) r.table.insert("icmp_code", icmp_code);
+  } else if (port != req.end() && (icmp || all) && port_all) {
+    // -1: every type and code, every port: nothing to match on.
+  } else if (const auto it = port; it != req.end()) {
     // "22", "1000-2000", "-1" (all), or an integer.
     if (it->is_number_integer()) {
       const std::int64_t p = it->get<std::int64_t>();
