@@ -1,6 +1,7 @@
 #include "control/control_api.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "config/address_text.hpp"
@@ -96,14 +97,39 @@ control_api::edit_fn remove_table(std::string kind, std::string key, std::string
   };
 }
 
+// Where a request's table sits in the document (`kind`[index], which the
+// model calls `kind`[name]), and which request field each key came from:
+// the reader's findings about it then name the request's fields.
+placed_rule placed_table(const std::string& kind, std::size_t index, const std::string& name,
+                         std::map<std::string, std::string> fields, std::string whole = "") {
+  placed_rule p;
+  p.rule.keys = std::move(fields);
+  p.rule.field = std::move(whole);
+  p.file_path = kind + "[" + std::to_string(index) + "]";
+  p.model_path = kind + "[" + name + "]";
+  return p;
+}
+
+const std::map<std::string, std::string> k_resource_fields{
+    {"name", "Name"},         {"addresses", "Addresses"},     {"security_groups", "Groups"},
+    {"side", "Side"},         {"description", "Description"}, {"mac", "MacAddress"},
+    {"max_flows", "MaxFlows"}};
+const std::map<std::string, std::string> k_prefix_list_fields{{"id", "PrefixListId"},
+                                                              {"entries", "Entries"},
+                                                              {"address_family", "AddressFamily"},
+                                                              {"max_entries", "MaxEntries"},
+                                                              {"description", "Description"}};
+
 // An edit that adds `t` to the document's `kind` tables unless one with the
 // same `key` is there already.
 control_api::edit_fn add_table(std::string kind, std::string key, std::string value, const char* duplicate,
-                               std::string what, std::string field, toml::table t) {
-  return [=](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
+                               std::string what, std::string field, toml::table t,
+                               std::map<std::string, std::string> fields) {
+  return [=](policy_document& d, std::vector<placed_rule>& placed) -> std::optional<json> {
     if (d.find(kind, key, value) != nullptr) {
       return control_api::error_reply(duplicate, "the " + what + " '" + value + "' already exists", field);
     }
+    placed.push_back(placed_table(kind, d.tables(kind).size(), value, fields));
     d.tables(kind).push_back(t);
     return std::nullopt;
   };
@@ -542,7 +568,8 @@ json control_api::create_resource(const json& r) {
   std::optional<std::int64_t> max_flows;
   if (auto e = optional_int(r, "MaxFlows", max_flows)) return *e;
   if (max_flows) t.insert("max_flows", *max_flows);
-  return change(r, add_table("resource", "name", name, code::resource_duplicate, "resource", "Name", std::move(t)));
+  return change(r, add_table("resource", "name", name, code::resource_duplicate, "resource", "Name", std::move(t),
+                             k_resource_fields));
 }
 
 json control_api::delete_resource(const json& r) {
@@ -574,9 +601,11 @@ json control_api::modify_resource(const json& r) {
   if (!has_addresses && !has_groups && !has_description) {
     return error_reply(code::missing_parameter, "nothing to modify: give Groups, Addresses or Description", "Groups");
   }
-  return change(r, [&](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
-    toml::table* t = d.find("resource", "name", name);
+  return change(r, [&](policy_document& d, std::vector<placed_rule>& placed) -> std::optional<json> {
+    std::size_t index = 0;
+    toml::table* t = d.find("resource", "name", name, &index);
     if (t == nullptr) return error_reply(api_code::resource_not_found, "no resource '" + name + "'", "Name");
+    placed.push_back(placed_table("resource", index, name, k_resource_fields));
     if (has_groups) t->insert_or_assign("security_groups", toml_strings(groups));
     if (has_addresses) t->insert_or_assign("addresses", toml_strings(addresses));
     if (has_description) t->insert_or_assign("description", description);
@@ -635,8 +664,8 @@ json control_api::create_prefix_list(const json& r) {
   std::optional<std::int64_t> max;
   if (auto e = optional_int(r, "MaxEntries", max)) return *e;
   if (max) t.insert("max_entries", *max);
-  return change(
-      r, add_table("prefix_list", "id", id, code::prefix_list_duplicate, "prefix list", "PrefixListId", std::move(t)));
+  return change(r, add_table("prefix_list", "id", id, code::prefix_list_duplicate, "prefix list", "PrefixListId",
+                             std::move(t), k_prefix_list_fields));
 }
 
 json control_api::modify_prefix_list(const json& r) {
@@ -648,11 +677,14 @@ json control_api::modify_prefix_list(const json& r) {
   if (auto e = entries_of(r, "RemoveEntries", remove, false)) return *e;
   std::optional<std::int64_t> max;
   if (auto e = optional_int(r, "MaxEntries", max)) return *e;
-  return change(r, [&](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
-    toml::table* t = d.find("prefix_list", "id", id);
+  return change(r, [&](policy_document& d, std::vector<placed_rule>& placed) -> std::optional<json> {
+    std::size_t index = 0;
+    toml::table* t = d.find("prefix_list", "id", id, &index);
     if (t == nullptr) {
       return error_reply(code::prefix_list_not_found, "no prefix list '" + id + "'", "PrefixListId");
     }
+    // An entry the list refuses is one of those added.
+    placed.push_back(placed_table("prefix_list", index, id, {{"max_entries", "MaxEntries"}}, "AddEntries"));
     if (!(*t)["entries"].as_array()) t->insert_or_assign("entries", toml::array{});
     toml::array& entries = *(*t)["entries"].as_array();
     for (std::size_t i = 0; i < remove.size(); ++i) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -90,7 +91,17 @@ bool read_whole_file(const std::string& path, std::string& out) {
   return ok;
 }
 
-std::string replace_file(const std::string& path, std::string_view text) {
+std::string replace_file(const std::string& given, std::string_view text) {
+  // A policy file that is a symbolic link is replaced where it points: the
+  // link stays a link.
+  std::string path = given;
+  struct stat link {};
+  if (::lstat(given.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+    char* real = ::realpath(given.c_str(), nullptr);
+    if (real == nullptr) return errno_text(("cannot follow the link " + given).c_str());
+    path = real;
+    std::free(real);
+  }
   struct stat old {};
   const bool existed = ::stat(path.c_str(), &old) == 0;
   std::string tmp;

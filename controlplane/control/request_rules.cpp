@@ -312,7 +312,7 @@ std::string request_field(const request_rule& r, const std::string& table_path, 
   if (rest.front() == '.') rest.erase(0, 1);
   const std::string key = rest.substr(0, rest.find_first_of(".["));
   const auto it = r.keys.find(key);
-  if (it == r.keys.end()) return r.field.empty() ? key : r.field + "." + rest;
+  if (it == r.keys.end()) return r.field.empty() ? key : r.field;
   return it->second + rest.substr(key.size());
 }
 

@@ -1,0 +1,393 @@
+// The control API (sgfwctl's requests, docs/operations.md) on a running
+// policy store: every verb with good and bad input.  A refused request
+// changes nothing: not the policy the workers read, not the generation,
+// not the file.  An accepted one is running, and in the file, when the
+// reply comes; the file then reads back to the running policy.
+#include "control/control_api.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/policy_check.hpp"
+#include "config/toml_loader.hpp"
+#include "control/file_persist.hpp"
+#include "test_policies.hpp"
+
+namespace sgfw::cp {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class ControlApi : public ::testing::Test {
+ protected:
+  void SetUp() override { start(testing::test_policy("web_server"), true); }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void start(const std::string& text, bool persist) {
+    api_.reset();
+    store_ = std::make_unique<policy_store>();
+    handle_ = std::make_unique<dp::policy_handle>(1);
+    dir_ = fs::temp_directory_path() / ("sgfw-api-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = (dir_ / "policy.toml").string();
+    std::ofstream(path_) << text;
+    config::checked_policy first = config::read_policy_file(path_);
+    ASSERT_TRUE(first.ok());
+    const std::string first_text = first.text;
+    ASSERT_TRUE(store_->set_first(std::move(first)));
+    store_->start(*handle_, 1, 1U << 16, [](std::uint16_t) { return false; });
+    api_ = std::make_unique<control_api>(*store_, control_settings{path_, persist, {}, {}}, first_text);
+  }
+
+  json call(json request) { return api_->handle(request); }
+  std::string file() const {
+    std::string s;
+    read_whole_file(path_, s);
+    return s;
+  }
+  // A refusal with `code`, and nothing changed.
+  void expect_refused(const json& request, const std::string& code, const std::string& field = "") {
+    const std::uint64_t generation = store_->generation();
+    const dp::compiled_policy* running = handle_->current();
+    const std::string before = file();
+    const json reply = call(request);
+    ASSERT_TRUE(reply.contains("Error")) << request.dump() << " -> " << reply.dump();
+    EXPECT_EQ(reply["Error"]["Code"], code) << request.dump() << " -> " << reply.dump();
+    if (!field.empty()) {
+      EXPECT_EQ(reply["Error"].value("Field", ""), field) << reply.dump();
+    }
+    EXPECT_EQ(store_->generation(), generation);
+    EXPECT_EQ(handle_->current(), running);
+    EXPECT_EQ(file(), before);
+    EXPECT_EQ(api_->running_text(), before);
+  }
+  // Accepted, published, persisted, and the file is what runs.
+  json expect_done(const json& request) {
+    const std::uint64_t generation = store_->generation();
+    const json reply = call(request);
+    EXPECT_TRUE(reply.value("Return", false)) << request.dump() << " -> " << reply.dump();
+    EXPECT_EQ(reply.value("PolicyGeneration", 0U), generation + 1);
+    EXPECT_EQ(store_->generation(), generation + 1);
+    EXPECT_EQ(handle_->current(), &store_->current());
+    EXPECT_EQ(file(), api_->running_text());
+    // The file reads back to the running rules, ids and all.
+    const config::checked_policy again = config::check_policy(config::load_policy_text(file(), path_));
+    EXPECT_TRUE(again.ok()) << file();
+    if (again.ok()) {
+      EXPECT_EQ(rule_ids(*again.model), rule_ids(store_->model()));
+    }
+    return reply;
+  }
+  static std::vector<std::string> rule_ids(const config::policy_model& m) {
+    std::vector<std::string> ids;
+    for (const auto& g : m.groups) {
+      for (const auto* rules : {&g.ingress, &g.egress}) {
+        for (const auto& r : *rules) ids.push_back(g.id + "/" + r.id);
+      }
+    }
+    return ids;
+  }
+  std::size_t ingress_of(const std::string& group) {
+    const auto g = store_->model().find_group(group);
+    return g ? store_->model().groups[*g].ingress.size() : 0;
+  }
+  std::string verdict(const std::string& src, const std::string& dst, int port, const char* proto = "tcp") {
+    const json r = call(
+        {{"Action", "Explain"}, {"Protocol", proto}, {"Source", src}, {"Destination", dst}, {"DestinationPort", port}});
+    return r.value("Verdict", r.dump());
+  }
+
+  std::unique_ptr<dp::policy_handle> handle_;
+  std::unique_ptr<policy_store> store_;
+  std::unique_ptr<control_api> api_;
+  fs::path dir_;
+  std::string path_;
+};
+
+json authorize(const char* group, const char* proto, const char* port, const char* cidr) {
+  return {{"Action", "AuthorizeSecurityGroupIngress"},
+          {"GroupId", group},
+          {"Protocol", proto},
+          {"Port", port},
+          {"Cidr", cidr}};
+}
+
+TEST_F(ControlApi, AuthorizeAppliesAtOnceInBothFamiliesAndRevokeTakesItBack) {
+  for (const auto& [cidr, src, dst] : {std::tuple{"198.51.100.0/24", "198.51.100.7", "10.0.1.10"},
+                                       std::tuple{"2001:db8:9::/48", "2001:db8:9::7", "2001:db8:1::10"}}) {
+    EXPECT_EQ(verdict(src, dst, 8080), "deny");
+    const json r = expect_done(authorize("web", "tcp", "8080", cidr));
+    ASSERT_TRUE(r["Changes"].contains("RulesAdded")) << r.dump();
+    const std::string id = r["Changes"]["RulesAdded"][0]["SecurityGroupRuleId"];
+    EXPECT_EQ(verdict(src, dst, 8080), "allow");
+    EXPECT_EQ(verdict(src, dst, 8081), "deny");
+    // Revoked by content: the same rule, found by what it says.
+    const json back = expect_done({{"Action", "RevokeSecurityGroupIngress"},
+                                   {"GroupId", "web"},
+                                   {"Protocol", "tcp"},
+                                   {"Port", 8080},
+                                   {"Cidr", cidr}});
+    EXPECT_EQ(back["Changes"]["RulesRemoved"][0]["SecurityGroupRuleId"], id) << back.dump();
+    EXPECT_EQ(verdict(src, dst, 8080), "deny");
+  }
+  EXPECT_EQ(ingress_of("web"), 3U);
+}
+
+TEST_F(ControlApi, IpPermissionsInTheCloudsShapeAndRevokeById) {
+  const json r = expect_done({{"Action", "AuthorizeSecurityGroupIngress"},
+                              {"GroupId", "web"},
+                              {"IpPermissions",
+                               {{{"IpProtocol", "udp"},
+                                 {"FromPort", 5000},
+                                 {"ToPort", 5010},
+                                 {"IpRanges", {{{"CidrIp", "198.51.100.0/24"}, {"Description", "media"}}}},
+                                 {"Ipv6Ranges", {{{"CidrIpv6", "2001:db8:9::/48"}}}}}}}});
+  ASSERT_EQ(r["Changes"]["RulesAdded"].size(), 2U) << r.dump();
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 5005, "udp"), "allow");
+  EXPECT_EQ(verdict("2001:db8:9::1", "fd00::10", 5010, "udp"), "allow");
+  const json rules = call({{"Action", "DescribeSecurityGroupRules"}, {"GroupId", "web"}});
+  std::vector<std::string> ids;
+  for (const auto& x : rules["SecurityGroupRules"]) {
+    if (x["IpProtocol"] == "udp") {
+      ids.push_back(x["SecurityGroupRuleId"]);
+      EXPECT_EQ(x["FromPort"], 5000);
+      EXPECT_EQ(x["ToPort"], 5010);
+      EXPECT_FALSE(x["IsEgress"].get<bool>());
+    }
+  }
+  ASSERT_EQ(ids.size(), 2U);
+  expect_done({{"Action", "RevokeSecurityGroupIngress"}, {"GroupId", "web"}, {"SecurityGroupRuleIds", ids}});
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 5005, "udp"), "deny");
+}
+
+TEST_F(ControlApi, BadRequestsAreRefusedWithTheCloudsCodesAndChangeNothing) {
+  expect_refused(authorize("nope", "tcp", "22", "10.0.0.0/8"), "InvalidGroup.NotFound", "GroupId");
+  // The same rule as web4 (its id aside): the cloud's duplicate.
+  expect_refused(authorize("web", "tcp", "80,443", "0.0.0.0/0"), "InvalidParameterValue", "Port");
+  json dup = {
+      {"Action", "AuthorizeSecurityGroupIngress"},
+      {"GroupId", "web"},
+      {"IpPermissions",
+       {{{"IpProtocol", "tcp"}, {"FromPort", 22}, {"ToPort", 22}, {"IpRanges", {{{"CidrIp", "192.0.2.100/32"}}}}}}}};
+  expect_refused(dup, "InvalidPermission.Duplicate");
+  expect_refused(authorize("web", "tcp", "22", "10.0.0.0/33"), "InvalidParameterValue", "Cidr");
+  expect_refused(authorize("web", "tcp", "22", "2001:db8::/129"), "InvalidParameterValue", "Cidr");
+  expect_refused(authorize("web", "tcp", "70000", "10.0.0.0/8"), "InvalidParameterValue", "Port");
+  expect_refused(authorize("web", "bogus", "22", "10.0.0.0/8"), "InvalidParameterValue", "Protocol");
+  expect_refused({{"Action", "RevokeSecurityGroupIngress"},
+                  {"GroupId", "web"},
+                  {"Protocol", "tcp"},
+                  {"Port", 23},
+                  {"Cidr", "0.0.0.0/0"}},
+                 "InvalidPermission.NotFound");
+  expect_refused(
+      {{"Action", "RevokeSecurityGroupIngress"}, {"GroupId", "web"}, {"SecurityGroupRuleIds", {"web4", "sgr-nope"}}},
+      "InvalidSecurityGroupRuleId.NotFound", "SecurityGroupRuleIds[1]");
+  expect_refused({{"Action", "DeleteSecurityGroup"}, {"GroupId", "web"}}, "DependencyViolation");
+  expect_refused({{"Action", "DeleteSecurityGroup"}, {"GroupId", "default"}}, "CannotDelete");
+  expect_refused({{"Action", "DeleteSecurityGroup"}, {"GroupId", "nope"}}, "InvalidGroup.NotFound");
+  expect_refused({{"Action", "CreateSecurityGroup"}, {"GroupId", "web"}}, "InvalidGroup.Duplicate");
+  expect_refused({{"Action", "CreateResource"}, {"Name", "web-2"}, {"Addresses", {"10.0.1.10"}}},
+                 "InvalidIPAddress.InUse", "Addresses[0]");
+  expect_refused({{"Action", "DeleteResource"}, {"Name", "nope"}}, "InvalidResource.NotFound");
+  expect_refused({{"Action", "ModifyResourceAttribute"}, {"Name", "web-1"}, {"Groups", {"nope"}}},
+                 "InvalidGroup.NotFound");
+  expect_refused({{"Action", "Frobnicate"}}, "InvalidAction", "Action");
+  expect_refused({{"GroupId", "web"}}, "MissingParameter", "Action");
+  expect_refused({{"Action", "CreateSecurityGroup"}, {"GroupId", "x"}, {"Colour", "red"}}, "UnknownParameter",
+                 "Colour");
+  expect_refused({{"Action", "CreateSecurityGroup"}, {"GroupId", 7}}, "InvalidParameterValue", "GroupId");
+  expect_refused({{"Action", "CreateSecurityGroup"}, {"GroupId", "x"}, {"DryRun", "yes"}}, "InvalidParameterValue",
+                 "DryRun");
+}
+
+TEST_F(ControlApi, TheRuleQuotaHoldsForChangesAsForFiles) {
+  json perms = json::array();
+  for (int p = 0; p < 58; ++p) {
+    perms.push_back({{"IpProtocol", "tcp"},
+                     {"FromPort", 1000 + p},
+                     {"ToPort", 1000 + p},
+                     {"IpRanges", {{{"CidrIp", "198.51.100.0/24"}}}}});
+  }
+  expect_refused({{"Action", "AuthorizeSecurityGroupIngress"}, {"GroupId", "web"}, {"IpPermissions", perms}},
+                 "RulesPerSecurityGroupLimitExceeded");
+  perms.erase(perms.end() - 1);  // 60: the limit itself is fine
+  expect_done({{"Action", "AuthorizeSecurityGroupIngress"}, {"GroupId", "web"}, {"IpPermissions", perms}});
+  expect_refused(authorize("web", "tcp", "9", "198.51.100.0/24"), "RulesPerSecurityGroupLimitExceeded");
+}
+
+TEST_F(ControlApi, MalformedLinesAreRefusedWithoutEffect) {
+  const std::uint64_t generation = store_->generation();
+  for (const char* line : {"not json", "{\"Action\": ", "[1,2]", "\"Reload\"", "{}", "\xff\xfe"}) {
+    const json reply = json::parse(api_->handle_line(line));
+    ASSERT_TRUE(reply.contains("Error")) << line;
+  }
+  EXPECT_EQ(json::parse(api_->handle_line("[1]"))["Error"]["Code"], "InvalidRequest");
+  EXPECT_EQ(store_->generation(), generation);
+  // The request id comes back, to match replies to requests.
+  const json r = json::parse(api_->handle_line(R"({"Action":"DescribeStats","RequestId":"abc-1"})"));
+  EXPECT_EQ(r["RequestId"], "abc-1");
+  EXPECT_EQ(r["PolicyGeneration"], generation);
+}
+
+TEST_F(ControlApi, DryRunSaysWhatWouldChangeAndChangesNothing) {
+  json request = authorize("web", "tcp", "8443", "0.0.0.0/0");
+  request["DryRun"] = true;
+  const std::uint64_t generation = store_->generation();
+  const std::string before = file();
+  const json r = call(request);
+  EXPECT_TRUE(r.value("DryRun", false)) << r.dump();
+  EXPECT_EQ(r["Changes"]["RulesAdded"].size(), 1U);
+  EXPECT_EQ(store_->generation(), generation);
+  EXPECT_EQ(file(), before);
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 8443), "deny");
+  // A dry run of something wrong is refused the same way.
+  json bad = authorize("web", "tcp", "8443", "0.0.0.0/40");
+  bad["DryRun"] = true;
+  expect_refused(bad, "InvalidParameterValue", "Cidr");
+}
+
+TEST_F(ControlApi, GroupsResourcesAndReferencesFollowChanges) {
+  expect_done({{"Action", "CreateSecurityGroup"}, {"GroupId", "app"}, {"Description", "app tier"}});
+  // app's members may reach web on 8000; app has no members yet.
+  expect_done({{"Action", "AuthorizeSecurityGroupIngress"},
+               {"GroupId", "web"},
+               {"Protocol", "tcp"},
+               {"Port", "8000"},
+               {"SourceGroup", "app"}});
+  EXPECT_EQ(verdict("10.0.2.5", "10.0.1.10", 8000), "deny");
+  expect_done({{"Action", "CreateResource"}, {"Name", "app-1"}, {"Addresses", {"10.0.2.5"}}, {"Groups", {"app"}}});
+  EXPECT_EQ(verdict("10.0.2.5", "10.0.1.10", 8000), "allow");
+  // A group in use by a resource, or referenced by a rule, stays.
+  expect_refused({{"Action", "DeleteSecurityGroup"}, {"GroupId", "app"}}, "DependencyViolation");
+  // Membership moves the reference at once.
+  expect_done({{"Action", "ModifyResourceAttribute"}, {"Name", "app-1"}, {"Groups", {"default"}}});
+  EXPECT_EQ(verdict("10.0.2.5", "10.0.1.10", 8000), "deny");
+  expect_done({{"Action", "ModifyResourceAttribute"}, {"Name", "app-1"}, {"Groups", {"app"}}});
+  EXPECT_EQ(verdict("10.0.2.5", "10.0.1.10", 8000), "allow");
+  expect_done({{"Action", "DeleteResource"}, {"Name", "app-1"}});
+  EXPECT_EQ(verdict("10.0.2.5", "10.0.1.10", 8000), "deny");
+  expect_refused({{"Action", "DeleteSecurityGroup"}, {"GroupId", "app"}}, "DependencyViolation");
+  expect_done({{"Action", "RevokeSecurityGroupIngress"},
+               {"GroupId", "web"},
+               {"Protocol", "tcp"},
+               {"Port", 8000},
+               {"SourceGroup", "app"}});
+  expect_done({{"Action", "DeleteSecurityGroup"}, {"GroupId", "app"}});
+  const json groups = call({{"Action", "DescribeSecurityGroups"}});
+  for (const auto& g : groups["SecurityGroups"]) EXPECT_NE(g["GroupId"], "app");
+}
+
+TEST_F(ControlApi, PrefixListsChangeEveryRuleThatNamesThem) {
+  expect_done({{"Action", "CreateManagedPrefixList"},
+               {"PrefixListId", "pl-office"},
+               {"AddressFamily", "IPv4"},
+               {"MaxEntries", 4},
+               {"Entries", {{{"Cidr", "198.51.100.0/24"}}}}});
+  expect_done({{"Action", "AuthorizeSecurityGroupIngress"},
+               {"GroupId", "web"},
+               {"Protocol", "tcp"},
+               {"Port", "9000"},
+               {"PrefixListId", "pl-office"}});
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 9000), "allow");
+  EXPECT_EQ(verdict("203.0.113.1", "10.0.1.10", 9000), "deny");
+  expect_done({{"Action", "ModifyManagedPrefixList"},
+               {"PrefixListId", "pl-office"},
+               {"AddEntries", {{{"Cidr", "203.0.113.0/24"}}}},
+               {"RemoveEntries", {{{"Cidr", "198.51.100.0/24"}}}}});
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 9000), "deny");
+  EXPECT_EQ(verdict("203.0.113.1", "10.0.1.10", 9000), "allow");
+  const json entries = call({{"Action", "GetManagedPrefixListEntries"}, {"PrefixListId", "pl-office"}});
+  ASSERT_EQ(entries["Entries"].size(), 1U);
+  EXPECT_EQ(entries["Entries"][0]["Cidr"], "203.0.113.0/24");
+  expect_refused({{"Action", "ModifyManagedPrefixList"},
+                  {"PrefixListId", "pl-office"},
+                  {"RemoveEntries", {{{"Cidr", "192.0.2.0/24"}}}}},
+                 "InvalidPrefixListModification", "RemoveEntries[0].Cidr");
+  expect_refused({{"Action", "ModifyManagedPrefixList"},
+                  {"PrefixListId", "pl-office"},
+                  {"AddEntries", {{{"Cidr", "2001:db8::/32"}}}}},
+                 "InvalidParameterCombination", "AddEntries");
+  expect_refused({{"Action", "DeleteManagedPrefixList"}, {"PrefixListId", "pl-office"}}, "DependencyViolation");
+}
+
+TEST_F(ControlApi, AFileEditedByHandIsNeverOverwrittenUnasked) {
+  std::ofstream(path_, std::ios::app) << "# an operator's edit\n";
+  const std::string edited = file();
+  const json r = call(authorize("web", "tcp", "8080", "0.0.0.0/0"));
+  EXPECT_EQ(r["Error"]["Code"], "PolicyFile.ChangedSinceLoad") << r.dump();
+  EXPECT_EQ(file(), edited);
+  EXPECT_EQ(store_->generation(), 1U);
+  // Reload takes the file's policy; then changes go on.
+  EXPECT_TRUE(call({{"Action", "Reload"}}).value("Return", false));
+  EXPECT_EQ(api_->running_text(), edited);
+  expect_done(authorize("web", "tcp", "8080", "0.0.0.0/0"));
+  // Save --force writes the running one over another edit.
+  std::ofstream(path_, std::ios::app) << "# again\n";
+  EXPECT_EQ(call({{"Action", "Save"}})["Error"]["Code"], "PolicyFile.ChangedSinceLoad");
+  EXPECT_TRUE(call({{"Action", "Save"}, {"Force", true}}).value("Return", false));
+  EXPECT_EQ(file(), api_->running_text());
+}
+
+TEST_F(ControlApi, AReloadOfABadFileKeepsTheRunningPolicy) {
+  std::ofstream(path_) << "[[resource]]\nname = \"x\"\naddresses = [\"10.0.0.1/33\"]\n";
+  const json r = call({{"Action", "Reload"}});
+  ASSERT_TRUE(r.contains("Error")) << r.dump();
+  EXPECT_EQ(r["PolicyGeneration"], 1U);
+  EXPECT_EQ(store_->generation(), 1U);
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 80), "allow");
+}
+
+TEST_F(ControlApi, TheWatchSeesTheApisOwnWriteAsNoChange) {
+  expect_done(authorize("web", "tcp", "8080", "0.0.0.0/0"));
+  bool unchanged = false;
+  const apply_result r = api_->reload(true, &unchanged);
+  EXPECT_TRUE(unchanged);
+  EXPECT_EQ(r.generation, 2U);
+  EXPECT_EQ(store_->generation(), 2U);
+}
+
+TEST_F(ControlApi, WithoutPersistChangesRunAndTheFileStaysAsItWas) {
+  start(testing::test_policy("web_server"), false);
+  const std::string before = file();
+  const json r = call(authorize("web", "tcp", "8080", "0.0.0.0/0"));
+  EXPECT_TRUE(r.value("Return", false)) << r.dump();
+  EXPECT_EQ(store_->generation(), 2U);
+  EXPECT_EQ(file(), before);
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 8080), "allow");
+}
+
+TEST_F(ControlApi, AFileThatCannotBeWrittenRefusesTheChange) {
+  // The file's folder is gone: the change cannot be kept, so it is not made.
+  fs::rename(dir_, dir_.string() + ".moved");
+  const json r = call(authorize("web", "tcp", "8080", "0.0.0.0/0"));
+  fs::rename(dir_.string() + ".moved", dir_);
+  ASSERT_TRUE(r.contains("Error")) << r.dump();
+  EXPECT_EQ(store_->generation(), 1U);
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 8080), "deny");
+}
+
+TEST_F(ControlApi, DescribeShowsTheCloudsShapes) {
+  const json g = call({{"Action", "DescribeSecurityGroups"}, {"GroupIds", {"web"}}});
+  ASSERT_EQ(g["SecurityGroups"].size(), 1U) << g.dump();
+  const json& web = g["SecurityGroups"][0];
+  EXPECT_EQ(web["GroupId"], "web");
+  // One permission per port range, as the cloud lists them.
+  EXPECT_EQ(web["IpPermissions"].size(), 5U) << web.dump();
+  EXPECT_FALSE(web["IpPermissionsEgress"].empty());  // the default egress, all out
+  EXPECT_EQ(call({{"Action", "DescribeSecurityGroups"}, {"GroupIds", {"nope"}}})["Error"]["Code"],
+            "InvalidGroup.NotFound");
+  const json res = call({{"Action", "DescribeResources"}});
+  ASSERT_EQ(res["Resources"].size(), 1U);
+  const json stats = call({{"Action", "DescribeStats"}});
+  EXPECT_EQ(stats["PolicyGeneration"], 1U);
+  // 3 ingress + the default egress in both families, for web and the default group.
+  EXPECT_EQ(stats["Rules"].get<int>(), 8);
+}
+
+}  // namespace
+}  // namespace sgfw::cp
