@@ -3,10 +3,12 @@ through `sgfw run` on DPDK af_packet (or tap) ports.  One scenario per test;
 every test builds and tears down its own topology, also when it fails."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -18,6 +20,7 @@ from topology import (ADMIN_V4, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6, SYS_
 SGFW = os.environ.get("SGFW_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "sgfw"))
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config", "examples")
 WEB = os.path.join(EXAMPLES, "web-server.toml")
+SGFWCTL = os.path.join(os.path.dirname(SGFW), "sgfwctl")
 
 
 def setUpModule():  # noqa: N802 - unittest's name
@@ -348,6 +351,152 @@ try:
 except OSError as e:
     print("broken:", e, flush=True)
 """
+
+
+class LiveChange(ApplianceTest):
+    """sgfwctl on a running appliance: a change holds for the very next
+    connection; bad requests change nothing; only root may ask."""
+
+    def ctl(self, t, *args, user=None):
+        cmd = [SGFWCTL, "--socket", t.socket, *args]
+        if user:
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout, r.stderr
+
+    def ok(self, t, *args):
+        rc, out, err = self.ctl(t, *args)
+        self.assertEqual(rc, 0, err)
+        return json.loads(out)
+
+    def generation(self, t):
+        return self.ok(t, "describe-stats")["PolicyGeneration"]
+
+    def raw(self, t, data):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(t.socket)
+            s.sendall(data)
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            return json.loads(buf)
+
+    def test_authorized_port_connects_at_once_a_hundred_times(self):
+        path = policy("[limits]\ningress_rules_per_group = 200\n" + RELOADABLE.format(extra=""))
+        t = self.topology(path)
+        ports = list(range(3000, 3100))
+        t.serve(*ports)
+        self.assertFalse(t.connect(SERVER_V4, ports[0], timeout=2))
+        for n, port in enumerate(ports):
+            r = self.ok(t, "authorize-security-group-ingress", "--group-id", "web", "--protocol", "tcp",
+                        "--port", str(port), "--cidr", "10.99.0.0/24")
+            self.assertEqual(r["PolicyGeneration"], n + 2)
+            # No wait, no retry: the first connection after the reply.
+            self.assertTrue(t.connect(SERVER_V4, port, timeout=2), f"port {port}, change {n}")
+        # The file holds what runs: a restart would load the same rules.
+        with open(path) as f:
+            text = f.read()
+        self.assertEqual(text.count("ports = 3"), 100, text[:500])
+        self.assertEqual(self.stop(t).count("control: AuthorizeSecurityGroupIngress"), 100)
+
+    def test_revoke_keeps_tracked_flows_cuts_untracked_refuses_new(self):
+        t = self.topology(policy(RELOADABLE.format(extra=SSH_RULE)))
+        t.serve(2222, 2223)
+        keepers = {}
+        for port in (2222, 2223):
+            keepers[port] = t.spawn(t.client_ns, SYS_PYTHON, "-c", KEEPER, SERVER_V4, str(port),
+                                    stdin=subprocess.PIPE)
+            self.assertEqual(keepers[port].stdout.readline().strip(), "connected")
+        for port, cidr in ((2222, "10.99.0.0/24"), (2223, "0.0.0.0/0")):
+            self.ok(t, "revoke-security-group-ingress", "--group-id", "web", "--protocol", "tcp", "--port", str(port),
+                    "--cidr", cidr)
+        self.assertFalse(t.connect(SERVER_V4, 2222, timeout=2))
+        for port, expected in ((2222, "still talking"), (2223, "broken: timed out")):
+            keepers[port].stdin.write("go\n")
+            keepers[port].stdin.flush()
+            self.assertEqual(keepers[port].stdout.readline().strip(), expected, port)
+        self.stop(t)
+
+    def test_group_membership_and_references_follow_the_cli(self):
+        t = self.topology(policy(RELOADABLE.format(extra="")))
+        t.serve(5000)
+        self.ok(t, "create-security-group", "--group-id", "app")
+        self.ok(t, "authorize-security-group-ingress", "--group-id", "app", "--protocol", "tcp", "--port", "5000",
+                "--cidr", "10.99.0.1/32")
+        self.assertFalse(t.connect(SERVER_V4, 5000, timeout=2))
+        self.ok(t, "modify-resource-attribute", "--name", "server", "--groups", "web", "app")
+        self.assertTrue(t.connect(SERVER_V4, 5000))
+        self.ok(t, "modify-resource-attribute", "--name", "server", "--groups", "web")
+        self.assertFalse(t.connect(SERVER_V4, 5000, timeout=2))
+        # A reference to a group follows its members: the client becomes one.
+        self.ok(t, "authorize-security-group-ingress", "--group-id", "web", "--protocol", "tcp", "--port", "5000",
+                "--source-group", "app")
+        self.assertFalse(t.connect(SERVER_V4, 5000, timeout=2))
+        self.ok(t, "create-resource", "--name", "client", "--addresses", CLIENT_V4, "--groups", "app",
+                "--side", "outside")
+        self.assertTrue(t.connect(SERVER_V4, 5000))
+        self.ok(t, "delete-resource", "--name", "client")
+        self.assertFalse(t.connect(SERVER_V4, 5000, timeout=2))
+        self.stop(t)
+
+    def test_bad_requests_change_nothing_and_others_are_served(self):
+        path = policy(RELOADABLE.format(extra=""))
+        t = self.topology(path)
+        t.serve(80)
+        with open(path) as f:
+            before = f.read()
+        # A client that connects and sends nothing holds no one up.
+        idle = socket.socket(socket.AF_UNIX)
+        self.addCleanup(idle.close)
+        idle.connect(t.socket)
+        cases = [
+            (("authorize-security-group-ingress", "--group-id", "nope", "--protocol", "tcp", "--port", "22",
+              "--cidr", "10.0.0.0/8"), "InvalidGroup.NotFound"),
+            (("authorize-security-group-ingress", "--group-id", "web", "--protocol", "tcp", "--port", "80",
+              "--cidr", "0.0.0.0/0"), "InvalidPermission.Duplicate"),
+            (("revoke-security-group-ingress", "--group-id", "web", "--protocol", "tcp", "--port", "81",
+              "--cidr", "0.0.0.0/0"), "InvalidPermission.NotFound"),
+            (("authorize-security-group-ingress", "--group-id", "web", "--protocol", "tcp", "--port", "22",
+              "--cidr", "10.0.0.0/33"), "InvalidParameterValue"),
+            (("delete-security-group", "--group-id", "web"), "DependencyViolation"),
+        ]
+        for args, code in cases:
+            rc, _, err = self.ctl(t, *args)
+            self.assertEqual(rc, 1, err)
+            self.assertTrue(err.startswith(f"sgfwctl: {code}: "), err)
+        self.assertEqual(self.raw(t, b"this is not json\n")["Error"]["Code"], "InvalidRequest")
+        self.assertEqual(self.raw(t, b"{" + b" " * (2 << 20))["Error"]["Code"], "RequestTooLarge")
+        rc, _, err = self.ctl(t, "no-such-verb")
+        self.assertEqual(rc, 2, err)
+        rc, _, err = self.ctl(t, "--socket", "/tmp/sgfw-no-such.sock", "describe-stats")
+        self.assertEqual(rc, 3, err)
+        # Only root: nobody is refused, and changes nothing.
+        rc, _, err = self.ctl(t, "create-security-group", "--group-id", "x", user="65534")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("AccessDenied", err)
+        self.assertEqual(oct(os.stat(t.socket).st_mode & 0o777), "0o600")
+        self.assertEqual(self.generation(t), 1)
+        with open(path) as f:
+            self.assertEqual(f.read(), before)
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        self.stop(t)
+
+    def test_restart_after_changes_runs_the_same_policy(self):
+        path = policy(RELOADABLE.format(extra=""))
+        t = self.topology(path)
+        self.ok(t, "authorize-security-group-ingress", "--group-id", "web", "--protocol", "tcp", "--port", "6000",
+                "--cidr", "10.99.0.0/24")
+        rules = self.ok(t, "describe-security-group-rules")["SecurityGroupRules"]
+        self.stop(t)
+        t.start(path)
+        t.serve(6000)
+        self.assertEqual(self.ok(t, "describe-security-group-rules")["SecurityGroupRules"], rules)
+        self.assertTrue(t.connect(SERVER_V4, 6000))
+        self.stop(t)
 
 
 class Lifecycle(unittest.TestCase):

@@ -66,6 +66,7 @@ class Topology:
         self.sgfw = sgfw
         self.ports = ports
         self.tag = tag or str(os.getpid())
+        self.socket = f"/tmp/sgfw{self.tag}.sock"  # the control socket sgfwctl talks to
         self.client_ns = f"sgfw{self.tag}c"
         self.server_ns = f"sgfw{self.tag}s"
         self.out_if, self.in_if = f"o{self.tag}", f"i{self.tag}"
@@ -123,7 +124,8 @@ class Topology:
     def start(self, config, workers=1, cores=None, extra=()):
         outside, inside = self.devargs(workers)
         cmd = [self.sgfw, "run", "--config", config, "--outside", outside, "--inside", inside,
-               "--workers", str(workers), "--eal", f"--file-prefix=sgfw{self.tag}", *extra]
+               "--workers", str(workers), "--eal", f"--file-prefix=sgfw{self.tag}",
+               "--control-socket", self.socket, *extra]
         if cores:
             cmd += ["--cores", cores]
         self.output = []
