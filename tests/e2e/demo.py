@@ -16,10 +16,12 @@ Exit status: 0 when every check came out as the policy says, 1 otherwise,
 """
 
 import argparse
+import json
 import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -112,7 +114,25 @@ class Demo:
                    self.udp(CLIENT_V4, s))
         self.check(f"TCP   [{CLIENT_V6}]:{CLIENT_TCP_PORT}", True, "egress allows all; replies are tracked",
                    self.tcp(CLIENT_V6, CLIENT_TCP_PORT, ns=s))
+        print("\nlive change: the blocked ping allowed with sgfwctl, then taken back (no file edit, no signal)")
+        rule = ("--group-id", "web", "--protocol", "icmp", "--port", "-1", "--cidr", "10.99.0.0/24")
+        self.ctl("authorize-security-group-ingress", *rule)
+        self.check(f"ping  {SERVER_V4}", True, "icmp from 10.99.0.0/24, authorized by sgfwctl just now",
+                   self.ping(SERVER_V4, c))
+        self.ctl("revoke-security-group-ingress", *rule)
+        self.check(f"ping  {SERVER_V4}", False, "the rule revoked again: default-deny", self.ping(SERVER_V4, c))
         return all(passed == expected for _, passed, expected, _, _ in self.rows)
+
+    def ctl(self, *args):
+        sgfwctl = os.path.join(os.path.dirname(self.t.sgfw), "sgfwctl")
+        cmd = [sgfwctl, "--socket", self.t.socket, "--output", "text", *args]
+        print("  $ sgfwctl " + " ".join(args))
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"sgfwctl failed ({r.returncode}): {r.stderr.strip()}")
+        generation = json.loads(subprocess.run([sgfwctl, "--socket", self.t.socket, "describe-stats"],
+                                               capture_output=True, text=True, timeout=30).stdout)["PolicyGeneration"]
+        print(f"    applied: policy generation {generation}")
 
     def summary(self):
         allowed = sum(1 for r in self.rows if r[1])
@@ -145,10 +165,16 @@ def main():
     install_signal_cleanup()
     ok = False
     demo = None
+    policy_dir = None
     try:
         t.open()
         cores = ",".join(str(i % os.cpu_count()) for i in range(a.workers)) if a.workers > 1 else None
-        t.start(POLICY, workers=a.workers, cores=cores, extra=("--status-interval", "1"))
+        # A copy: the live change writes its policy file (persist), and the
+        # example stays as it is.
+        policy_dir = tempfile.mkdtemp(prefix="sgfw-demo-policy-")
+        running_policy = os.path.join(policy_dir, os.path.basename(POLICY))
+        shutil.copyfile(POLICY, running_policy)
+        t.start(running_policy, workers=a.workers, cores=cores, extra=("--status-interval", "1"))
         outside, inside = t.devargs(a.workers)
         print(f"sgfw demo: policy {os.path.relpath(POLICY, ROOT)} (resource web-1, security group 'web')")
         print(f"  client  {f'{CLIENT_V4}, admin {ADMIN_V4}, {CLIENT_V6}':<46}namespace {t.client_ns}")
@@ -186,6 +212,8 @@ def main():
         t.close()
         if demo is not None and demo.root:
             shutil.rmtree(demo.root, ignore_errors=True)
+        if policy_dir:
+            shutil.rmtree(policy_dir, ignore_errors=True)
         print("torn down: namespaces, veths and processes removed.")
     return 0 if ok else 1
 
