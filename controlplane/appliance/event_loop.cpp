@@ -53,16 +53,26 @@ event_loop::source* event_loop::find(int fd) {
   return nullptr;
 }
 
+void event_loop::update(source& s) {
+  epoll_event ev{};
+  ev.events = (s.reading ? EPOLLIN : 0U) | (s.writable ? EPOLLOUT : 0U);
+  ev.data.ptr = &s;
+  if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, s.fd, &ev) != 0) fail("epoll_ctl");
+}
+
 void event_loop::on_writable(int fd, handler h) {
   source* s = find(fd);
   if (s == nullptr) return;
   const bool was = static_cast<bool>(s->writable);
   s->writable = std::move(h);
-  if (was == static_cast<bool>(s->writable)) return;
-  epoll_event ev{};
-  ev.events = EPOLLIN | (s->writable ? EPOLLOUT : 0U);
-  ev.data.ptr = s;
-  if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, fd, &ev) != 0) fail("epoll_ctl");
+  if (was != static_cast<bool>(s->writable)) update(*s);
+}
+
+void event_loop::set_reading(int fd, bool reading) {
+  source* s = find(fd);
+  if (s == nullptr || s->reading == reading) return;
+  s->reading = reading;
+  update(*s);
 }
 
 void event_loop::remove(int fd) {
@@ -134,8 +144,15 @@ void event_loop::run() {
     for (int i = 0; i < n && !stopped_; ++i) {
       const epoll_event& e = events[static_cast<std::size_t>(i)];
       source* s = static_cast<source*>(e.data.ptr);
-      if (!s->removed && (e.events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) s->h();
-      if (!s->removed && (e.events & EPOLLOUT) != 0 && s->writable) s->writable();
+      // Copies: a handler may replace or clear itself while it runs.
+      if (!s->removed && (e.events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+        const handler h = s->h;
+        h();
+      }
+      if (!s->removed && (e.events & EPOLLOUT) != 0 && s->writable) {
+        const handler w = s->writable;
+        w();
+      }
     }
     removed_.clear();
   }

@@ -31,6 +31,9 @@ class event_loop {
   // While `h` is set, `fd` (added by on_readable) being writable runs it;
   // an empty handler stops asking.
   void on_writable(int fd, handler h);
+  // Stops (false) or resumes asking whether `fd` is readable: a reader
+  // that cannot take more now (backpressure) pauses instead of spinning.
+  void set_reading(int fd, bool reading);
   // Stops watching `fd` (a handler may remove any source, its own too);
   // the caller closes it afterwards.
   void remove(int fd);
@@ -49,10 +52,12 @@ class event_loop {
     int fd = -1;
     bool owned = false;  // the loop made the descriptor and closes it
     bool removed = false;
+    bool reading = true;
     handler h;
     handler writable;
   };
   void add(std::unique_ptr<source> s);
+  void update(source& s);
   source* find(int fd);
   void dispatch_signals();
 

@@ -116,7 +116,8 @@ int run_command(const std::vector<std::string_view>& args) {
   control_api api(store, std::move(control), first_text);
   control_server server(loop, api, {.path = r.control_socket, .group = r.control_socket_group});
   if (std::string problem = server.start(); !problem.empty()) {
-    std::cerr << "sgfw: " << problem << " ([appliance.control] socket, or --control-socket PATH); nothing was started\n";
+    std::cerr << "sgfw: " << problem
+              << " ([appliance.control] socket, or --control-socket PATH); nothing was started\n";
     return 1;
   }
 

@@ -252,9 +252,49 @@ control_api::control_api(policy_store& store, control_settings settings, const s
   if (d) doc_ = std::move(*d);
 }
 
+namespace {
+
+// How deep the line's arrays and objects nest (outside strings).  Copying
+// or printing a JSON value recurses, so a request nested a hundred
+// thousand deep would take the daemon's stack: such a line is refused
+// before it is parsed.
+std::size_t nesting(std::string_view line) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char ch : line) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (ch == '\\') {
+        escaped = true;
+      } else if (ch == '"') {
+        in_string = false;
+      }
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+constexpr std::size_t k_max_nesting = 16;
+constexpr std::size_t k_max_request_id = 128;
+
+}  // namespace
+
 std::string control_api::handle_line(std::string_view line) {
   json reply;
-  json request = json::parse(line, nullptr, false);
+  json request;
+  if (nesting(line) > k_max_nesting) {
+    reply = error_reply(api_code::invalid_request,
+                        "the request nests deeper than " + std::to_string(k_max_nesting) + " levels");
+    return reply.dump() + "\n";
+  }
+  request = json::parse(line, nullptr, false);
   if (request.is_discarded()) {
     reply = error_reply(api_code::invalid_request, "the request is not JSON (one object per line)");
   } else if (!request.is_object()) {
@@ -267,7 +307,12 @@ std::string control_api::handle_line(std::string_view line) {
       // (changes publish last).
       reply = error_reply(api_code::invalid_request, std::string("the request could not be handled: ") + e.what());
     }
-    if (const auto id = request.find("RequestId"); id != request.end()) reply["RequestId"] = *id;
+    // Echoed for matching replies to requests: a short string or a number.
+    if (const auto id = request.find("RequestId"); id != request.end()) {
+      if (id->is_number() || (id->is_string() && id->get_ref<const std::string&>().size() <= k_max_request_id)) {
+        reply["RequestId"] = *id;
+      }
+    }
   }
   return reply.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }

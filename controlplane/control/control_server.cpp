@@ -26,10 +26,17 @@ std::string make_folder(const std::string& path) {
   if (slash == std::string::npos || slash == 0) return {};
   const std::string dir = path.substr(0, slash);
   struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0) {
-    return S_ISDIR(st.st_mode) ? "" : dir + " is not a folder";
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return "cannot create " + dir + ": " + errno_text();
+    if (::lstat(dir.c_str(), &st) != 0) return "cannot create " + dir + ": " + errno_text();
   }
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return "cannot create " + dir + ": " + errno_text();
+  if (!S_ISDIR(st.st_mode)) return dir + " is not a folder (a link is not taken)";
+  // Someone else who may rename files in the folder could swap the socket
+  // (a link to another file, a fake daemon): only the daemon's user, or a
+  // sticky folder such as /tmp, where no one may rename another's file.
+  if ((st.st_uid != 0 && st.st_uid != ::geteuid()) || ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0)) {
+    return dir + " may be changed by other users; the control socket needs a folder only root can change";
+  }
   return {};
 }
 
@@ -88,8 +95,9 @@ std::string control_server::start() {
   }
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (listen_fd_ < 0) return "cannot create the control socket: " + errno_text();
-  // Created 0600 from the start (no moment where others could connect).
-  const mode_t old_mask = ::umask(0177);
+  // Created 0600 (0660 with a group) from the start: no moment where
+  // others could connect, and no chmod by path afterwards.
+  const mode_t old_mask = ::umask(has_group_ ? 0117 : 0177);
   const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   ::umask(old_mask);
   if (bound != 0) {
@@ -98,8 +106,9 @@ std::string control_server::start() {
     listen_fd_ = -1;
     return e;
   }
+  // The group, on the socket itself (never through a link put in its place).
   if (has_group_ &&
-      (::chown(options_.path.c_str(), ::geteuid(), group_) != 0 || ::chmod(options_.path.c_str(), 0660) != 0)) {
+      ::fchownat(AT_FDCWD, options_.path.c_str(), static_cast<uid_t>(-1), group_, AT_SYMLINK_NOFOLLOW) != 0) {
     const std::string e = "cannot give " + options_.path + " to group '" + options_.group + "': " + errno_text();
     ::close(listen_fd_);
     listen_fd_ = -1;
@@ -153,7 +162,13 @@ void control_server::accept_clients() {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      return;  // EAGAIN, or out of descriptors: the next readiness retries
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: the pending connection would wake the loop
+        // at once, again and again; the idle sweep listens again.
+        loop_.set_reading(listen_fd_, false);
+        accept_paused_ = true;
+      }
+      return;
     }
     if (clients_.size() >= 2 * options_.max_clients) {
       ::close(fd);  // a flood of connections: not even a reply
@@ -182,76 +197,90 @@ void control_server::accept_clients() {
 
 void control_server::read_from(client& c) {
   char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(c.fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      drop(c.fd);
-      return;
-    }
-    if (n == 0) {
-      // The client is done sending: answer what it sent (a last line
-      // without its newline too), then close.
-      if (!c.in.empty() && !c.closing) {
-        c.out += api_.handle_line(c.in);
-        c.in.clear();
-      }
-      if (c.out.size() == c.sent || c.shut) {
-        drop(c.fd);
-        return;
-      }
-      c.closing = true;
-      write_to(c);
-      return;
-    }
-    c.last_active = std::chrono::steady_clock::now();
-    if (c.closing) continue;  // refused already: what it sends is read and ignored
+  const ssize_t n = ::read(c.fd, buf, sizeof buf);
+  if (n < 0) {
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) drop(c.fd);
+    return;
+  }
+  if (c.closing) {
+    // Refused already: what it still sends is read and ignored, and buys
+    // no time; its end closes it.
+    if (n == 0) drop(c.fd);
+    return;
+  }
+  if (n == 0) {
+    // The client is done sending: answer what it sent (a last line
+    // without its newline too), then close.
+    c.eof = true;
+    if (!c.in.empty() && c.in.back() != '\n') c.in += '\n';
+  } else {
     c.in.append(buf, static_cast<std::size_t>(n));
-    // One request at a time, in the order they came.
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = c.in.find('\n', start)) != std::string::npos; start = nl + 1) {
-      std::string_view line(c.in.data() + start, nl - start);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank line
-      if (line.size() > options_.max_line) break;
-      c.out += api_.handle_line(line);
-    }
-    if (start != 0) c.in.erase(0, start);
-    if (c.in.size() > options_.max_line) {
+  }
+  serve(c);
+}
+
+void control_server::serve(client& c) {
+  constexpr std::size_t k_lines_per_turn = 16;    // then other clients and signals get a turn
+  constexpr std::size_t k_output_high = 1 << 20;  // unsent reply bytes that stop reading
+  const int fd = c.fd;
+  std::size_t handled = 0;
+  std::size_t start = 0;
+  std::size_t nl = std::string::npos;
+  while (handled < k_lines_per_turn && c.out.size() - c.sent < k_output_high &&
+         (nl = c.in.find('\n', start)) != std::string::npos) {
+    std::string_view line(c.in.data() + start, nl - start);
+    start = nl + 1;
+    if (line.size() > options_.max_line) {
       reply_and_close(c, api_code::request_too_large,
                       "a request line may be at most " + std::to_string(options_.max_line) + " bytes");
       return;
     }
-    if (c.out.size() - c.sent > options_.max_unread) {
-      drop(c.fd);  // it does not read its replies
-      return;
-    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank line
+    c.out += api_.handle_line(line);
+    c.last_active = std::chrono::steady_clock::now();
+    ++handled;
   }
-  write_to(c);
+  if (start != 0) c.in.erase(0, start);
+  const bool more_lines = c.in.find('\n') != std::string::npos;
+  if (!more_lines && c.in.size() > options_.max_line) {
+    reply_and_close(c, api_code::request_too_large,
+                    "a request line may be at most " + std::to_string(options_.max_line) + " bytes");
+    return;
+  }
+  if (!flush(c)) return;
+  if (c.eof && !more_lines && c.sent == c.out.size()) {
+    drop(fd);
+    return;
+  }
+  // Backpressure: while replies wait to be read, or requests wait to be
+  // handled, nothing more is read (the client's sends block, not our memory).
+  const bool waiting = c.out.size() - c.sent >= k_output_high || more_lines;
+  loop_.set_reading(fd, !waiting && !c.eof);
+  if (more_lines || c.sent != c.out.size()) {
+    // Called again when the socket takes more: at once if it has room.
+    loop_.on_writable(fd, [this, fd] {
+      if (client* cl = find(fd)) serve(*cl);
+    });
+  } else {
+    loop_.on_writable(fd, {});
+  }
 }
 
-void control_server::write_to(client& c) {
+bool control_server::flush(client& c) {
   while (c.sent < c.out.size()) {
     const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        const int fd = c.fd;
-        loop_.on_writable(fd, [this, fd] {
-          if (client* cl = find(fd)) write_to(*cl);
-        });
-        return;
-      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
       drop(c.fd);
-      return;
+      return false;
     }
     c.sent += static_cast<std::size_t>(n);
     c.last_active = std::chrono::steady_clock::now();
   }
   c.out.clear();
   c.sent = 0;
-  loop_.on_writable(c.fd, {});
   if (c.closing && !c.shut) {
     // Half-closed: the reply is on its way; what the client still sends
     // is read and ignored until it closes (closing at once could reset
@@ -260,13 +289,25 @@ void control_server::write_to(client& c) {
     c.shut = true;
     c.last_active = std::chrono::steady_clock::now();
   }
+  return true;
 }
 
 void control_server::reply_and_close(client& c, const char* code, const std::string& message) {
   c.in.clear();
   c.out += control_api::error_reply(code, message).dump() + "\n";
   c.closing = true;
-  write_to(c);
+  const int fd = c.fd;
+  if (!flush(c)) return;
+  loop_.set_reading(fd, true);  // to see its end
+  if (c.sent != c.out.size()) {
+    loop_.on_writable(fd, [this, fd] {
+      if (client* cl = find(fd)) {
+        if (flush(*cl) && cl->sent == cl->out.size()) loop_.on_writable(fd, {});
+      }
+    });
+  } else {
+    loop_.on_writable(fd, {});
+  }
 }
 
 void control_server::drop(int fd) {
@@ -276,6 +317,10 @@ void control_server::drop(int fd) {
 }
 
 void control_server::sweep_idle() {
+  if (accept_paused_) {
+    accept_paused_ = false;
+    loop_.set_reading(listen_fd_, true);
+  }
   const auto now = std::chrono::steady_clock::now();
   std::vector<int> idle;
   for (const auto& c : clients_) {

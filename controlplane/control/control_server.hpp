@@ -31,11 +31,10 @@
 namespace sgfw::cp {
 
 struct control_server_options {
-  std::string path;                   // the socket
-  std::string group;                  // "" = root only (0600)
-  std::size_t max_clients = 64;       // connected at once
-  std::size_t max_line = 1 << 20;     // bytes of one request
-  std::size_t max_unread = 64 << 20;  // bytes of replies a client has not read
+  std::string path;                // the socket
+  std::string group;               // "" = root only (0600)
+  std::size_t max_clients = 64;    // connected at once
+  std::size_t max_line = 1 << 20;  // bytes of one request
   std::chrono::milliseconds idle{30000};
 };
 
@@ -55,14 +54,16 @@ class control_server {
     int fd = -1;
     std::string in;
     std::string out;
-    std::size_t sent = 0;  // of `out`
-    bool closing = false;  // close once `out` is sent
-    bool shut = false;     // `out` sent and our side shut down
-    std::chrono::steady_clock::time_point last_active;
+    std::size_t sent = 0;                               // of `out`
+    bool closing = false;                               // close once `out` is sent
+    bool shut = false;                                  // `out` sent and our side shut down
+    bool eof = false;                                   // the client sent its last byte
+    std::chrono::steady_clock::time_point last_active;  // connected, last request handled or reply byte taken
   };
   void accept_clients();
   void read_from(client& c);
-  void write_to(client& c);
+  void serve(client& c);  // handles waiting requests, sends replies, decides whether to read
+  bool flush(client& c);  // sends what it can; false when the client is gone
   void reply_and_close(client& c, const char* code, const std::string& message);
   void drop(int fd);
   void sweep_idle();
@@ -75,6 +76,7 @@ class control_server {
   int listen_fd_ = -1;
   gid_t group_ = 0;
   bool has_group_ = false;
+  bool accept_paused_ = false;
   std::vector<std::unique_ptr<client>> clients_;
 };
 

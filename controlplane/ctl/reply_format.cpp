@@ -10,8 +10,26 @@ using nlohmann::json;
 
 namespace {
 
+// Control characters of a value (a description someone else wrote) are
+// shown, not sent to the terminal.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (const char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7F) {
+      static constexpr char k_hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += k_hex[u >> 4];
+      out += k_hex[u & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string scalar_text(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return printable(v.get<std::string>());
   if (v.is_null()) return "-";
   if (v.is_array()) {
     // Arrays of scalars inline, joined; deeper ones as JSON.
@@ -115,7 +133,7 @@ void print_reply(std::ostream& out, const json& reply, output_format f) {
       std::size_t key_width = 0;
       for (const auto& [k, v] : reply.items()) {
         if (is_row_list(v) || v.is_object()) continue;
-        scalars.emplace_back(k, scalar_text(v));
+        scalars.emplace_back(printable(k), scalar_text(v));
         key_width = std::max(key_width, k.size());
       }
       for (const auto& [k, v] : scalars) out << k << std::string(key_width - k.size() + 2, ' ') << v << "\n";

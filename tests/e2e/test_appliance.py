@@ -470,6 +470,22 @@ class LiveChange(ApplianceTest):
             self.assertTrue(err.startswith(f"sgfwctl: {code}: "), err)
         self.assertEqual(self.raw(t, b"this is not json\n")["Error"]["Code"], "InvalidRequest")
         self.assertEqual(self.raw(t, b"{" + b" " * (2 << 20))["Error"]["Code"], "RequestTooLarge")
+        deep = b'{"Action":"DescribeStats","RequestId":' + b"[" * 100000 + b"]" * 100000 + b"}\n"
+        self.assertEqual(self.raw(t, deep)["Error"]["Code"], "InvalidRequest")
+        # A client that sends thousands of requests and reads no reply costs
+        # bounded memory and holds no one else up.
+        flood = socket.socket(socket.AF_UNIX)
+        self.addCleanup(flood.close)
+        flood.connect(t.socket)
+        flood.setblocking(False)
+        try:
+            for _ in range(20000):
+                flood.send(b'{"Action":"DescribeSecurityGroups"}\n')
+        except BlockingIOError:
+            pass  # its socket is full: sgfw stopped reading it
+        started = time.time()
+        self.assertEqual(self.generation(t), 1)
+        self.assertLess(time.time() - started, 10)
         rc, _, err = self.ctl(t, "no-such-verb")
         self.assertEqual(rc, 2, err)
         rc, _, err = self.ctl(t, "--socket", "/tmp/sgfw-no-such.sock", "describe-stats")

@@ -227,6 +227,18 @@ TEST_F(ControlApi, MalformedLinesAreRefusedWithoutEffect) {
     ASSERT_TRUE(reply.contains("Error")) << line;
   }
   EXPECT_EQ(json::parse(api_->handle_line("[1]"))["Error"]["Code"], "InvalidRequest");
+  // Nested a hundred thousand deep: refused before parsing (copying or
+  // printing such a value would take the stack), in a RequestId too.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(json::parse(api_->handle_line(deep))["Error"]["Code"], "InvalidRequest");
+  const std::string deep_id = R"({"Action":"DescribeStats","RequestId":)" + deep + "}";
+  const json refused = json::parse(api_->handle_line(deep_id));
+  EXPECT_EQ(refused["Error"]["Code"], "InvalidRequest");
+  EXPECT_FALSE(refused.contains("RequestId"));
+  // Brackets inside strings are text, not nesting.
+  const json fine =
+      json::parse(api_->handle_line(R"({"Action":"DescribeStats","RequestId":")" + std::string(100, '[') + R"("})"));
+  EXPECT_FALSE(fine.contains("Error")) << fine.dump();
   EXPECT_EQ(store_->generation(), generation);
   // The request id comes back, to match replies to requests.
   const json r = json::parse(api_->handle_line(R"({"Action":"DescribeStats","RequestId":"abc-1"})"));
