@@ -83,6 +83,27 @@ std::optional<json> optional_int(const json& r, const char* field, std::optional
   return std::nullopt;
 }
 
+// DependencyViolation when a rule of any group (but `skip`) names the
+// group or prefix list `index` as its peer (`Ref`: group_ref or
+// prefix_list_ref); nothing when none does.
+template <typename Ref>
+std::optional<json> refused_if_referenced(const config::policy_model& m, std::uint32_t index, const char* what,
+                                          const char* field, std::optional<std::uint32_t> skip = std::nullopt) {
+  for (std::uint32_t g = 0; g < m.groups.size(); ++g) {
+    if (skip && *skip == g) continue;
+    for (const auto* rules : {&m.groups[g].ingress, &m.groups[g].egress}) {
+      for (const auto& rule : *rules) {
+        if (const auto* ref = std::get_if<Ref>(&rule.remote); ref && ref->index == index) {
+          return control_api::error_reply(
+              api_code::dependency_violation,
+              "rule " + rule.id + " of group '" + m.groups[g].id + "' references the " + what, field);
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 // An edit that removes the document's `kind` table with that `key`.
 control_api::edit_fn remove_table(std::string kind, std::string key, std::string value, const char* not_found,
                                   std::string what, std::string field) {
@@ -459,18 +480,7 @@ json control_api::delete_security_group(const json& r) {
                          "GroupId");
     }
   }
-  for (std::uint32_t other = 0; other < m.groups.size(); ++other) {
-    if (other == *g) continue;
-    for (const auto* rules : {&m.groups[other].ingress, &m.groups[other].egress}) {
-      for (const auto& rule : *rules) {
-        if (const auto* ref = std::get_if<config::group_ref>(&rule.remote); ref && ref->index == *g) {
-          return error_reply(api_code::dependency_violation,
-                             "rule " + rule.id + " of group '" + m.groups[other].id + "' references the group",
-                             "GroupId");
-        }
-      }
-    }
-  }
+  if (auto e = refused_if_referenced<config::group_ref>(m, *g, "group", "GroupId", *g)) return *e;
   return change(r, remove_table("security_group", "id", id, code::group_not_found, "security group", "GroupId"));
 }
 
@@ -755,16 +765,7 @@ json control_api::delete_prefix_list(const json& r) {
   const config::policy_model& m = store_.model();
   const auto pl = m.find_prefix_list(id);
   if (!pl) return error_reply(code::prefix_list_not_found, "no prefix list '" + id + "'", "PrefixListId");
-  for (const auto& g : m.groups) {
-    for (const auto* rules : {&g.ingress, &g.egress}) {
-      for (const auto& rule : *rules) {
-        if (const auto* ref = std::get_if<config::prefix_list_ref>(&rule.remote); ref && ref->index == *pl) {
-          return error_reply(api_code::dependency_violation,
-                             "rule " + rule.id + " of group '" + g.id + "' references the prefix list", "PrefixListId");
-        }
-      }
-    }
-  }
+  if (auto e = refused_if_referenced<config::prefix_list_ref>(m, *pl, "prefix list", "PrefixListId")) return *e;
   return change(r, remove_table("prefix_list", "id", id, code::prefix_list_not_found, "prefix list", "PrefixListId"));
 }
 
