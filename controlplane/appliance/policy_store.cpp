@@ -1,5 +1,6 @@
 #include "appliance/policy_store.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -41,7 +42,8 @@ void policy_store::start(dp::policy_handle& handle, std::uint32_t workers, std::
   handle_->publish(current_.get(), previous);
 }
 
-prepared_policy policy_store::prepare(config::checked_policy next) {
+prepared_policy policy_store::prepare(config::checked_policy next,
+                                      std::optional<config::established_flows_mode> established_flows) {
   prepared_policy out;
   out.errors = std::move(next.errors);
   out.notes = std::move(next.notes);
@@ -54,6 +56,22 @@ prepared_policy policy_store::prepare(config::checked_policy next) {
   out.slots = slots_;
   const auto t0 = std::chrono::steady_clock::now();
   out.compiled = compile_next(*out.model, out.generation, out.slots);
+  // S8: a resource in revalidate mode is marked with this generation; the
+  // others keep their mark (flows not yet met since an earlier
+  // revalidating change still must be judged again).
+  const auto mark = static_cast<std::uint32_t>(std::max<std::uint64_t>(out.generation, 1));
+  for (std::size_t r = 0; r < out.model->resources.size(); ++r) {
+    const config::resource& res = out.model->resources[r];
+    std::uint32_t from = 0;
+    if (established_flows.value_or(out.model->appliance.established_flows_of(res)) ==
+        config::established_flows_mode::revalidate) {
+      from = mark;
+    } else if (const auto it = revalidate_from_.find(res.name); it != revalidate_from_.end()) {
+      from = it->second;
+    }
+    if (from != 0) out.revalidate_from[res.name] = from;
+    out.compiled->resource_revalidate_from[r] = from;
+  }
   out.compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
@@ -77,6 +95,7 @@ apply_result policy_store::publish(prepared_policy next, const std::string& sour
   current_ = std::move(next.compiled);
   model_ = std::move(next.model);
   slots_ = std::move(next.slots);
+  revalidate_from_ = std::move(next.revalidate_from);
   out.published = true;
   out.generation = ++generation_;
   if (slots_.shared() != 0) {

@@ -12,7 +12,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +45,8 @@ struct prepared_policy {
   std::unique_ptr<config::policy_model> model;
   std::unique_ptr<dp::compiled_policy> compiled;
   resource_slots slots;  // the slots with this policy's resources placed
+  // Each resource's revalidation mark (compiled_policy::resource_revalidate_from), by name.
+  std::map<std::string, std::uint32_t> revalidate_from;
   std::uint64_t generation = 0;
   double compile_ms = 0;
 
@@ -76,7 +80,10 @@ class policy_store {
   // (the control API writes the file): compile `next` for the generation
   // after the running one, changing nothing; then publish it, unless
   // another was published since (an error, and nothing changes).
-  prepared_policy prepare(config::checked_policy next);
+  // What it does to established flows (S8) is each resource's mode, or
+  // `established_flows` for all of them where given (a change's own).
+  prepared_policy prepare(config::checked_policy next,
+                          std::optional<config::established_flows_mode> established_flows = std::nullopt);
   apply_result publish(prepared_policy next, const std::string& source);
   // An edit of the running model (what the control API's verbs do): made
   // on a copy, which is normalised and validated as any model
@@ -102,6 +109,7 @@ class policy_store {
   std::uint32_t workers_ = 1;
   std::uint32_t max_flows_ = 0;
   resource_slots slots_;
+  std::map<std::string, std::uint32_t> revalidate_from_;  // the running policy's marks
   resource_slots::in_use_fn in_use_;
   std::unique_ptr<config::policy_model> model_;
   std::unique_ptr<dp::compiled_policy> current_;

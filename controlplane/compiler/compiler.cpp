@@ -59,6 +59,7 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
                                                                 : static_cast<std::uint16_t>(r));
     // Each worker holds its share of the resource's flows, as of the table.
     p.resource_flow_limit.push_back((model.appliance.resource_share(res, options.max_flows) + workers - 1) / workers);
+    p.resource_audit.push_back(res.audit ? 1 : 0);
     if (res.mac) macs.push_back({*res.mac, static_cast<std::uint32_t>(r)});
     std::vector<std::uint32_t> groups = res.groups;
     std::sort(groups.begin(), groups.end());
@@ -68,6 +69,9 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
     for (const net::ip_address& a : res.addresses) addresses.push_back({a, static_cast<std::uint32_t>(r)});
   }
   p.resource_timeouts.push_back(model.appliance.timeouts);
+  p.resource_audit.push_back(0);
+  // No revalidation marks: the policy store sets them (policy_store.hpp).
+  p.resource_revalidate_from.assign(model.resources.size() + 1, 0);
   p.icmp_errors_related = model.appliance.icmp_errors_related;
   p.unprotected_forward = model.appliance.unprotected_forward;
   p.other_ethertypes_forward = model.appliance.other_ethertypes_forward;

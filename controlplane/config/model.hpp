@@ -94,6 +94,12 @@ struct prefix_list {
   source_pos pos;
 };
 
+// What a policy change does to established flows (S8): "keep" (the
+// cloud's: tracked flows go on, untracked ones are judged again at once)
+// or "revalidate" (tracked flows are judged again too, on their next
+// packet, and end unless their original direction is still allowed).
+enum class established_flows_mode : std::uint8_t { keep, revalidate };
+
 struct resource {
   std::string name;
   std::string description;
@@ -105,6 +111,8 @@ struct resource {
   port_side side = port_side::inside;
   std::optional<std::uint64_t> mac;  // 48 bits: every address it uses behind this MAC is its own
   std::uint32_t max_flows = 0;       // its share of the connection table; 0: the appliance's default
+  std::optional<established_flows_mode> established_flows;  // none: the appliance's
+  bool audit = false;  // mode = "audit": what its groups would deny is passed, tracked and counted
   source_pos pos;
 };
 
@@ -128,7 +136,12 @@ struct appliance_settings {
   bool adopt_midstream = false;              // S5: midstream = "adopt": a plain TCP ACK may open a flow
   std::vector<net::cidr> forward_multicast;  // S9: broadcast/multicast destinations forwarded as they are
   std::uint32_t max_flows_per_resource = 0;  // S11: one resource's share; 0: half of the table
-  flow_timeouts timeouts = flow_timeouts::defaults();  // S7
+  established_flows_mode established_flows = established_flows_mode::keep;  // S8, unless a resource says
+  flow_timeouts timeouts = flow_timeouts::defaults();                       // S7
+
+  established_flows_mode established_flows_of(const resource& r) const {
+    return r.established_flows.value_or(established_flows);
+  }
 
   // The flows one resource may hold (S11), all workers together, in a
   // table of `max_flows` (boot_settings.hpp).

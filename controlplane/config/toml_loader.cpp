@@ -200,7 +200,7 @@ class loader : public toml_reader {
     check_keys(t, path,
                {"icmp_errors", "unprotected_traffic", "other_ethertypes", "arp_nd", "ra_guard", "midstream",
                 "forward_multicast", "conntrack", "timeouts", "workers", "cores", "main_core", "watch",
-                "status_interval", "ports", "eal", "control"});
+                "status_interval", "ports", "eal", "control", "established_flows"});
     appliance_settings& a = model_.appliance;
     read_boot(*this, t, path, boot_);
     if (auto v = get_choice(t, "icmp_errors", path, "related", "rules-only")) a.icmp_errors_related = *v;
@@ -209,6 +209,9 @@ class loader : public toml_reader {
     if (auto v = get_choice(t, "arp_nd", path, "pass", "drop")) a.arp_nd_pass = *v;
     if (auto v = get_bool(t, "ra_guard", path)) a.ra_guard = *v;
     if (auto v = get_choice(t, "midstream", path, "adopt", "drop")) a.adopt_midstream = *v;
+    if (auto v = get_choice(t, "established_flows", path, "revalidate", "keep")) {
+      a.established_flows = *v ? established_flows_mode::revalidate : established_flows_mode::keep;
+    }
     load_forward_multicast(t, path, a);
     if (const toml::table* ct = sub_table(t, "conntrack", path)) {
       const std::string cpath = with_key(path, "conntrack");
@@ -420,7 +423,8 @@ class loader : public toml_reader {
   void load_resources(const toml::table& root) {
     for (const auto& [t, path] : tables_in(root, "resource", "")) {
       check_keys(*t, path,
-                 {"name", "description", "addresses", "security_groups", "timeouts", "side", "mac", "max_flows"});
+                 {"name", "description", "addresses", "security_groups", "timeouts", "side", "mac", "max_flows",
+                  "established_flows", "mode"});
       resource res;
       res.pos = pos_of(*t);
       resource_places& places = resource_places_.emplace_back();
@@ -434,6 +438,10 @@ class loader : public toml_reader {
       if (auto v = get_integer(*t, "max_flows", path, 1, std::int64_t{1} << 28)) {
         res.max_flows = static_cast<std::uint32_t>(*v);
       }
+      if (auto v = get_choice(*t, "established_flows", path, "revalidate", "keep")) {
+        res.established_flows = *v ? established_flows_mode::revalidate : established_flows_mode::keep;
+      }
+      if (auto v = get_choice(*t, "mode", path, "audit", "enforce")) res.audit = *v;
       res.timeouts = model_.appliance.timeouts;
       if (const toml::table* tt = sub_table(*t, "timeouts", path)) {
         load_timeouts(*tt, with_key(path, "timeouts"), res.timeouts, true);

@@ -111,6 +111,9 @@ json resource_json(const config::policy_model& m, const config::resource& r) {
   out["Side"] = r.side == port_side::inside ? "inside" : "outside";
   if (r.mac) out["MacAddress"] = mac_text(*r.mac);
   if (r.max_flows != 0) out["MaxFlows"] = r.max_flows;
+  out["Mode"] = r.audit ? "audit" : "enforce";
+  const auto established = m.appliance.established_flows_of(r);
+  out["EstablishedFlows"] = established == config::established_flows_mode::revalidate ? "revalidate" : "keep";
   return out;
 }
 

@@ -131,10 +131,15 @@ placed_rule placed_table(const std::string& kind, std::size_t index, const std::
   return p;
 }
 
-const std::map<std::string, std::string> k_resource_fields{
-    {"name", "Name"},         {"addresses", "Addresses"},     {"security_groups", "Groups"},
-    {"side", "Side"},         {"description", "Description"}, {"mac", "MacAddress"},
-    {"max_flows", "MaxFlows"}};
+const std::map<std::string, std::string> k_resource_fields{{"name", "Name"},
+                                                           {"addresses", "Addresses"},
+                                                           {"security_groups", "Groups"},
+                                                           {"side", "Side"},
+                                                           {"description", "Description"},
+                                                           {"mac", "MacAddress"},
+                                                           {"max_flows", "MaxFlows"},
+                                                           {"mode", "Mode"},
+                                                           {"established_flows", "EstablishedFlows"}};
 const std::map<std::string, std::string> k_prefix_list_fields{{"id", "PrefixListId"},
                                                               {"entries", "Entries"},
                                                               {"address_family", "AddressFamily"},
@@ -384,6 +389,15 @@ std::optional<json> control_api::check_file_unchanged() {
 
 json control_api::change(const json& request, const edit_fn& edit) {
   const bool dry = request.value("DryRun", false);
+  // S8: a change's own choice for established flows, over each resource's.
+  std::optional<config::established_flows_mode> established;
+  if (const auto it = request.find("EstablishedFlows"); it != request.end()) {
+    if (!it->is_string() || (*it != "keep" && *it != "revalidate")) {
+      return error_reply(code::invalid_parameter_value, "expected \"keep\" or \"revalidate\"", "EstablishedFlows");
+    }
+    established =
+        *it == "revalidate" ? config::established_flows_mode::revalidate : config::established_flows_mode::keep;
+  }
   if (settings_.persist && !dry) {
     if (auto e = check_file_unchanged()) return *e;
   }
@@ -397,7 +411,7 @@ json control_api::change(const json& request, const edit_fn& edit) {
   config::checked_policy checked =
       config::check_policy(config::load_policy_text(text, settings_.policy_file, config::places::model));
   if (!checked.ok()) return refusal(checked.findings, placed, store_.generation());
-  prepared_policy prepared = store_.prepare(std::move(checked));
+  prepared_policy prepared = store_.prepare(std::move(checked), established);
   if (!prepared.ok()) return refusal(prepared.findings, placed, store_.generation());
   json changes = changes_between(store_.model(), *prepared.model);
   json out{{"Changes", changes}, {"CompileMs", prepared.compile_ms}};
@@ -528,8 +542,9 @@ json control_api::authorize(const json& r, direction dir) {
 }
 
 json control_api::revoke(const json& r, direction dir) {
-  if (auto e = known_fields(r, {"GroupId", "IpPermissions", "SecurityGroupRuleIds", "Protocol", "Port", "Cidr",
-                                "SourceGroup", "PrefixListId", "IcmpType", "IcmpCode", "Description"})) {
+  if (auto e =
+          known_fields(r, {"GroupId", "IpPermissions", "SecurityGroupRuleIds", "Protocol", "Port", "Cidr",
+                           "SourceGroup", "PrefixListId", "IcmpType", "IcmpCode", "Description", "EstablishedFlows"})) {
     return *e;
   }
   std::string id;
@@ -604,7 +619,8 @@ json control_api::revoke(const json& r, direction dir) {
 }
 
 json control_api::create_resource(const json& r) {
-  if (auto e = known_fields(r, {"Name", "Addresses", "Groups", "Side", "Description", "MacAddress", "MaxFlows"})) {
+  if (auto e = known_fields(r, {"Name", "Addresses", "Groups", "Side", "Description", "MacAddress", "MaxFlows", "Mode",
+                                "EstablishedFlows"})) {
     return *e;
   }
   std::string name;
@@ -616,15 +632,19 @@ json control_api::create_resource(const json& r) {
   if (auto e = string_list(r, "Groups", groups, has_groups)) return *e;
   toml::table t{{"name", name}, {"addresses", toml_strings(addresses)}};
   if (has_groups) t.insert("security_groups", toml_strings(groups));
-  for (const auto& [field, key] :
-       {std::pair{"Side", "side"}, std::pair{"Description", "description"}, std::pair{"MacAddress", "mac"}}) {
+  for (const auto& [field, key] : {std::pair{"Side", "side"}, std::pair{"Description", "description"},
+                                   std::pair{"MacAddress", "mac"}, std::pair{"Mode", "mode"}}) {
     if (auto e = copy_string(r, field, t, key)) return *e;
   }
   std::optional<std::int64_t> max_flows;
   if (auto e = optional_int(r, "MaxFlows", max_flows)) return *e;
   if (max_flows) t.insert("max_flows", *max_flows);
-  return change(r, add_table("resource", "name", name, code::resource_duplicate, "resource", "Name", std::move(t),
-                             k_resource_fields));
+  // On a new resource (no flows yet) EstablishedFlows is its own setting.
+  json request = r;
+  if (auto e = copy_string(r, "EstablishedFlows", t, "established_flows")) return *e;
+  request.erase("EstablishedFlows");
+  return change(request, add_table("resource", "name", name, code::resource_duplicate, "resource", "Name", std::move(t),
+                                   k_resource_fields));
 }
 
 json control_api::delete_resource(const json& r) {
@@ -641,7 +661,7 @@ json control_api::delete_resource(const json& r) {
 }
 
 json control_api::modify_resource(const json& r) {
-  if (auto e = known_fields(r, {"Name", "Groups", "Addresses", "Description"})) return *e;
+  if (auto e = known_fields(r, {"Name", "Groups", "Addresses", "Description", "Mode", "EstablishedFlows"})) return *e;
   std::string name;
   if (auto e = need_string(r, "Name", name)) return *e;
   std::vector<std::string> addresses, groups;
@@ -653,8 +673,14 @@ json control_api::modify_resource(const json& r) {
   if (has_description) {
     if (auto e = need_string(r, "Description", description)) return *e;
   }
-  if (!has_addresses && !has_groups && !has_description) {
-    return error_reply(code::missing_parameter, "nothing to modify: give Groups, Addresses or Description", "Groups");
+  std::string mode;
+  const bool has_mode = r.contains("Mode");
+  if (has_mode) {
+    if (auto e = need_string(r, "Mode", mode)) return *e;
+  }
+  if (!has_addresses && !has_groups && !has_description && !has_mode) {
+    return error_reply(code::missing_parameter, "nothing to modify: give Groups, Addresses, Mode or Description",
+                       "Groups");
   }
   return change(r, [&](policy_document& d, std::vector<placed_rule>& placed) -> std::optional<json> {
     std::size_t index = 0;
@@ -664,6 +690,7 @@ json control_api::modify_resource(const json& r) {
     if (has_groups) t->insert_or_assign("security_groups", toml_strings(groups));
     if (has_addresses) t->insert_or_assign("addresses", toml_strings(addresses));
     if (has_description) t->insert_or_assign("description", description);
+    if (has_mode) t->insert_or_assign("mode", mode);
     return std::nullopt;
   });
 }

@@ -29,6 +29,9 @@ std::vector<option_spec> rule_options(bool revoke) {
   };
   if (revoke) {
     o.push_back({"--security-group-rule-ids", "SecurityGroupRuleIds", k::strings, "the rules to revoke, by id"});
+    o.push_back({"--established-flows", "EstablishedFlows", k::string,
+                 "keep (tracked flows go on) or revalidate (they end unless still allowed); default: each "
+                 "resource's setting"});
   } else {
     o.push_back({"--rule-id", "RuleId", k::string, "the rule's id (default: derived from its content)"});
   }
@@ -138,7 +141,10 @@ const std::vector<verb_spec>& verbs() {
         {"--side", "Side", k::string, "inside (default) or outside"},
         {"--description", "Description", k::string, "what it is"},
         {"--mac-address", "MacAddress", k::string, "its MAC address"},
-        {"--max-flows", "MaxFlows", k::integer, "its conntrack allowance"}},
+        {"--max-flows", "MaxFlows", k::integer, "its conntrack allowance"},
+        {"--mode", "Mode", k::string, "enforce (default) or audit (would-deny passed, tracked and counted)"},
+        {"--established-flows", "EstablishedFlows", k::string,
+         "keep or revalidate: what later changes do to its flows (default: the appliance's)"}},
        true},
       {"delete-resource",
        "DeleteResource",
@@ -147,11 +153,15 @@ const std::vector<verb_spec>& verbs() {
        true},
       {"modify-resource-attribute",
        "ModifyResourceAttribute",
-       "change a resource's groups (at once), addresses or description",
+       "change a resource's groups (at once), addresses, mode or description",
        {{"--name", "Name", k::string, "the resource", true},
         {"--groups", "Groups", k::strings, "its new security groups"},
         {"--addresses", "Addresses", k::strings, "its new addresses"},
-        {"--description", "Description", k::string, "its new description"}},
+        {"--mode", "Mode", k::string, "enforce, or audit (what its groups would deny is passed and counted)"},
+        {"--description", "Description", k::string, "its new description"},
+        {"--established-flows", "EstablishedFlows", k::string,
+         "keep (tracked flows go on) or revalidate (they end unless still allowed); default: each "
+         "resource's setting"}},
        true},
       {"describe-managed-prefix-lists",
        "DescribeManagedPrefixLists",

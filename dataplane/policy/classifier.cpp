@@ -50,7 +50,8 @@ std::uint32_t address_offset(const table_view& v, std::uint32_t depth, Key remot
 // decide() maps to k_no_rule.  Branch-free: whether a key matched is data,
 // and a branch on it would be mispredicted half the time.
 [[gnu::always_inline]] inline std::uint32_t first_common_bit(const std::uint64_t* a, const std::uint64_t* s,
-                                                             std::uint32_t words, std::uint32_t widest) {
+                                                             std::uint32_t words,
+                                                             [[maybe_unused]] std::uint32_t widest) {
 #if defined(__AVX512F__)
   if (widest <= 8) {  // the same for every key of a policy: predictable
     // Rows of up to eight words sit in one cache line: one masked load each,

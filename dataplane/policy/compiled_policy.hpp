@@ -237,6 +237,16 @@ struct compiled_policy {
   std::vector<port_side> resource_side;
   std::vector<std::uint16_t> resource_slot;
   std::vector<std::uint32_t> resource_flow_limit;
+  // Per resource (one extra entry past the last: the appliance's own, 0
+  // and false), what a change means for its established flows (S8):
+  // a tracked flow last judged before generation `revalidate_from` (0:
+  // none) is judged again, lazily on its next packet, and ends unless the
+  // rules still allow its original direction; the policy store carries
+  // the marks from generation to generation until every flow has met them.
+  std::vector<std::uint32_t> resource_revalidate_from;
+  // Audit mode: what the resource's groups would deny is passed and
+  // tracked, and counted (audit_would_deny), instead of dropped.
+  std::vector<std::uint8_t> resource_audit;
   bool icmp_errors_related = true;        // S6
   bool unprotected_forward = false;       // S9: traffic to and from no resource
   bool other_ethertypes_forward = false;  // S9: frames neither IP nor ARP

@@ -17,18 +17,20 @@
 #include "worker/drop_reason.hpp"
 
 // X(name, kind, help): kind is `counter` (only grows) or `gauge`.
-#define SGFW_WORKER_COUNTERS(X)                                                                   \
-  X(rx, counter, "packets received from the ports")                                               \
-  X(tx, counter, "packets sent")                                                                  \
-  X(flows_created, counter, "flows created")                                                      \
-  X(flows_expired, counter, "flows that reached their idle timeout")                              \
-  X(flows_early_dropped, counter, "half-open flows evicted for new ones (S11)")                   \
-  X(flows_closed, counter,                                                                        \
-    "flows ended before their timeout: a new connection on their ports, cut by a policy change")  \
-  X(related, counter, "ICMP errors passed as related to a flow (S6)")                             \
-  X(handed_off, counter, "packets sent to the worker that owns their flow")                       \
-  X(received_from_others, counter, "packets received from other workers")                         \
-  X(fragments_evicted, counter, "first-fragment verdicts that gave way to newer datagrams (S10)") \
+#define SGFW_WORKER_COUNTERS(X)                                                                          \
+  X(rx, counter, "packets received from the ports")                                                      \
+  X(tx, counter, "packets sent")                                                                         \
+  X(flows_created, counter, "flows created")                                                             \
+  X(flows_expired, counter, "flows that reached their idle timeout")                                     \
+  X(flows_early_dropped, counter, "half-open flows evicted for new ones (S11)")                          \
+  X(flows_closed, counter,                                                                               \
+    "flows ended before their timeout: a new connection on their ports, cut by a policy change")         \
+  X(related, counter, "ICMP errors passed as related to a flow (S6)")                                    \
+  X(handed_off, counter, "packets sent to the worker that owns their flow")                              \
+  X(received_from_others, counter, "packets received from other workers")                                \
+  X(fragments_evicted, counter, "first-fragment verdicts that gave way to newer datagrams (S10)")        \
+  X(flows_revalidated, counter, "established flows judged again after a change in revalidate mode (S8)") \
+  X(audit_would_deny, counter, "packets an audit-mode resource's groups would deny, passed and tracked") \
   X(flows, gauge, "flows in the table")
 
 namespace sgfw::dp {

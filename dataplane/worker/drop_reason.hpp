@@ -30,6 +30,7 @@
   /* Policy and state. */                                                                                    \
   X(policy_denied, "no rule of the resource's groups allows it")                                             \
   X(untracked_cut, "an untracked flow no longer allowed after a policy change (S8)")                         \
+  X(revalidate_cut, "an established flow no longer allowed after a change in revalidate mode (S8)")          \
   X(tcp_invalid, "a segment that may not open a flow and has none, bad flags, or a RST outside the window")  \
   X(conntrack_allowance_exceeded, "the connection table is full (S11)")                                      \
   X(resource_allowance_exceeded, "the resource holds its share of the connection table (S11)")               \

@@ -450,21 +450,13 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
       continue;
     }
     flow_entry* e = live_flow(sd);
-    if (e != nullptr && (e->flags & flow_flag::untracked) != 0 &&
-        e->generation != static_cast<std::uint32_t>(policy.generation)) {
-      // S8: the cloud judges untracked flows by the rules on every packet,
-      // so a policy change applies to them at once.
-      decision d;
-      if (!rejudge(*e, sd, policy, d)) {
-        conns_.close(e, now_);
-        sd.entry = nullptr;
-        s.drop = drop_reason::untracked_cut;
-        continue;
-      }
-      e->generation = static_cast<std::uint32_t>(policy.generation);
-      e->rule = d.rule;
-      e->flags =
-          static_cast<std::uint8_t>(d.untracked ? e->flags | flow_flag::untracked : e->flags & ~flow_flag::untracked);
+    if (e != nullptr && e->generation != static_cast<std::uint32_t>(policy.generation) &&
+        !still_allowed(*e, sd, policy)) {
+      const bool untracked = (e->flags & flow_flag::untracked) != 0;
+      conns_.close(e, now_);
+      sd.entry = nullptr;
+      s.drop = untracked ? drop_reason::untracked_cut : drop_reason::revalidate_cut;
+      continue;
     }
     if (e != nullptr) {
       // Checked now, applied in commit once every side has accepted.
@@ -499,17 +491,51 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
   }
 }
 
-// An untracked flow under a new policy: both its directions must still be
-// allowed by the rules (the cloud judges each packet of it).
-bool worker::rejudge(const flow_entry& e, const side& sd, const compiled_policy& policy, decision& out) const {
+// A flow met by its first packet under a newer policy (S8).  The cloud
+// judges untracked flows by the rules on every packet, so a change applies
+// to them at once: both their directions must still be allowed.  A tracked
+// flow goes on (keep), unless its resource was marked for revalidation
+// since the flow was last judged: then its original direction must still
+// be allowed.  An audit-mode resource's flows go on either way, counted.
+bool worker::still_allowed(flow_entry& e, const side& sd, const compiled_policy& policy) {
+  const std::uint32_t generation = static_cast<std::uint32_t>(policy.generation);
+  const std::size_t r = std::min<std::size_t>(sd.resource, policy.resource_count());
+  const bool untracked = (e.flags & flow_flag::untracked) != 0;
+  const std::uint32_t from = policy.resource_revalidate_from[r];
+  if (!untracked && (from == 0 || static_cast<std::int32_t>(e.generation - from) >= 0)) {
+    e.generation = generation;
+    return true;
+  }
   const bool inbound_first = (e.flags & flow_flag::initiated_inbound) != 0;
   const direction first = inbound_first ? direction::ingress : direction::egress;
+  const decision there = classify(policy, judge_key(e, sd, first, true));
+  bool allowed = there.allowed();
+  if (untracked && allowed) allowed = classify(policy, judge_key(e, sd, opposite(first), false)).allowed();
+  if (!untracked) ++tally_[counter_id::flows_revalidated];
+  if (!allowed) {
+    if (policy.resource_audit[r] == 0) return false;
+    ++tally_[counter_id::audit_would_deny];
+  }
+  e.generation = generation;
+  e.rule = there.rule;
+  if (untracked && !there.untracked) e.flags = static_cast<std::uint8_t>(e.flags & ~flow_flag::untracked);
+  return true;
+}
+
+// A flow's packet in direction `dir` as the rules see it: TCP and UDP by
+// their ports, an ICMP query by its request (the flow's opening packet,
+// `opening`) or its reply.
+classify_key worker::judge_key(const flow_entry& e, const side& sd, direction dir, bool opening) {
   const net::ip_address remote{sd.key.fam, sd.key.remote};
-  out = classify(policy, classify_key::make(
-                             {sd.resource, first, remote, sd.key.proto, sd.key.local_port, sd.key.remote_port, 0, 0}));
-  const decision back = classify(policy, classify_key::make({sd.resource, opposite(first), remote, sd.key.proto,
-                                                             sd.key.local_port, sd.key.remote_port, 0, 0}));
-  return out.allowed() && back.allowed();
+  const bool icmp = (sd.key.proto == ip_proto::icmp && sd.key.fam == net::family::ipv4) ||
+                    (sd.key.proto == ip_proto::icmpv6 && sd.key.fam == net::family::ipv6);
+  if (icmp) {
+    const auto request = static_cast<std::uint8_t>(e.remote_port & 0xFF);
+    std::uint8_t type = request;
+    if (!opening) type = sd.key.fam == net::family::ipv6 ? 129 : (request == 8 ? 0 : request + 1);
+    return classify_key::make({sd.resource, dir, remote, sd.key.proto, 0, 0, type, 0});
+  }
+  return classify_key::make({sd.resource, dir, remote, sd.key.proto, sd.key.local_port, sd.key.remote_port, 0, 0});
 }
 
 // The packet's verdict, applied all or nothing: it passes only if every
@@ -550,6 +576,10 @@ void worker::commit(slot& s, const compiled_policy& policy) {
     for (std::uint8_t k = 0; k < s.sides; ++k) {
       const side& sd = s.side_of[k];
       if (sd.classify && !decisions_[sd.classify_index].allowed()) {
+        if (policy.resource_audit[std::min<std::size_t>(sd.resource, policy.resource_count())] != 0) {
+          ++tally_[counter_id::audit_would_deny];  // passed (and tracked below), as if a rule allowed it
+          continue;
+        }
         // Its followers are orphans now, even those of an earlier copy of
         // this first fragment that was allowed.
         if (first_fragment) fragments_.forget(p, now_);

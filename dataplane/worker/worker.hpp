@@ -165,7 +165,8 @@ class worker {
   flow_entry* insert_flow(const slot& s, const side& sd, const compiled_policy& policy, drop_reason& why);
   void follow_fragment(slot& s);
   void look_up(slot& s, const compiled_policy& policy);
-  bool rejudge(const flow_entry& e, const side& sd, const compiled_policy& policy, decision& out) const;
+  bool still_allowed(flow_entry& e, const side& sd, const compiled_policy& policy);
+  static classify_key judge_key(const flow_entry& e, const side& sd, direction dir, bool opening);
   void commit(slot& s, const compiled_policy& policy);
   void forward(slot& s);
   void drop(slot& s, drop_reason why);

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "appliance/worker_wiring.hpp"
-#include "compiler/compiler.hpp"
 #include "config/boot_settings.hpp"
 #include "config/policy_check.hpp"
 
@@ -19,23 +18,11 @@ constexpr unsigned k_ring_size = 1024;
 
 }  // namespace
 
-std::unique_ptr<dp::compiled_policy> pipeline::compile_text(std::string_view toml, std::uint64_t generation) {
+config::checked_policy pipeline::load(std::string_view toml) {
   auto loaded = config::check_policy(config::load_policy_text(toml, "test.toml"));
   for (const auto& e : loaded.errors) ADD_FAILURE() << e;
   if (!loaded.ok()) throw std::runtime_error("test policy does not load");
-  // As the appliance compiles: limits per worker, slots by resource name.
-  const std::vector<std::uint16_t> slots = slots_.assign(*loaded.model, [this](std::uint16_t slot) {
-    for (const auto& w : workers_) {
-      if (w->resource_flows(slot) != 0) return true;
-    }
-    return false;
-  });
-  cp::compile_options o;
-  o.generation = generation;
-  o.workers = static_cast<std::uint32_t>(options_.workers);
-  o.max_flows = loaded.boot.max_flows;
-  o.resource_slots = &slots;
-  return std::make_unique<dp::compiled_policy>(cp::compile(*loaded.model, o));
+  return loaded;
 }
 
 pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(ring_ports::get()), options_(options) {
@@ -48,10 +35,19 @@ pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(rin
   }
   static unsigned instance = 0;
   ++instance;
-  policy_ = compile_text(toml, generation_);
+  // The policy goes the way the appliance's goes: the store compiles it
+  // (limits per worker, slots by resource name, revalidation marks) and
+  // publishes it.
+  config::checked_policy first = load(toml);
+  const std::uint32_t max_flows = first.boot.max_flows;
+  store_.set_first(std::move(first));
   handle_ = std::make_unique<dp::policy_handle>(options.workers);
-  const dp::compiled_policy* previous = nullptr;
-  handle_->publish(policy_.get(), previous);
+  store_.start(*handle_, options.workers, max_flows, [this](std::uint16_t slot) {
+    for (const auto& w : workers_) {
+      if (w->resource_flows(slot) != 0) return true;
+    }
+    return false;
+  });
   if (options.workers > 1) {
     for (unsigned w = 0; w < options.workers; ++w) {
       const std::string name = "handoff" + std::to_string(instance) + "_" + std::to_string(w);
@@ -112,15 +108,15 @@ std::size_t pipeline::pass(side from, const frame_spec& spec, unsigned queue) {
   return received(from == side::outside ? side::inside : side::outside).size();
 }
 
-void pipeline::reload(std::string_view toml) { publish(compile_text(toml, ++generation_)); }
-
-void pipeline::publish(std::unique_ptr<dp::compiled_policy> next) {
-  const dp::compiled_policy* previous = nullptr;
-  const std::uint64_t token = handle_->publish(next.get(), previous);
+void pipeline::reload(std::string_view toml, std::optional<config::established_flows_mode> established_flows) {
+  const cp::apply_result r = store_.publish(store_.prepare(load(toml), established_flows), "test");
+  ASSERT_TRUE(r.published);
   // The old policy may be freed once every worker has been quiescent.
-  for (int i = 0; i < 100 && !handle_->readers_done(token); ++i) run(1);
-  ASSERT_TRUE(handle_->readers_done(token));
-  policy_ = std::move(next);
+  for (int i = 0; i < 100 && store_.retired() != 0; ++i) {
+    run(1);
+    store_.reclaim();
+  }
+  ASSERT_EQ(store_.retired(), 0U);
 }
 
 std::uint64_t pipeline::dropped(dp::drop_reason r) const {
@@ -146,8 +142,8 @@ std::size_t pipeline::flows() const {
 namespace sgfw::testing {
 
 std::uint16_t pipeline::slot_of(std::string_view name) const {
-  for (std::size_t r = 0; r < policy_->resource_names.size(); ++r) {
-    if (policy_->resource_names[r] == name) return policy_->resource_slot[r];
+  for (std::size_t r = 0; r < store_.current().resource_names.size(); ++r) {
+    if (store_.current().resource_names[r] == name) return store_.current().resource_slot[r];
   }
   ADD_FAILURE() << "no resource " << name;
   return dp::k_unlimited_slot;

@@ -14,10 +14,11 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
-#include "compiler/resource_slots.hpp"
+#include "appliance/policy_store.hpp"
 #include "config/model.hpp"
 #include "packet_builder.hpp"
 #include "policy/compiled_policy.hpp"
@@ -57,33 +58,32 @@ class pipeline {
   std::size_t pass(side from, const frame_spec& spec, unsigned queue = 0);
 
   void advance_ms(std::uint64_t ms) { clock_.ms += ms; }
-  // Loads new policy text and publishes it as the workers run (RCU).
-  void reload(std::string_view toml);
+  // Loads new policy text and publishes it as the workers run (RCU), as
+  // a reload (each resource's established_flows) or a change that gives
+  // its own.
+  void reload(std::string_view toml, std::optional<config::established_flows_mode> established_flows = std::nullopt);
 
   std::uint64_t dropped(dp::drop_reason r) const;
   std::uint64_t total(std::atomic<std::uint64_t> dp::worker_counters::*counter) const;
   std::size_t flows() const;
   dp::worker& worker_at(unsigned i) { return *workers_[i]; }
-  const dp::compiled_policy& policy() const { return *policy_; }
+  const dp::compiled_policy& policy() const { return store_.current(); }
   // The flows a resource (by name) holds in all workers' tables, and the
   // new flows refused it for want of room (S11).
   std::uint64_t resource_flows(std::string_view name) const;
   std::uint64_t resource_exceeded(std::string_view name) const;
 
  private:
-  void publish(std::unique_ptr<dp::compiled_policy> next);
-  std::unique_ptr<dp::compiled_policy> compile_text(std::string_view toml, std::uint64_t generation);
+  static config::checked_policy load(std::string_view toml);
   std::uint16_t slot_of(std::string_view name) const;
 
   ring_ports& ports_;
   pipeline_options options_;
-  cp::resource_slots slots_;
   dp::manual_clock clock_;
   std::unique_ptr<dp::policy_handle> handle_;
-  std::unique_ptr<dp::compiled_policy> policy_;
+  cp::policy_store store_;  // destroyed after the workers (declared before them)
   std::vector<rte_ring*> handoff_;
   std::vector<std::unique_ptr<dp::worker>> workers_;
-  std::uint64_t generation_ = 1;
 };
 
 }  // namespace sgfw::testing
