@@ -20,13 +20,16 @@ bool policy_store::set_first(config::checked_policy policy) {
 }
 
 std::unique_ptr<dp::compiled_policy> policy_store::compile_next(const config::policy_model& model,
-                                                                std::uint64_t generation, resource_slots& slots) {
+                                                                std::uint64_t generation, resource_slots& slots,
+                                                                rule_slots& rules) {
   const std::vector<std::uint16_t> placed = slots.assign(model, in_use_);
+  const std::vector<std::uint32_t> rule_indices = rules.assign(model);
   compile_options o;
   o.generation = generation;
   o.workers = workers_;
   o.max_flows = max_flows_;
   o.resource_slots = &placed;
+  o.rule_slots = &rule_indices;
   return std::make_unique<dp::compiled_policy>(compile(model, o));
 }
 
@@ -37,7 +40,7 @@ void policy_store::start(dp::policy_handle& handle, std::uint32_t workers, std::
   max_flows_ = max_flows;
   in_use_ = std::move(in_use);
   generation_ = 1;
-  current_ = compile_next(*model_, generation_, slots_);
+  current_ = compile_next(*model_, generation_, slots_, rule_slots_);
   const dp::compiled_policy* previous = nullptr;
   handle_->publish(current_.get(), previous);
 }
@@ -54,8 +57,9 @@ prepared_policy policy_store::prepare(config::checked_policy next,
   // Slots are placed on a copy: a policy that is never published (a dry
   // run, a file that cannot be written) must not move any resource's slot.
   out.slots = slots_;
+  out.rules = rule_slots_;
   const auto t0 = std::chrono::steady_clock::now();
-  out.compiled = compile_next(*out.model, out.generation, out.slots);
+  out.compiled = compile_next(*out.model, out.generation, out.slots, out.rules);
   // S8: a resource in revalidate mode is marked with this generation; the
   // others keep their mark (flows not yet met since an earlier
   // revalidating change still must be judged again).
@@ -95,6 +99,7 @@ apply_result policy_store::publish(prepared_policy next, const std::string& sour
   current_ = std::move(next.compiled);
   model_ = std::move(next.model);
   slots_ = std::move(next.slots);
+  rule_slots_ = std::move(next.rules);
   revalidate_from_ = std::move(next.revalidate_from);
   out.published = true;
   out.generation = ++generation_;

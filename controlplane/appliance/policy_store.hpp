@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "compiler/resource_slots.hpp"
+#include "compiler/rule_slots.hpp"
 #include "config/model.hpp"
 #include "config/policy_check.hpp"
 #include "policy/compiled_policy.hpp"
@@ -45,6 +46,7 @@ struct prepared_policy {
   std::unique_ptr<config::policy_model> model;
   std::unique_ptr<dp::compiled_policy> compiled;
   resource_slots slots;  // the slots with this policy's resources placed
+  rule_slots rules;      // and its rules' indices
   // Each resource's revalidation mark (compiled_policy::resource_revalidate_from), by name.
   std::map<std::string, std::uint32_t> revalidate_from;
   std::uint64_t generation = 0;
@@ -103,12 +105,13 @@ class policy_store {
 
  private:
   std::unique_ptr<dp::compiled_policy> compile_next(const config::policy_model& model, std::uint64_t generation,
-                                                    resource_slots& slots);
+                                                    resource_slots& slots, rule_slots& rules);
 
   dp::policy_handle* handle_ = nullptr;
   std::uint32_t workers_ = 1;
   std::uint32_t max_flows_ = 0;
   resource_slots slots_;
+  rule_slots rule_slots_;
   std::map<std::string, std::uint32_t> revalidate_from_;  // the running policy's marks
   resource_slots::in_use_fn in_use_;
   std::unique_ptr<config::policy_model> model_;

@@ -27,18 +27,28 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
       for (const rule& r : *list) id_bytes += r.id.size();
     }
   }
-  p.rules.reserve(rule_count);
+  // Each rule at its stable index where the caller keeps them
+  // (rule_slots.hpp), else in order; an index no rule holds names none.
+  const std::vector<std::uint32_t>* slots = options.rule_slots;
+  if (slots != nullptr) {
+    std::uint32_t top = 0;
+    for (const std::uint32_t s : *slots) top = std::max(top, s);
+    rule_count = std::size_t{top} + 1;
+  }
+  p.rules.assign(rule_count, dp::rule_info{});
   p.rule_id_text.reserve(id_bytes);
-  p.rules.push_back({});
   p.group_ids.reserve(model.groups.size());
+  std::uint32_t next = 1;
   for (std::size_t g = 0; g < model.groups.size(); ++g) {
     p.group_ids.push_back(model.groups[g].id);
     for (const direction d : {direction::ingress, direction::egress}) {
       ctx.rule_index[g][static_cast<std::size_t>(d)].reserve(model.groups[g].rules(d).size());
       for (const rule& r : model.groups[g].rules(d)) {
-        ctx.rule_index[g][static_cast<std::size_t>(d)].push_back(static_cast<std::uint32_t>(p.rules.size()));
-        p.rules.push_back({static_cast<std::uint32_t>(p.rule_id_text.size()), static_cast<std::uint32_t>(r.id.size()),
-                           static_cast<std::uint32_t>(g), d});
+        const std::uint32_t index = slots != nullptr ? (*slots)[next - 1] : next;
+        ++next;
+        ctx.rule_index[g][static_cast<std::size_t>(d)].push_back(index);
+        p.rules[index] = {static_cast<std::uint32_t>(p.rule_id_text.size()), static_cast<std::uint32_t>(r.id.size()),
+                          static_cast<std::uint32_t>(g), d};
         p.rule_id_text += r.id;
       }
     }

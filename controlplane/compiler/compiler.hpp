@@ -39,6 +39,9 @@ struct compile_options {
   // Each resource's slot in the workers' per-resource flow counts, stable
   // across policies (resource_slots.hpp); null: its index.
   const std::vector<std::uint16_t>* resource_slots = nullptr;
+  // Each rule's global index, stable across policies (rule_slots.hpp), in
+  // the model's order (groups, ingress then egress); null: in order from 1.
+  const std::vector<std::uint32_t>* rule_slots = nullptr;
 };
 
 dp::compiled_policy compile(const config::policy_model& model, const compile_options& options);

@@ -1,0 +1,43 @@
+// rule_slots: each rule's global index (compiled_policy::rules), stable
+// across policies.
+//
+// A flow entry remembers the rule that allowed it (flow_entry::rule) for as
+// long as it lives, through any number of later policies; describe-flows,
+// explain and the per-rule counts name the rule from that index.  So a rule
+// keeps its index by identity (its group, direction and id) whatever is
+// added or removed around it, and the index of a rule that left is given
+// to another as late as the index space allows: freed indices are reused
+// oldest first, and only once there are as many free as live ones (the
+// space stays within twice the rules, plus a floor), so that a flow idle
+// across that many changes is the only one that could be named wrongly.
+//
+// Control thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/model.hpp"
+
+namespace sgfw::cp {
+
+class rule_slots {
+ public:
+  // The index of every rule of `model`, in the compiler's order (groups in
+  // order, each group's ingress rules then its egress rules); 1-based, as
+  // 0 is dp::k_no_rule.
+  std::vector<std::uint32_t> assign(const config::policy_model& model);
+
+  std::uint32_t limit() const { return next_; }  // every index is below
+
+ private:
+  static constexpr std::size_t k_floor = 4096;  // free indices kept back before any is reused
+  std::map<std::string, std::uint32_t> by_key_;
+  std::deque<std::uint32_t> free_;  // oldest first
+  std::uint32_t next_ = 1;
+};
+
+}  // namespace sgfw::cp
