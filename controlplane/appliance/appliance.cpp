@@ -166,6 +166,15 @@ std::uint64_t appliance::slot_exceeded(std::uint16_t slot) const {
   return n;
 }
 
+std::vector<dp::flow_dump*> appliance::flow_dumps() {
+  std::vector<dp::flow_dump*> out;
+  if (ready_.load(std::memory_order_acquire) < workers_.size()) return out;
+  for (const auto& w : workers_) {
+    if (w) out.push_back(&w->dump());
+  }
+  return out;
+}
+
 appliance_totals appliance::totals_of(std::uint32_t worker) const {
   appliance_totals t;
   if (worker < workers_.size() && workers_[worker]) t.add(workers_[worker]->counters());

@@ -56,6 +56,9 @@ class appliance {
   // New flows refused a resource slot for want of room, all workers (the
   // cloud's conntrack_allowance_exceeded, per resource).
   std::uint64_t slot_exceeded(std::uint16_t slot) const;
+  // Every running worker's window on its flows (describe-flows); none
+  // before start() has succeeded.
+  std::vector<dp::flow_dump*> flow_dumps();
 
  private:
   struct launch_args {

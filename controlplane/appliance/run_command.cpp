@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "appliance/appliance.hpp"
 #include "appliance/eal_options.hpp"
@@ -153,6 +154,12 @@ int run_command(const std::vector<std::string_view>& args) {
         nlohmann::json out = stats_json(app.totals());
         out["UptimeSeconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         return out;
+      });
+      api.set_flows([&app](const dp::flow_query& q, std::size_t limit) {
+        const std::vector<dp::flow_dump*> dumps = app.flow_dumps();
+        // The workers walk their tables between bursts, a slice per loop.
+        return gather_flows(dumps, q, limit, std::chrono::seconds(2),
+                            [] { std::this_thread::sleep_for(std::chrono::microseconds(100)); });
       });
       loop.on_signal(SIGINT, [&loop] { loop.stop(); });
       loop.on_signal(SIGTERM, [&loop] { loop.stop(); });

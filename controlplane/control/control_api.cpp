@@ -371,6 +371,7 @@ json control_api::handle(const json& r) {
   if (action == "Reload") return reload_verb(r);
   if (action == "Save") return save_verb(r);
   if (action == "Explain") return explain_verb(r);
+  if (action == "DescribeFlows") return describe_flows(r);
   return error_reply(api_code::invalid_action, "unknown action '" + action + "' (docs/operations.md lists them)",
                      "Action");
 }
@@ -979,7 +980,73 @@ json control_api::explain_verb(const json& r) {
     return *e;
   }
   json out = explain(store_.model(), store_.current(), r);
-  if (!out.contains("Error")) out["PolicyGeneration"] = store_.generation();
+  if (out.contains("Error")) return out;
+  out["PolicyGeneration"] = store_.generation();
+  add_flows_to(out, r);
+  return out;
+}
+
+// The flow each side's resource holds for the explained packet, if any:
+// its packets pass as part of it whatever the verdict on a new flow.
+// ICMP queries are keyed by their identifier, which explain does not take:
+// describe-flows lists them.
+void control_api::add_flows_to(json& explained, const json& r) {
+  if (!flows_) return;
+  const dp::compiled_policy& policy = store_.current();
+  const auto proto = protocol_number(r["Protocol"]);
+  if (!proto || *proto == ip_proto::icmp || *proto == ip_proto::icmpv6) return;
+  const auto source = config::parse_address(r["Source"].get<std::string>());
+  const auto destination = config::parse_address(r["Destination"].get<std::string>());
+  const net::ip_address src = std::get<net::ip_address>(source);
+  const net::ip_address dst = std::get<net::ip_address>(destination);
+  const bool ports = *proto == ip_proto::tcp || *proto == ip_proto::udp;
+  const auto port = [&](const char* field) -> std::uint16_t {
+    return ports && r.contains(field) && r[field].is_number_integer() ? r[field].get<std::uint16_t>() : 0;
+  };
+  for (json& check : explained["Checks"]) {
+    const auto res =
+        std::find(policy.resource_names.begin(), policy.resource_names.end(), check["Resource"].get<std::string>());
+    if (res == policy.resource_names.end()) continue;
+    const bool ingress = check["Direction"] == "ingress";
+    dp::flow_query q;
+    q.by_slot = true;
+    q.slot = policy.resource_slot[static_cast<std::size_t>(res - policy.resource_names.begin())];
+    q.by_address = true;
+    q.address = ingress ? src : dst;  // the remote end
+    q.by_proto = true;
+    q.proto = *proto;
+    const net::ip_address local = ingress ? dst : src;
+    const std::uint16_t local_port = port(ingress ? "DestinationPort" : "SourcePort");
+    const std::uint16_t remote_port = port(ingress ? "SourcePort" : "DestinationPort");
+    check["Flow"] = nullptr;
+    for (const dp::flow_record& f : flows_(q, 1024).records) {
+      const dp::flow_entry& e = f.entry;
+      if (e.local == local.value && e.remote == q.address.value && e.local_port == local_port &&
+          e.remote_port == remote_port) {
+        check["Flow"] = flow_json(policy, f);
+      }
+    }
+  }
+}
+
+json control_api::describe_flows(const json& r) {
+  if (auto e = known_fields(r, {"Resource", "Address", "Port", "Protocol", "State", "Limit"})) return *e;
+  const dp::compiled_policy& policy = store_.current();
+  auto filter = flow_filter_of(policy, r);
+  if (auto* e = std::get_if<json>(&filter)) return *e;
+  const flow_filter& f = std::get<flow_filter>(filter);
+  if (!flows_) return error_reply(code::invalid_parameter_value, "this daemon has no workers to ask", "Action");
+  const flow_listing listed = flows_(f.query, f.limit);
+  json flows = json::array();
+  for (const dp::flow_record& rec : listed.records) flows.push_back(flow_json(policy, rec));
+  json out{{"Flows", std::move(flows)},
+           {"FlowCount", listed.matched},
+           {"Truncated", listed.matched > listed.records.size()},
+           {"PolicyGeneration", store_.generation()}};
+  if (!listed.complete) out["Notes"] = json::array({"a worker did not answer in time: its flows are missing"});
+  if (!listed.records.empty() && !listed.records.front().counted) {
+    out["Notes"].push_back("packet and byte counts need [appliance.conntrack] flow_counters = true");
+  }
   return out;
 }
 

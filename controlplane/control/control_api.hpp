@@ -21,6 +21,7 @@
 #include <string>
 
 #include "appliance/policy_store.hpp"
+#include "control/flow_view.hpp"
 #include "control/policy_document.hpp"
 #include "control/request_rules.hpp"
 
@@ -74,6 +75,8 @@ class control_api {
   std::string handle_line(std::string_view line);
 
   void set_stats(stats_fn f) { stats_ = std::move(f); }
+  // Where describe-flows and explain find the workers' flows.
+  void set_flows(flows_fn f) { flows_ = std::move(f); }
 
   // Re-reads the file (SIGHUP, watch, the Reload verb): published unless
   // it has errors.  A change seen by the watch whose text is what runs
@@ -111,12 +114,15 @@ class control_api {
   json reload_verb(const json& r);
   json save_verb(const json& r);
   json explain_verb(const json& r);
+  json describe_flows(const json& r);
+  void add_flows_to(json& explained, const json& request);
 
   policy_store& store_;
   control_settings settings_;
   policy_document doc_;
   std::string text_;  // doc_ as last read or written: what the file holds
   stats_fn stats_;
+  flows_fn flows_;
 };
 
 }  // namespace sgfw::cp

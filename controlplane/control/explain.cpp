@@ -26,26 +26,6 @@ bool multicast_or_broadcast(const net::ip_address& a) {
   return static_cast<std::uint8_t>(a.value >> 120) == 0xFF;
 }
 
-std::optional<std::uint8_t> protocol_number(const json& v) {
-  if (v.is_number_integer()) {
-    const auto n = v.get<std::int64_t>();
-    if (n >= 0 && n <= 255) return static_cast<std::uint8_t>(n);
-    return std::nullopt;
-  }
-  if (!v.is_string()) return std::nullopt;
-  std::string s = v.get<std::string>();
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (s == "tcp") return ip_proto::tcp;
-  if (s == "udp") return ip_proto::udp;
-  if (s == "icmp") return ip_proto::icmp;
-  if (s == "icmpv6") return ip_proto::icmpv6;
-  if (!s.empty() && s.size() <= 3 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    const int n = std::stoi(s);
-    if (n <= 255) return static_cast<std::uint8_t>(n);
-  }
-  return std::nullopt;
-}
-
 struct packet {
   net::ip_address source;
   net::ip_address destination;
@@ -93,6 +73,26 @@ json judge(const config::policy_model& model, const dp::compiled_policy& policy,
 }
 
 }  // namespace
+
+std::optional<std::uint8_t> protocol_number(const json& v) {
+  if (v.is_number_integer()) {
+    const auto n = v.get<std::int64_t>();
+    if (n >= 0 && n <= 255) return static_cast<std::uint8_t>(n);
+    return std::nullopt;
+  }
+  if (!v.is_string()) return std::nullopt;
+  std::string s = v.get<std::string>();
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (s == "tcp") return ip_proto::tcp;
+  if (s == "udp") return ip_proto::udp;
+  if (s == "icmp") return ip_proto::icmp;
+  if (s == "icmpv6") return ip_proto::icmpv6;
+  if (!s.empty() && s.size() <= 3 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    const int n = std::stoi(s);
+    if (n <= 255) return static_cast<std::uint8_t>(n);
+  }
+  return std::nullopt;
+}
 
 json explain(const config::policy_model& model, const dp::compiled_policy& policy, const json& request) {
   packet p;

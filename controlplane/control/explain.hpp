@@ -9,7 +9,9 @@
 // without a direction, both are asked.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "config/model.hpp"
 #include "policy/compiled_policy.hpp"
@@ -20,6 +22,10 @@ namespace sgfw::cp {
 // or IcmpType/IcmpCode; optionally Direction (ingress|egress) and Resource
 // or Address (whose side the direction is about).  The reply, or one with
 // "Error" when the request is malformed.
+// "tcp", "udp", "icmp", "icmpv6" (any case), or a number 0-255, as a
+// string or a JSON number.
+std::optional<std::uint8_t> protocol_number(const nlohmann::json& v);
+
 nlohmann::json explain(const config::policy_model& model, const dp::compiled_policy& policy,
                        const nlohmann::json& request);
 

@@ -107,12 +107,14 @@ class connection_table {
   void undo(const flow_key& k, std::uint64_t hash);
   // Ends a flow before its timeout.
   void close(flow_entry* e, std::uint32_t now_ms);
-  // A frame of `bytes` passed on the flow.
-  void count(const flow_entry& e, std::uint32_t bytes) {
+  // A frame of `bytes` passed on the flow, in its reply direction or not.
+  void count(const flow_entry& e, std::uint32_t bytes, bool reply) {
     if (!flows_.counts()) return;
     flow_counts& c = flows_.counts_of(&e);
     ++c.packets;
     c.bytes += bytes;
+    c.reply_packets += reply ? 1U : 0U;
+    c.reply_bytes += reply ? bytes : 0U;
   }
 
   // Ageing, a slice at a time (flow_table::age).

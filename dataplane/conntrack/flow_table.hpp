@@ -89,11 +89,14 @@ static_assert(sizeof(flow_entry) == 64, "one cache line per flow");
 // What a flow carried, kept beside its entry (the entry's line is full):
 // for flow logs and `describe-flows`.  A slot's counts move with its entry.
 struct flow_counts {
-  std::uint64_t bytes;     // frames' bytes, both directions
-  std::uint32_t packets;   // both directions (wraps after 4 G: readers take differences)
-  std::uint32_t start_ms;  // clock ticks (ms) when the flow was created, wrapping
+  std::uint64_t bytes;          // frames' bytes, both directions
+  std::uint32_t packets;        // both directions (wraps after 4 G: readers take differences)
+  std::uint32_t start_ms;       // clock ticks (ms) when the flow was created, wrapping
+  std::uint64_t reply_bytes;    // of those, the reply direction's (towards the flow's initiator)
+  std::uint32_t reply_packets;  // (wraps as packets)
+  std::uint32_t reserved;
 };
-static_assert(sizeof(flow_counts) == 16, "four per cache line");
+static_assert(sizeof(flow_counts) == 32, "two per cache line");
 
 #if defined(__AVX2__)
 inline constexpr bool k_have_avx2 = true;
@@ -159,6 +162,8 @@ class flow_table {
     return slot_count_ * (sizeof(flow_entry) + sizeof(std::uint16_t) + (counts_ != nullptr ? sizeof(flow_counts) : 0));
   }
   bool counts() const { return counts_ != nullptr; }
+  // Slot i's entry, or nullptr when it is free (i < slot_count()).
+  const flow_entry* at(std::size_t i) const { return ctrl_[i] != 0 ? &slots_[i] : nullptr; }
   // The entry's counts; only with counts().  Zero when it is inserted.
   flow_counts& counts_of(const flow_entry* e) { return counts_[e - slots_]; }
   const flow_counts& counts_of(const flow_entry* e) const { return counts_[e - slots_]; }

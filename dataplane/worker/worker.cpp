@@ -100,6 +100,7 @@ unsigned worker::poll_once(bool ports) {
     if (n != 0) process(burst.data(), static_cast<std::uint16_t>(n), k_from_handoff);
   }
   age();
+  if (dump_.pending()) dump_.step(conns_, now_);  // describe-flows (flow_dump.hpp)
 
   const connection_table::tally t = conns_.take_tally();
   tally_[counter_id::flows_created] += t.created;
@@ -619,7 +620,7 @@ void worker::commit(slot& s, const compiled_policy& policy) {
     // Counted: every packet forwarded on the flow, those from the
     // resource's wrong port too (they passed; the flow log should show
     // them).  ICMP errors passed as related belong to no flow's counts.
-    conns_.count(*e, s.mbuf->pkt_len);
+    conns_.count(*e, s.mbuf->pkt_len, sd.inbound != ((e->flags & flow_flag::initiated_inbound) != 0));
     // From the resource's wrong port: forwarded on its flow, changing
     // nothing of it (no state, window or timeout) on any side.
     if (sd.known && !s.wrong_side) track(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));

@@ -45,6 +45,7 @@
 #include "policy/classifier.hpp"
 #include "worker/clock.hpp"
 #include "worker/counters.hpp"
+#include "worker/flow_dump.hpp"
 #include "worker/flow_owner.hpp"
 #include "worker/policy_handle.hpp"
 
@@ -100,6 +101,8 @@ class worker {
   // worker's table, and new flows refused for want of room (the cloud's
   // conntrack_allowance_exceeded, per resource).
   std::uint32_t resource_flows(std::uint16_t quota_slot) const { return conns_.resource_flows(quota_slot); }
+  // The control thread's window on this worker's flows (any thread).
+  flow_dump& dump() { return dump_; }
   std::uint64_t resource_exceeded(std::uint16_t quota_slot) const { return conns_.resource_exceeded(quota_slot); }
 
  private:
@@ -178,6 +181,7 @@ class worker {
   connection_table conns_;
   fragment_table fragments_;
   worker_counters counters_;
+  flow_dump dump_;
   std::uint32_t now_ = 0;
   std::uint32_t aged_at_ = 0;  // now_ when the sweep last ran
 

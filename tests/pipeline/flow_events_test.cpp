@@ -20,12 +20,14 @@ struct seen {
   std::uint16_t local_port, remote_port;
   std::uint32_t packets;
   std::uint64_t bytes;
+  std::uint32_t reply_packets;
 };
 
 struct recorder {
   std::vector<seen> events;
   static void on(void* self, flow_event what, const dp::flow_entry& e, const dp::flow_counts& c, std::uint32_t) {
-    static_cast<recorder*>(self)->events.push_back({what, e.local_port, e.remote_port, c.packets, c.bytes});
+    static_cast<recorder*>(self)->events.push_back(
+        {what, e.local_port, e.remote_port, c.packets, c.bytes, c.reply_packets});
   }
   std::size_t count(flow_event what) const {
     std::size_t n = 0;
@@ -98,7 +100,8 @@ TEST_P(FlowEvents, CreatedOnceEndedOnceWithWhatTheFlowCarried) {
   EXPECT_EQ(p.pass(side::outside, tcp(f().client, 40000, f().server, 80, flag::ack, 101, 901)), 0U);
   ASSERT_EQ(r.events.size(), 2U);
   EXPECT_EQ(r.events[1].what, flow_event::expired);
-  EXPECT_EQ(r.events[1].packets, 3U);  // SYN, SYN-ACK, ACK
+  EXPECT_EQ(r.events[1].packets, 3U);        // SYN, SYN-ACK, ACK
+  EXPECT_EQ(r.events[1].reply_packets, 1U);  // the SYN-ACK
   EXPECT_EQ(r.events[1].bytes, bytes);
 }
 

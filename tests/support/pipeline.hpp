@@ -67,6 +67,12 @@ class pipeline {
   std::uint64_t total(std::atomic<std::uint64_t> dp::worker_counters::*counter) const;
   std::size_t flows() const;
   dp::worker& worker_at(unsigned i) { return *workers_[i]; }
+  cp::policy_store& store() { return store_; }
+  std::vector<dp::flow_dump*> dumps() {
+    std::vector<dp::flow_dump*> out;
+    for (auto& w : workers_) out.push_back(&w->dump());
+    return out;
+  }
   const dp::compiled_policy& policy() const { return store_.current(); }
   // The flows a resource (by name) holds in all workers' tables, and the
   // new flows refused it for want of room (S11).

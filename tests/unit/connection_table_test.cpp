@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 #include <random>
 #include <tuple>
@@ -68,8 +69,8 @@ TEST_P(ConnectionTable, AFlowPastItsTimeoutIsGoneWhenFoundAndSaysSo) {
   const flow_key k = key(1);
   flow_entry* e = open_flow(t, k, 100, tcp_state::established, 50);
   ASSERT_NE(e, nullptr);
-  t.count(*e, 60);
-  t.count(*e, 1500);
+  t.count(*e, 60, false);
+  t.count(*e, 1500, true);
   EXPECT_NE(t.live(k, t.hash(k), flow_table::k_no_hint, 149), nullptr);
   EXPECT_EQ(t.live(k, t.hash(k), flow_table::k_no_hint, 150), nullptr);
   EXPECT_EQ(t.size(), 0U);
@@ -169,7 +170,7 @@ TEST_P(ConnectionTable, ClosingSaysClosed) {
   recorder r;
   t.listen(r.listener());
   flow_entry* e = open_flow(t, key(9), 0, tcp_state::close, 10);
-  t.count(*e, 40);
+  t.count(*e, 40, false);
   t.close(e, 3);
   ASSERT_EQ(r.events.size(), 2U);
   EXPECT_EQ(r.events[1].what, flow_event::closed);
@@ -181,7 +182,7 @@ TEST_P(ConnectionTable, ClosingSaysClosed) {
 // flow's counts must move with it.
 TEST_P(ConnectionTable, CountsStayWithTheirFlowUnderChurn) {
   connection_table t({4000, false, true});
-  std::map<std::uint32_t, std::pair<std::uint32_t, std::uint64_t>> model;  // n -> packets, bytes
+  std::map<std::uint32_t, std::array<std::uint64_t, 4>> model;  // n -> packets, bytes, reply packets, reply bytes
   std::mt19937 rnd(7);
   for (int step = 0; step < 100000; ++step) {
     const auto n = static_cast<std::uint32_t>(rnd() % 6000);
@@ -189,14 +190,18 @@ TEST_P(ConnectionTable, CountsStayWithTheirFlowUnderChurn) {
     flow_entry* e = t.find(k, t.hash(k));
     const int op = static_cast<int>(rnd() % 10);
     if (e == nullptr) {
-      if (op < 6 && (e = open_flow(t, k, 0, tcp_state::established, 1U << 30)) != nullptr) model[n] = {0, 0};
+      if (op < 6 && (e = open_flow(t, k, 0, tcp_state::established, 1U << 30)) != nullptr) model[n] = {};
       continue;
     }
     if (op < 7) {
       const auto len = static_cast<std::uint32_t>(60 + rnd() % 1400);
-      t.count(*e, len);
-      ++model[n].first;
-      model[n].second += len;
+      const bool reply = op < 3;
+      t.count(*e, len, reply);
+      auto& m = model[n];
+      ++m[0];
+      m[1] += len;
+      m[2] += reply ? 1 : 0;
+      m[3] += reply ? len : 0;
     } else {
       t.close(e, 0);
       model.erase(n);
@@ -209,8 +214,10 @@ TEST_P(ConnectionTable, CountsStayWithTheirFlowUnderChurn) {
     const flow_counts* counts = t.counts_of(*e);
     ASSERT_NE(counts, nullptr);
     const flow_counts seen = *counts;
-    EXPECT_EQ(seen.packets, c.first) << n;
-    EXPECT_EQ(seen.bytes, c.second) << n;
+    EXPECT_EQ(seen.packets, c[0]) << n;
+    EXPECT_EQ(seen.bytes, c[1]) << n;
+    EXPECT_EQ(seen.reply_packets, c[2]) << n;
+    EXPECT_EQ(seen.reply_bytes, c[3]) << n;
   }
 }
 
