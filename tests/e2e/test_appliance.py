@@ -421,6 +421,54 @@ class LiveChange(ApplianceTest):
             self.assertEqual(keepers[port].stdout.readline().strip(), expected, port)
         self.stop(t)
 
+    def test_revoke_in_revalidate_mode_cuts_tracked_flows_too(self):
+        t = self.topology(policy(RELOADABLE.format(extra=SSH_RULE)))
+        t.serve(2222)
+        keeper = t.spawn(t.client_ns, SYS_PYTHON, "-c", KEEPER, SERVER_V4, "2222", stdin=subprocess.PIPE)
+        self.assertEqual(keeper.stdout.readline().strip(), "connected")
+        # describe-flows shows the connection: its state, time left, rule.
+        flows = self.ok(t, "describe-flows", "--resource", "server", "--port", "2222")
+        self.assertEqual(flows["FlowCount"], 1, flows)
+        flow = flows["Flows"][0]
+        self.assertEqual((flow["State"], flow["Direction"], flow["Tracked"]), ("tcp_established", "ingress", True))
+        self.assertEqual(flow["RemoteAddress"], CLIENT_V4)
+        self.assertGreater(flow["TimeLeftSeconds"], 431000)
+        rule = flow["SecurityGroupRuleId"]
+        self.assertTrue(rule, flow)
+        explained = self.ok(t, "explain", "--protocol", "tcp", "--source", CLIENT_V4, "--destination", SERVER_V4,
+                            "--source-port", str(flow["RemotePort"]), "--destination-port", "2222")
+        self.assertEqual(explained["Checks"][0]["Flow"]["State"], "tcp_established", explained)
+        self.ok(t, "revoke-security-group-ingress", "--group-id", "web", "--security-group-rule-ids", rule,
+                "--established-flows", "revalidate")
+        keeper.stdin.write("go\n")
+        keeper.stdin.flush()
+        self.assertEqual(keeper.stdout.readline().strip(), "broken: timed out")
+        stats = self.ok(t, "describe-stats")
+        self.assertGreaterEqual(stats["Drops"].get("revalidate_cut", 0), 1, stats)
+        self.assertGreaterEqual(stats["Counters"]["flows_revalidated"], 1, stats)
+        self.assertEqual(self.ok(t, "describe-flows", "--port", "2222")["FlowCount"], 0)
+        self.stop(t)
+
+    def test_audit_mode_passes_what_enforce_blocks_and_counts_it(self):
+        t = self.topology(policy(RELOADABLE.format(extra="")))
+        t.serve(80, 5000)
+        self.assertFalse(t.connect(SERVER_V4, 5000, timeout=2))
+        self.ok(t, "modify-resource-attribute", "--name", "server", "--mode", "audit")
+        self.assertEqual(self.ok(t, "describe-resources")["Resources"][0]["Mode"], "audit")
+        self.assertTrue(t.connect(SERVER_V4, 5000))
+        stats = self.ok(t, "describe-stats")
+        self.assertGreaterEqual(stats["Counters"]["audit_would_deny"], 1, stats)
+        flows = self.ok(t, "describe-flows", "--port", "5000")
+        self.assertGreaterEqual(flows["FlowCount"], 1, flows)
+        self.assertEqual(flows["Flows"][0]["Audit"], "would-deny", flows)
+        # Allowed traffic is not counted as would-deny.
+        before = stats["Counters"]["audit_would_deny"]
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        self.assertEqual(self.ok(t, "describe-stats")["Counters"]["audit_would_deny"], before)
+        self.ok(t, "modify-resource-attribute", "--name", "server", "--mode", "enforce")
+        self.assertFalse(t.connect(SERVER_V4, 5000, timeout=2))
+        self.stop(t)
+
     def test_group_membership_and_references_follow_the_cli(self):
         t = self.topology(policy(RELOADABLE.format(extra="")))
         t.serve(5000)
