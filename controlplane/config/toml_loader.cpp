@@ -40,6 +40,10 @@ class loader : public toml_reader {
       error(pos_of(e.source()), "", "TOML syntax error: " + std::string(e.description()), code::invalid_syntax);
       return finish();
     }
+    return read(root);
+  }
+
+  load_result read(const toml::table& root) {
     check_keys(root, "", {"limits", "appliance", "prefix_list", "security_group", "resource"});
     if (const toml::node* r = root.get("resource")) {
       model_.explicitly_empty = r->is_array() && r->as_array()->empty();
@@ -524,6 +528,12 @@ class loader : public toml_reader {
 load_result load_policy_text(std::string_view text, const std::string& path, places where) {
   load_result r = loader(path, where == places::model).run(text);
   r.text = text;
+  return r;
+}
+
+load_result load_policy_document(const toml::table& root, std::string text, const std::string& path) {
+  load_result r = loader(path, true).read(root);
+  r.text = std::move(text);
   return r;
 }
 

@@ -8,6 +8,8 @@
 // of the policy.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +41,10 @@ load_result load_policy_file(const std::string& path);
 // API made, whose lines nobody wrote).
 enum class places : std::uint8_t { file, model };
 load_result load_policy_text(std::string_view text, const std::string& path, places where = places::file);
+// The same for a document already parsed (the control API's edit of the
+// running one, whose text is `text`), named by model paths: what
+// load_policy_text(text, path, places::model) gives, without parsing again.
+load_result load_policy_document(const toml::table& root, std::string text, const std::string& path);
 
 // A policy that protects no resource is what an empty or cut-off file
 // looks like; `sgfw run` (at start and on every reload) and `sgfw check`

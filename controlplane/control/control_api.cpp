@@ -409,8 +409,10 @@ json control_api::change(const json& request, const edit_fn& edit) {
     return *e;
   }
   std::string text = next.text();
+  // The edited document as the file's reader reads it (without parsing
+  // the text again: the same tables).
   config::checked_policy checked =
-      config::check_policy(config::load_policy_text(text, settings_.policy_file, config::places::model));
+      config::check_policy(config::load_policy_document(next.root(), text, settings_.policy_file));
   if (!checked.ok()) return refusal(checked.findings, placed, store_.generation());
   prepared_policy prepared = store_.prepare(std::move(checked), established);
   if (!prepared.ok()) return refusal(prepared.findings, placed, store_.generation());

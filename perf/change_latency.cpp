@@ -1,0 +1,189 @@
+// Change latency: from a control request (what sgfwctl sends) to the reply,
+// and to the first packet a worker judges by the new rule, over 1000
+// changes at each policy size (docs/performance.md).
+//
+//   build/perf/change_latency [--changes 1000] [--sizes 100,1000,10000] [--groups 200] [--no-persist]
+//
+// A worker runs on a thread of its own (the appliance's worker core) over
+// ring ports, injecting a TCP SYN to the port under test from a new source
+// port each turn and polling; the main thread (the appliance's control
+// thread) sends AuthorizeSecurityGroupIngress for that port to the control
+// API, as the socket would, and then revokes it again (untimed), so every
+// change meets the same policy size.  The request goes the whole way: the
+// document edited, the TOML read, validated and compiled, the file written
+// (fsync, rename; unless --no-persist), the policy published and the reply
+// held until every worker has taken it.  Reported: p50/p99/max of
+//   reply:  request -> reply (the API's own time), and
+//   packet: request -> the first SYN forwarded under the new rule,
+// plus the compile time the API reports.  sgfwctl's own process start
+// (exec, dynamic linking, connect) comes on top and is measured apart by
+// perf/change_bench.py.
+#include <rte_eal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control/control_api.hpp"
+#include "pipeline.hpp"
+
+namespace {
+
+using namespace sgfw;
+using clock_type = std::chrono::steady_clock;
+namespace flag = dp::tcp_flag;
+
+// `rules` ingress rules spread over `groups` groups; resources of four
+// groups each.  Resource r0 (10.200.0.1) has g0..g3; the change adds a rule
+// to g0.
+std::string make_policy(unsigned rules, unsigned groups) {
+  std::ostringstream t;
+  t << "[limits]\ningress_rules_per_group = 1000\n\n";
+  for (unsigned g = 0; g < groups; ++g) {
+    t << "[[security_group]]\nid = \"g" << g << "\"\n";
+    for (unsigned k = g; k < rules; k += groups) {
+      t << "  [[security_group.ingress]]\n  protocol = \"tcp\"\n  ports = " << (1000 + k % 30000) << "\n  cidr = \"10."
+        << (k / 256) % 256 << "." << k % 256 << ".0/24\"\n";
+    }
+  }
+  for (unsigned r = 0; r * 4 < groups; ++r) {
+    t << "[[resource]]\nname = \"r" << r << "\"\naddresses = [\"10.200." << r / 250 << "." << r % 250 + 1
+      << "\"]\nsecurity_groups = [";
+    for (unsigned g = r * 4; g < std::min(groups, r * 4 + 4); ++g) t << (g == r * 4 ? "" : ", ") << "\"g" << g << "\"";
+    t << "]\n";
+  }
+  return t.str();
+}
+
+struct percentiles {
+  double p50, p99, max;
+};
+percentiles of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5))];
+  };
+  return {at(0.5), at(0.99), v.back()};
+}
+
+int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, bool persist) {
+  std::printf(
+      "| rules | groups | persist | reply p50 | reply p99 | reply max | first packet p50 | first packet p99 | "
+      "first packet max | compile p50 |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const unsigned size : sizes) {
+    const std::string text = make_policy(size, groups);
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("sgfw-latency-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string file = (dir / "policy.toml").string();
+    std::ofstream(file) << text;
+    testing::pipeline p(text, {.flow_capacity = 1U << 20});
+    cp::control_api api(p.store(), cp::control_settings{file, persist, {}, {}}, text);
+
+    // The worker: a SYN per turn while armed, polling always.
+    std::atomic<bool> stop{false};
+    std::atomic<bool> armed{false};
+    std::atomic<clock_type::rep> first_forwarded{0};
+    std::thread worker([&] {
+      std::uint16_t sport = 1024;
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (armed.load(std::memory_order_acquire)) {
+          p.send(testing::side::outside, testing::tcp("198.18.0.7", sport, "10.200.0.1", 60000, flag::syn, 1));
+          sport = static_cast<std::uint16_t>(sport == 65535 ? 1024 : sport + 1);
+        }
+        p.run(1);
+        if (!p.received(testing::side::inside).empty() && armed.load(std::memory_order_acquire)) {
+          first_forwarded.store(clock_type::now().time_since_epoch().count(), std::memory_order_release);
+          armed.store(false, std::memory_order_release);
+        }
+        p.received(testing::side::outside);
+      }
+    });
+
+    const nlohmann::json authorize{{"Action", "AuthorizeSecurityGroupIngress"},
+                                   {"GroupId", "g0"},
+                                   {"Protocol", "tcp"},
+                                   {"Port", "60000"},
+                                   {"Cidr", "198.18.0.0/15"}};
+    nlohmann::json revoke = authorize;
+    revoke["Action"] = "RevokeSecurityGroupIngress";
+    std::vector<double> reply_ms, packet_ms, compile_ms;
+    for (unsigned i = 0; i < changes; ++i) {
+      first_forwarded.store(0);
+      armed.store(true, std::memory_order_release);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // denied SYNs flowing
+      const auto t0 = clock_type::now();
+      const nlohmann::json reply = api.handle(authorize);
+      const auto t1 = clock_type::now();
+      if (!reply.value("Return", false)) {
+        std::fprintf(stderr, "change %u refused: %s\n", i, reply.dump().c_str());
+        stop = true;
+        worker.join();
+        return 1;
+      }
+      while (first_forwarded.load(std::memory_order_acquire) == 0) std::this_thread::yield();
+      const auto t2 = clock_type::time_point(clock_type::duration(first_forwarded.load()));
+      reply_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      packet_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
+      compile_ms.push_back(reply.value("CompileMs", 0.0));
+      if (!api.handle(revoke).value("Return", false)) {
+        std::fprintf(stderr, "revoke %u refused\n", i);
+        stop = true;
+        worker.join();
+        return 1;
+      }
+    }
+    stop = true;
+    worker.join();
+    std::filesystem::remove_all(dir);
+    const percentiles r = of(reply_ms), k = of(packet_ms), c = of(compile_ms);
+    std::printf("| %u | %u | %s | %.3f ms | %.3f ms | %.3f ms | %.3f ms | %.3f ms | %.3f ms | %.3f ms |\n", size,
+                groups, persist ? "yes" : "no", r.p50, r.p99, r.max, k.p50, k.p99, k.max, c.p50);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  unsigned changes = 1000, groups = 200;
+  std::vector<unsigned> sizes{100, 1000, 10000};
+  bool persist = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--changes" && i + 1 < argc) {
+      changes = static_cast<unsigned>(std::stoul(argv[++i]));
+    } else if (a == "--groups" && i + 1 < argc) {
+      groups = static_cast<unsigned>(std::stoul(argv[++i]));
+    } else if (a == "--sizes" && i + 1 < argc) {
+      sizes.clear();
+      std::stringstream in(argv[++i]);
+      for (std::string s; std::getline(in, s, ',');) sizes.push_back(static_cast<unsigned>(std::stoul(s)));
+    } else if (a == "--no-persist") {
+      persist = false;
+    } else {
+      std::fprintf(stderr, "usage: %s [--changes N] [--sizes A,B,...] [--groups G] [--no-persist]\n", argv[0]);
+      return 2;
+    }
+  }
+  const std::string prefix = "--file-prefix=sgfw-latency-" + std::to_string(getpid());
+  std::vector<std::string> args{
+      argv[0],          "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0", "--log-level=lib.eal:error",
+      "--no-telemetry", prefix};
+  std::vector<char*> eal;
+  for (auto& a : args) eal.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
+    std::fprintf(stderr, "EAL initialisation failed\n");
+    return 1;
+  }
+  return run(changes, sizes, groups, persist);
+}
