@@ -93,11 +93,17 @@ int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, b
     std::atomic<bool> armed{false};
     std::atomic<clock_type::rep> first_forwarded{0};
     std::thread worker([&] {
-      std::uint16_t sport = 1024;
+      // Every SYN from a source address and port never used before: a
+      // repeated one would meet the flow an earlier allowed SYN opened.
+      std::uint32_t n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         if (armed.load(std::memory_order_acquire)) {
-          p.send(testing::side::outside, testing::tcp("198.18.0.7", sport, "10.200.0.1", 60000, flag::syn, 1));
-          sport = static_cast<std::uint16_t>(sport == 65535 ? 1024 : sport + 1);
+          const std::uint32_t host = n / 64000;  // within 198.18.0.0/15
+          const std::string src = "198." + std::to_string(18 + (host >> 16)) + "." +
+                                  std::to_string((host >> 8) & 0xFF) + "." + std::to_string(host & 0xFF);
+          p.send(testing::side::outside,
+                 testing::tcp(src, static_cast<std::uint16_t>(1024 + n % 64000), "10.200.0.1", 60000, flag::syn, 1));
+          ++n;
         }
         p.run(1);
         if (!p.received(testing::side::inside).empty() && armed.load(std::memory_order_acquire)) {

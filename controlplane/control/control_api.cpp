@@ -1020,6 +1020,8 @@ void control_api::add_flows_to(json& explained, const json& r) {
     const net::ip_address local = ingress ? dst : src;
     const std::uint16_t local_port = port(ingress ? "DestinationPort" : "SourcePort");
     const std::uint16_t remote_port = port(ingress ? "SourcePort" : "DestinationPort");
+    q.by_port = ports;  // few flows share a peer and a port: the exact one is among them
+    q.port = remote_port;
     check["Flow"] = nullptr;
     for (const dp::flow_record& f : flows_(q, 1024).records) {
       const dp::flow_entry& e = f.entry;

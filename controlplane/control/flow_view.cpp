@@ -48,10 +48,11 @@ flow_listing gather_flows(std::span<dp::flow_dump* const> dumps, const dp::flow_
     }
     wait();
   }
-  for (const dp::flow_dump* d : asked) {
+  for (dp::flow_dump* d : asked) {
     if (!d->done()) continue;
     out.matched += d->matched();
     out.records.insert(out.records.end(), d->records().begin(), d->records().end());
+    d->release();
   }
   // One record per flow (an entry moved by an insertion during the walk
   // may have been copied twice), in a stable order.

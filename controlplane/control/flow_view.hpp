@@ -37,7 +37,7 @@ flow_listing gather_flows(std::span<dp::flow_dump* const> dumps, const dp::flow_
                           std::chrono::milliseconds timeout, const std::function<void()>& wait);
 
 inline constexpr std::size_t k_default_flow_limit = 1000;
-inline constexpr std::size_t k_max_flow_limit = 100000;
+inline constexpr std::size_t k_max_flow_limit = 10000;  // per request: at most this many copied per worker
 
 // DescribeFlows's filters (Resource, Address, Port, Protocol, State, Limit)
 // as a query; an error reply when one is malformed.

@@ -19,9 +19,11 @@ std::optional<policy_document> policy_document::parse(std::string_view text, std
 
 std::string policy_document::text() const {
   std::ostringstream out;
-  out << toml::toml_formatter(root_, toml::format_flags::none | toml::format_flags::allow_literal_strings |
-                                         toml::format_flags::allow_multi_line_strings |
-                                         toml::format_flags::indentation);
+  // Every string as an escaped basic string: a literal or multi-line one
+  // would carry a description's ''' or leading newline into the file as
+  // TOML of its own (a rule the running policy does not have, or a file
+  // that does not parse).
+  out << toml::toml_formatter(root_, toml::format_flags::indentation);
   out << '\n';
   return out.str();
 }

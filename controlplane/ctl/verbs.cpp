@@ -201,7 +201,7 @@ const std::vector<verb_spec>& verbs() {
         {"--port", "Port", k::integer, "only flows with this port at either end (TCP/UDP)"},
         {"--protocol", "Protocol", k::string, "only this protocol (tcp, udp, icmp, icmpv6 or a number)"},
         {"--state", "State", k::strings, "only these states (tcp_established, tcp_syn_sent, udp, udp_stream, ...)"},
-        {"--limit", "Limit", k::integer, "at most this many (default 1000, at most 100000)"}}},
+        {"--limit", "Limit", k::integer, "at most this many (default 1000, at most 10000)"}}},
       {"describe-stats", "DescribeStats", "the policy generation and the appliance's counters", {}},
       {"explain", "Explain", "the verdict on one packet, and every rule that allows it", explain_options()},
       {"reload", "Reload", "re-read the policy file (as SIGHUP)", {}},

@@ -67,6 +67,10 @@ class flow_dump {
   // After done(): the copies (at most `limit`) and how many matched.
   const std::vector<flow_record>& records() const { return records_; }
   std::uint64_t matched() const { return matched_; }
+  // After done(): gives the buffer's memory back.
+  void release() {
+    if (done()) std::vector<flow_record>().swap(records_);
+  }
 
   // Worker, once per loop.
   bool pending() const { return state_.load(std::memory_order_acquire) == k_requested; }

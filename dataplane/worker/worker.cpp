@@ -322,7 +322,9 @@ void worker::make_sides(slot& s, const compiled_policy& policy, std::uint32_t sr
       sd.key.local_port = inbound ? p.dst_port : p.src_port;
       sd.key.remote_port = inbound ? p.src_port : p.dst_port;
     } else if (icmp) {
-      if (p.icmp_query) {
+      // A query is tracked by its type alone (the key has no room for the
+      // code), so only the code every real one has: 0.
+      if (p.icmp_query && p.icmp_code == 0) {
         sd.key.local_port = p.src_port;  // the identifier
         sd.key.remote_port = icmp_query_key(p.fam, p.icmp_type, inbound);
       } else {
@@ -433,7 +435,15 @@ void worker::look_up(slot& s, const compiled_policy& policy) {
     if (sd.icmp_related) {
       // S6: an error quoting a tracked flow passes as related; otherwise the
       // error is judged by the rules like any ICMP message.
-      const flow_entry* e = live_flow(sd);
+      flow_entry* e = live_flow(sd);
+      if (e != nullptr && e->generation != static_cast<std::uint32_t>(policy.generation) &&
+          !still_allowed(*e, sd, policy)) {
+        // The quoted flow ended by the change (S8): the error is not related
+        // to anything any more.
+        conns_.close(e, now_);
+        sd.entry = nullptr;
+        e = nullptr;
+      }
       if (e != nullptr && policy.icmp_errors_related) {
         ++tally_[counter_id::related];
         continue;
@@ -503,7 +513,11 @@ bool worker::still_allowed(flow_entry& e, const side& sd, const compiled_policy&
   const std::size_t r = std::min<std::size_t>(sd.resource, policy.resource_count());
   const bool untracked = (e.flags & flow_flag::untracked) != 0;
   const std::uint32_t from = policy.resource_revalidate_from[r];
-  if (!untracked && (from == 0 || static_cast<std::int32_t>(e.generation - from) >= 0)) {
+  // A flow audit mode let in (no rule allowed it) is judged again as soon
+  // as the policy changes: once its resource enforces, it ends unless a
+  // rule allows it now.
+  const bool audit_opened = e.rule == k_no_rule;
+  if (!untracked && !audit_opened && (from == 0 || static_cast<std::int32_t>(e.generation - from) >= 0)) {
     e.generation = generation;
     return true;
   }
@@ -515,7 +529,7 @@ bool worker::still_allowed(flow_entry& e, const side& sd, const compiled_policy&
   if (!untracked) ++tally_[counter_id::flows_revalidated];
   if (!allowed) {
     if (policy.resource_audit[r] == 0) return false;
-    ++tally_[counter_id::audit_would_deny];
+    if (!audit_opened) ++tally_[counter_id::audit_would_deny];  // counted once, when it first would be denied
   }
   e.generation = generation;
   e.rule = there.rule;

@@ -137,6 +137,47 @@ TEST_F(ControlApi, AuthorizeAppliesAtOnceInBothFamiliesAndRevokeTakesItBack) {
   EXPECT_EQ(ingress_of("web"), 3U);
 }
 
+// Text someone else wrote goes into the file as data, never as TOML: a
+// description that closes a multi-line string and adds an allow-all rule,
+// one that starts with a newline, quotes, backslashes, CR LF, tabs,
+// Unicode.  The file reads back to exactly the running policy.
+TEST_F(ControlApi, DescriptionsCannotWriteTomlIntoTheFile) {
+  const std::vector<std::string> nasty{
+      "x\n'''\nid = 'g'\n[[security_group.ingress]]\nprotocol='-1'\ncidr='0.0.0.0/0'\ndescription = '''",
+      "\nleading newline",
+      "ends with '''",
+      "quote \" and \\ backslash and \"\"\" three",
+      "cr lf\r\nand tab\t.",
+      "unicode: \u00e9\u00e8 \u2713",
+  };
+  for (std::size_t i = 0; i < nasty.size(); ++i) {
+    expect_done({{"Action", "CreateSecurityGroup"}, {"GroupId", "g" + std::to_string(i)}, {"Description", nasty[i]}});
+    expect_done({{"Action", "AuthorizeSecurityGroupIngress"},
+                 {"GroupId", "web"},
+                 {"Protocol", "tcp"},
+                 {"Port", std::to_string(7000 + i)},
+                 {"Cidr", "10.0.0.0/8"},
+                 {"Description", nasty[i]}});
+  }
+  const config::checked_policy again = config::check_policy(config::load_policy_text(file(), path_));
+  ASSERT_TRUE(again.ok()) << file();
+  const config::policy_model& running = store_->model();
+  ASSERT_EQ(again.model->groups.size(), running.groups.size());
+  for (std::size_t g = 0; g < running.groups.size(); ++g) {
+    EXPECT_EQ(again.model->groups[g].description, running.groups[g].description) << g;
+    ASSERT_EQ(again.model->groups[g].ingress.size(), running.groups[g].ingress.size()) << g;
+    for (std::size_t r = 0; r < running.groups[g].ingress.size(); ++r) {
+      EXPECT_EQ(again.model->groups[g].ingress[r].description, running.groups[g].ingress[r].description);
+    }
+  }
+  for (std::size_t i = 0; i < nasty.size(); ++i) {
+    const auto g = running.find_group("g" + std::to_string(i));
+    ASSERT_TRUE(g);
+    EXPECT_EQ(running.groups[*g].description, nasty[i]);
+    EXPECT_TRUE(running.groups[*g].ingress.empty()) << "a description became a rule";
+  }
+}
+
 TEST_F(ControlApi, IpPermissionsInTheCloudsShapeAndRevokeById) {
   const json r = expect_done({{"Action", "AuthorizeSecurityGroupIngress"},
                               {"GroupId", "web"},

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "pipeline.hpp"
+#include "test_policies.hpp"
 
 namespace sgfw::testing {
 namespace {
@@ -187,25 +188,79 @@ TEST_P(PolicyChange, AuditPassesAndCountsWhatEnforceDrops) {
   EXPECT_EQ(p.pass(side::outside, tcp(f().client, 40009, f().server, 22, flag::ack, 2, 6)), 0U);
   EXPECT_EQ(p.dropped(drop_reason::tcp_invalid), 1U);
 
-  // Enforce: the open audit flows go on (keep), new ones are dropped ...
+  // Enforce, even in keep mode: what audit let in and no rule allows ends
+  // on its next packet (else whoever connected during the audit window
+  // would keep a connection for days); the allowed flow goes on; new
+  // denied ones are dropped.
   p.reload(after());
-  EXPECT_EQ(p.pass(side::outside, tcp(f().client, 40000, f().server, 22, flag::ack, 2, 6)), 1U);
+  EXPECT_EQ(p.pass(side::outside, tcp(f().client, 40000, f().server, 22, flag::ack, 2, 6)), 0U);
+  EXPECT_EQ(p.dropped(drop_reason::revalidate_cut), 1U);
+  EXPECT_EQ(p.pass(side::inside, echo(false, 9)), 0U);
+  EXPECT_EQ(talk(p, f().other, 40000), 2U);
   EXPECT_EQ(p.pass(side::outside, tcp(f().client, 40001, f().server, 22, flag::syn, 1)), 0U);
   EXPECT_EQ(p.dropped(drop_reason::policy_denied), 1U);
-  // ... unless the change revalidates.
+}
+
+// An audit flow that a rule allows by the time the resource enforces is
+// kept, and from then on names that rule.
+TEST_P(PolicyChange, AuditFlowAllowedLaterIsKept) {
+  pipeline p(after("mode = \"audit\"\n"));
+  open_ssh(p, f().client, 40000);
+  p.reload(before());
+  EXPECT_EQ(talk(p, f().client, 40000), 2U);
+  p.reload(after());  // and revoked in keep mode: a tracked flow with a rule goes on
+  EXPECT_EQ(talk(p, f().client, 40000), 2U);
+}
+
+// An ICMP error quoting a flow that revalidation ends is not related to
+// anything: judged by the rules alone (here: denied), whichever packet
+// comes first after the change.
+TEST_P(PolicyChange, IcmpErrorsQuotingARevalidatedFlowAreNotRelated) {
+  pipeline p(before());
+  open_ssh(p, f().client, 40000);
   p.reload(after(), established_flows_mode::revalidate);
-  EXPECT_EQ(p.pass(side::outside, tcp(f().client, 40000, f().server, 22, flag::ack, 2, 6)), 0U);
+  const bool v6 = f().icmp_proto == 58;
+  const frame_spec quoted = tcp(f().client, 40000, f().server, 22, flag::ack, 2, 6);
+  // The client reports the server's segment unreachable (as if it had
+  // sent one): quotes the server -> client packet.
+  const frame_spec back = tcp(f().server, 22, f().client, 40000, flag::ack, 6, 2);
+  EXPECT_EQ(p.pass(side::outside, icmp_error(f().client, f().server, back, v6 ? 1 : 3, v6 ? 4 : 3)), 0U);
+  EXPECT_EQ(p.total(&dp::worker_counters::related), 0U);
+  EXPECT_EQ(talk(p, f().client, 40000), 0U);  // and the flow is gone
+  (void)quoted;
+}
+
+// Flows of a resource deleted and created again (or of addresses moved to
+// another) were judged for the old one: judged again even in keep mode.
+TEST_P(PolicyChange, AResourceCreatedAgainDoesNotInheritItsPredecessorsFlows) {
+  pipeline p(before());
+  open_ssh(p, f().client, 40000);
+  const std::string gone =
+      std::string("[[security_group]]\nid = \"g\"\n[[resource]]\nname = \"other\"\naddresses = [\"") +
+      (f().icmp_proto == 58 ? "2001:db8::99" : "10.0.0.99") + "\"]\nsecurity_groups = [\"g\"]\n";
+  p.reload(gone);
+  // Created again, under another name, with groups that do not allow it.
+  std::string again = after();
+  const auto at = again.find("name = \"r\"");
+  again.replace(at, 10, "name = \"r2\"");
+  p.reload(again);
+  EXPECT_EQ(talk(p, f().client, 40000), 0U);
   EXPECT_EQ(p.dropped(drop_reason::revalidate_cut), 1U);
 }
 
-// Revalidation in audit mode keeps the flow and counts it.
-TEST_P(PolicyChange, RevalidateInAuditModeKeepsAndCounts) {
-  pipeline p(before("mode = \"audit\"\n"));
-  open_ssh(p, f().client, 40000);
-  p.reload(after("mode = \"audit\"\n"), established_flows_mode::revalidate);
-  EXPECT_EQ(talk(p, f().client, 40000), 2U);
-  EXPECT_EQ(p.total(&dp::worker_counters::audit_would_deny), 1U);
-  EXPECT_EQ(p.dropped(drop_reason::revalidate_cut), 0U);
+// An echo request with a code other than 0 opens no flow (a query flow is
+// keyed by its type alone, so a revalidation could not judge its code): it
+// is judged by the rules, and its "reply" too (here, with no egress rule,
+// denied); with code 0 the reply passes on the flow.
+TEST_P(PolicyChange, AnEchoWithAnOddCodeOpensNoFlow) {
+  pipeline p(with_sealed_egress(before()));
+  frame_spec request = echo(true, 11);
+  request.icmp_code = 1;
+  EXPECT_EQ(p.pass(side::outside, request), 1U);  // the rule names the type only
+  EXPECT_EQ(p.flows(), 0U);
+  EXPECT_EQ(p.pass(side::inside, echo(false, 11)), 0U);
+  EXPECT_EQ(p.pass(side::outside, echo(true, 12)), 1U);
+  EXPECT_EQ(p.pass(side::inside, echo(false, 12)), 1U);
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, PolicyChange, ::testing::ValuesIn(k_families),
