@@ -18,7 +18,6 @@
 // plus the compile time the API reports.  sgfwctl's own process start
 // (exec, dynamic linking, connect) comes on top and is measured apart by
 // perf/change_bench.py.
-#include <rte_eal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -181,15 +180,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const std::string prefix = "--file-prefix=sgfw-latency-" + std::to_string(getpid());
-  std::vector<std::string> args{
-      argv[0],          "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "-l", "0", "--log-level=lib.eal:error",
-      "--no-telemetry", prefix};
-  std::vector<char*> eal;
-  for (auto& a : args) eal.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
-    std::fprintf(stderr, "EAL initialisation failed\n");
-    return 1;
-  }
+  if (!testing::init_test_eal(argv[0], "sgfw-latency", 512)) return 1;
   return run(changes, sizes, groups, persist);
 }

@@ -1027,7 +1027,7 @@ void control_api::add_flows_to(json& explained, const json& r) {
       const dp::flow_entry& e = f.entry;
       if (e.local == local.value && e.remote == q.address.value && e.local_port == local_port &&
           e.remote_port == remote_port) {
-        check["Flow"] = flow_json(policy, f);
+        check["Flow"] = flow_json(policy, names_by_slot(policy), f);
       }
     }
   }
@@ -1042,7 +1042,8 @@ json control_api::describe_flows(const json& r) {
   if (!flows_) return error_reply(code::invalid_parameter_value, "this daemon has no workers to ask", "Action");
   const flow_listing listed = flows_(f.query, f.limit);
   json flows = json::array();
-  for (const dp::flow_record& rec : listed.records) flows.push_back(flow_json(policy, rec));
+  const std::vector<std::string_view> names = names_by_slot(policy);
+  for (const dp::flow_record& rec : listed.records) flows.push_back(flow_json(policy, names, rec));
   json out{{"Flows", std::move(flows)},
            {"FlowCount", listed.matched},
            {"Truncated", listed.matched > listed.records.size()},

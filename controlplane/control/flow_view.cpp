@@ -132,14 +132,23 @@ std::variant<flow_filter, json> flow_filter_of(const dp::compiled_policy& policy
   return f;
 }
 
-json flow_json(const dp::compiled_policy& policy, const dp::flow_record& r) {
+std::vector<std::string_view> names_by_slot(const dp::compiled_policy& policy) {
+  std::vector<std::string_view> out;
+  for (std::size_t i = 0; i < policy.resource_slot.size(); ++i) {
+    const std::uint16_t slot = policy.resource_slot[i];
+    if (slot >= out.size()) out.resize(std::size_t{slot} + 1);
+    out[slot] = policy.resource_names[i];
+  }
+  return out;
+}
+
+json flow_json(const dp::compiled_policy& policy, const std::vector<std::string_view>& names,
+               const dp::flow_record& r) {
   const dp::flow_entry& e = r.entry;
   const net::family fam = (e.flags & dp::flow_flag::ipv6) != 0 ? net::family::ipv6 : net::family::ipv4;
   json out;
   out["Resource"] = nullptr;
-  for (std::size_t i = 0; i < policy.resource_slot.size(); ++i) {
-    if (policy.resource_slot[i] == e.quota_slot) out["Resource"] = policy.resource_names[i];
-  }
+  if (e.quota_slot < names.size() && !names[e.quota_slot].empty()) out["Resource"] = std::string(names[e.quota_slot]);
   out["Protocol"] = config::describe_protocol({false, e.proto});
   out["LocalAddress"] = config::to_string(net::ip_address{fam, e.local});
   out["RemoteAddress"] = config::to_string(net::ip_address{fam, e.remote});

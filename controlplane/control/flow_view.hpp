@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -48,7 +49,10 @@ struct flow_filter {
 std::variant<flow_filter, nlohmann::json> flow_filter_of(const dp::compiled_policy& policy,
                                                          const nlohmann::json& request);
 
-// One flow in the reply's shape.
-nlohmann::json flow_json(const dp::compiled_policy& policy, const dp::flow_record& r);
+// One flow in the reply's shape.  `names` (names_by_slot) names its resource.
+nlohmann::json flow_json(const dp::compiled_policy& policy, const std::vector<std::string_view>& names,
+                         const dp::flow_record& r);
+// Each resource's name at its slot (flow_entry::quota_slot), once per reply.
+std::vector<std::string_view> names_by_slot(const dp::compiled_policy& policy);
 
 }  // namespace sgfw::cp

@@ -11,6 +11,13 @@ namespace {
 
 using k = value_kind;
 
+// A change's own choice for the flows that exist (S8).
+option_spec established_flows_option() {
+  return {"--established-flows", "EstablishedFlows", k::string,
+          "keep (tracked flows go on) or revalidate (they end unless still allowed); default: each resource's "
+          "setting"};
+}
+
 // The shorthand of one rule, or --ip-permissions, as the AWS CLI has them.
 std::vector<option_spec> rule_options(bool revoke) {
   std::vector<option_spec> o{
@@ -29,9 +36,7 @@ std::vector<option_spec> rule_options(bool revoke) {
   };
   if (revoke) {
     o.push_back({"--security-group-rule-ids", "SecurityGroupRuleIds", k::strings, "the rules to revoke, by id"});
-    o.push_back({"--established-flows", "EstablishedFlows", k::string,
-                 "keep (tracked flows go on) or revalidate (they end unless still allowed); default: each "
-                 "resource's setting"});
+    o.push_back(established_flows_option());
   } else {
     o.push_back({"--rule-id", "RuleId", k::string, "the rule's id (default: derived from its content)"});
   }
@@ -159,9 +164,7 @@ const std::vector<verb_spec>& verbs() {
         {"--addresses", "Addresses", k::strings, "its new addresses"},
         {"--mode", "Mode", k::string, "enforce, or audit (what its groups would deny is passed and counted)"},
         {"--description", "Description", k::string, "its new description"},
-        {"--established-flows", "EstablishedFlows", k::string,
-         "keep (tracked flows go on) or revalidate (they end unless still allowed); default: each "
-         "resource's setting"}},
+        established_flows_option()},
        true},
       {"describe-managed-prefix-lists",
        "DescribeManagedPrefixLists",

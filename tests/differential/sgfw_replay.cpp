@@ -5,7 +5,6 @@
 // per line ("outside HEX" or "inside HEX": the port it comes in on), one
 // frame at a time; it writes verdicts.txt, one line per frame: "pass", or
 // the drop reason's name.
-#include <rte_eal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -65,16 +64,7 @@ bool replay(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string prefix = "--file-prefix=sgfw-replay-" + std::to_string(getpid());
-  std::vector<std::string> args{
-      argv[0],          "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "-l", "0", "--log-level=lib.eal:error",
-      "--no-telemetry", prefix};
-  std::vector<char*> eal;
-  for (auto& a : args) eal.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
-    std::fprintf(stderr, "EAL initialisation failed\n");
-    return 1;
-  }
+  if (!sgfw::testing::init_test_eal(argv[0], "sgfw-replay", 256)) return 1;
   bool ok = true;
   for (int i = 1; i < argc; ++i) {
     try {

@@ -1,12 +1,15 @@
 #include "ring_ports.hpp"
 
+#include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace sgfw::testing {
 
@@ -21,6 +24,27 @@ constexpr unsigned k_socket = 0;  // these ports live on socket 0
 }
 
 }  // namespace
+
+bool init_test_eal(const char* argv0, const char* name, unsigned memory_mb) {
+  std::vector<std::string> args{argv0,
+                                "--no-huge",
+                                "-m",
+                                std::to_string(memory_mb),
+                                "--no-pci",
+                                "--no-shconf",
+                                "-l",
+                                "0",
+                                "--log-level=lib.eal:error",
+                                "--no-telemetry",
+                                "--file-prefix=" + std::string(name) + "-" + std::to_string(getpid())};
+  std::vector<char*> eal;
+  for (auto& a : args) eal.push_back(a.data());
+  if (rte_eal_init(static_cast<int>(eal.size()), eal.data()) < 0) {
+    std::fprintf(stderr, "EAL initialisation failed\n");
+    return false;
+  }
+  return true;
+}
 
 ring_ports& ring_ports::get() {
   static ring_ports* ports = [] {

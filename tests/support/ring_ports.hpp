@@ -23,6 +23,11 @@ struct ring_ports {
   static ring_ports& get();
 };
 
+// EAL as the tests, fuzz targets and their drivers run it on this kind of
+// machine: no hugepages, no PCI, no shared files, one core, a file prefix
+// of `name` and the process id.  False (said on stderr) when it fails.
+bool init_test_eal(const char* argv0, const char* name, unsigned memory_mb);
+
 // Empties a ring of mbufs, keeping copies of their bytes when `out` is set.
 void drain(rte_ring* r, std::vector<std::vector<std::uint8_t>>* out);
 
