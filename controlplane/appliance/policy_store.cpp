@@ -63,22 +63,12 @@ prepared_policy policy_store::prepare(config::checked_policy next,
   // S8: a resource in revalidate mode is marked with this generation; the
   // others keep their mark (flows not yet met since an earlier
   // revalidating change still must be judged again).
-  // A resource new to the policy, or with other addresses than before, is
-  // marked too: flows of its addresses were judged for another resource
-  // (one deleted and created again, addresses moved).
   const auto mark = std::max<std::uint32_t>(static_cast<std::uint32_t>(out.generation), 1);
-  std::map<std::string_view, const config::resource*> running;
-  if (model_) {
-    for (const config::resource& res : model_->resources) running.emplace(res.name, &res);
-  }
   for (std::size_t r = 0; r < out.model->resources.size(); ++r) {
     const config::resource& res = out.model->resources[r];
     std::uint32_t from = 0;
-    const auto was = running.find(res.name);
-    const bool moved =
-        model_ && (was == running.end() || was->second->addresses != res.addresses || was->second->mac != res.mac);
-    if (moved || established_flows.value_or(out.model->appliance.established_flows_of(res)) ==
-                     config::established_flows_mode::revalidate) {
+    if (established_flows.value_or(out.model->appliance.established_flows_of(res)) ==
+        config::established_flows_mode::revalidate) {
       from = mark;
     } else if (const auto it = revalidate_from_.find(res.name); it != revalidate_from_.end()) {
       from = it->second;

@@ -517,7 +517,14 @@ bool worker::still_allowed(flow_entry& e, const side& sd, const compiled_policy&
   // as the policy changes: once its resource enforces, it ends unless a
   // rule allows it now.
   const bool audit_opened = e.rule == k_no_rule;
-  if (!untracked && !audit_opened && (from == 0 || static_cast<std::int32_t>(e.generation - from) >= 0)) {
+  // A flow opened for another resource than the one its address belongs to
+  // now (deleted and created again, the address moved) was judged by other
+  // groups: judged again.  Slots stay with a resource while it lives
+  // (resource_slots.hpp); the shared unlimited slot says nothing.
+  const std::uint16_t own_slot = r < policy.resource_count() ? policy.resource_slot[r] : k_unlimited_slot;
+  const bool other_resource = e.quota_slot != own_slot || own_slot == k_unlimited_slot;
+  if (!untracked && !audit_opened && !other_resource &&
+      (from == 0 || static_cast<std::int32_t>(e.generation - from) >= 0)) {
     e.generation = generation;
     return true;
   }
@@ -526,7 +533,7 @@ bool worker::still_allowed(flow_entry& e, const side& sd, const compiled_policy&
   const decision there = classify(policy, judge_key(e, sd, first, true));
   bool allowed = there.allowed();
   if (untracked && allowed) allowed = classify(policy, judge_key(e, sd, opposite(first), false)).allowed();
-  if (!untracked) ++tally_[counter_id::flows_revalidated];
+  if (!untracked && !audit_opened) ++tally_[counter_id::flows_revalidated];
   if (!allowed) {
     if (policy.resource_audit[r] == 0) return false;
     if (!audit_opened) ++tally_[counter_id::audit_would_deny];  // counted once, when it first would be denied

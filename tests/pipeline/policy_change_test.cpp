@@ -220,14 +220,12 @@ TEST_P(PolicyChange, IcmpErrorsQuotingARevalidatedFlowAreNotRelated) {
   open_ssh(p, f().client, 40000);
   p.reload(after(), established_flows_mode::revalidate);
   const bool v6 = f().icmp_proto == 58;
-  const frame_spec quoted = tcp(f().client, 40000, f().server, 22, flag::ack, 2, 6);
   // The client reports the server's segment unreachable (as if it had
   // sent one): quotes the server -> client packet.
   const frame_spec back = tcp(f().server, 22, f().client, 40000, flag::ack, 6, 2);
   EXPECT_EQ(p.pass(side::outside, icmp_error(f().client, f().server, back, v6 ? 1 : 3, v6 ? 4 : 3)), 0U);
   EXPECT_EQ(p.total(&dp::worker_counters::related), 0U);
   EXPECT_EQ(talk(p, f().client, 40000), 0U);  // and the flow is gone
-  (void)quoted;
 }
 
 // Flows of a resource deleted and created again (or of addresses moved to
@@ -244,6 +242,41 @@ TEST_P(PolicyChange, AResourceCreatedAgainDoesNotInheritItsPredecessorsFlows) {
   const auto at = again.find("name = \"r\"");
   again.replace(at, 10, "name = \"r2\"");
   p.reload(again);
+  EXPECT_EQ(talk(p, f().client, 40000), 0U);
+  EXPECT_EQ(p.dropped(drop_reason::revalidate_cut), 1U);
+}
+
+// Listing the resource's addresses in another order, or adding one, is no
+// reason to judge its flows again in keep mode.
+TEST_P(PolicyChange, ReorderedOrAddedAddressesKeepTheFlows) {
+  pipeline p(before());
+  open_ssh(p, f().client, 40000);
+  const std::string extra = f().icmp_proto == 58 ? "2001:db8::77" : "10.0.0.77";
+  std::string more = after();
+  const std::string list = std::string("addresses = [\"") + f().server + "\"]";
+  more.replace(more.find(list), list.size(), "addresses = [\"" + extra + "\", \"" + f().server + "\"]");
+  p.reload(more);
+  EXPECT_EQ(talk(p, f().client, 40000), 2U);
+  EXPECT_EQ(p.dropped(drop_reason::revalidate_cut), 0U);
+  EXPECT_EQ(p.total(&dp::worker_counters::flows_revalidated), 0U);
+}
+
+// An address moved from one live resource to another: its flows were
+// judged by the first one's groups, and are judged again by the second's.
+TEST_P(PolicyChange, AnAddressMovedToAnotherResourceJudgesItsFlowsAgain) {
+  const std::string second =
+      std::string("[[security_group]]\nid = \"none\"\negress = []\n[[resource]]\nname = \"r2\"\n") + "addresses = [\"" +
+      (f().icmp_proto == 58 ? "2001:db8::99" : "10.0.0.99") + "\"]\nsecurity_groups = [\"none\"]\n";
+  pipeline p(before() + second);
+  open_ssh(p, f().client, 40000);
+  // The server's address now belongs to r2; r keeps another one.
+  std::string moved = before() + second;
+  const std::string mine = std::string("addresses = [\"") + f().server + "\"]";
+  const std::string theirs =
+      std::string("addresses = [\"") + (f().icmp_proto == 58 ? "2001:db8::99" : "10.0.0.99") + "\"]";
+  moved.replace(moved.find(mine), mine.size(), theirs);
+  moved.replace(moved.rfind(theirs), theirs.size(), mine);
+  p.reload(moved);
   EXPECT_EQ(talk(p, f().client, 40000), 0U);
   EXPECT_EQ(p.dropped(drop_reason::revalidate_cut), 1U);
 }
