@@ -128,6 +128,7 @@ int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, b
       const auto t0 = clock_type::now();
       const nlohmann::json reply = api.handle(authorize);
       const auto t1 = clock_type::now();
+      api.tidy();  // as the server does once the reply is sent
       if (!reply.value("Return", false)) {
         std::fprintf(stderr, "change %u refused: %s\n", i, reply.dump().c_str());
         stop = true;
@@ -145,6 +146,7 @@ int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, b
         worker.join();
         return 1;
       }
+      api.tidy();
     }
     stop = true;
     worker.join();

@@ -97,6 +97,8 @@ apply_result policy_store::publish(prepared_policy next, const std::string& sour
   last_token_ = token;
   published_since_start_ = true;
   current_ = std::move(next.compiled);
+  // The old model is freed by tidy(), off the change's path.
+  old_models_.push_back(std::move(model_));
   model_ = std::move(next.model);
   slots_ = std::move(next.slots);
   rule_slots_ = std::move(next.rules);
@@ -131,6 +133,8 @@ bool policy_store::wait_readers(std::chrono::microseconds limit) {
   }
   return true;
 }
+
+void policy_store::tidy() { old_models_.clear(); }
 
 void policy_store::reclaim() {
   std::erase_if(retired_, [this](const auto& r) { return handle_->readers_done(r.first); });

@@ -99,6 +99,9 @@ class policy_store {
   bool wait_readers(std::chrono::microseconds limit);
   // Frees retired policies every worker has stopped reading.
   void reclaim();
+  // Frees the models publish() replaced (nothing reads them; at 10k rules
+  // freeing one takes milliseconds, which a change's caller need not wait for).
+  void tidy();
   std::uint64_t generation() const { return generation_; }
   const dp::compiled_policy& current() const { return *current_; }
   std::size_t retired() const { return retired_.size(); }
@@ -115,6 +118,7 @@ class policy_store {
   std::map<std::string, std::uint32_t> revalidate_from_;  // the running policy's marks
   resource_slots::in_use_fn in_use_;
   std::unique_ptr<config::policy_model> model_;
+  std::vector<std::unique_ptr<config::policy_model>> old_models_;  // freed by tidy()
   std::unique_ptr<dp::compiled_policy> current_;
   std::vector<std::pair<std::uint64_t, std::unique_ptr<dp::compiled_policy>>> retired_;  // token, policy
   std::uint64_t generation_ = 0;

@@ -1,42 +1,72 @@
 #include "compiler/rule_slots.hpp"
 
+#include <algorithm>
+#include <unordered_map>
+
 namespace sgfw::cp {
 
 namespace {
 
-std::string key_of(const config::security_group& g, direction d, const config::rule& r) {
-  std::string k = g.id;
-  k += d == direction::ingress ? "\ni\n" : "\ne\n";
-  k += r.id;
-  return k;
+bool same_ids(const std::vector<config::rule>& rules, const std::vector<std::string>& ids) {
+  return std::equal(rules.begin(), rules.end(), ids.begin(), ids.end(),
+                    [](const config::rule& r, const std::string& id) { return r.id == id; });
 }
 
 }  // namespace
 
 std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model) {
-  std::map<std::string, std::uint32_t> next_keys;
+  std::map<std::string, group_rules, std::less<>> next_groups;
   std::vector<std::uint32_t> out;
   std::vector<std::size_t> fresh;  // positions in `out` of rules new to this policy
+  std::vector<std::uint32_t> freed;
+  // Changed entries (map nodes stay put) and where their rules start in `out`.
+  std::vector<std::pair<rules_of*, std::size_t>> changed;
   for (const auto& g : model.groups) {
+    // The group's entry as it was, moved out (a second group of that id,
+    // which validation refuses, finds none and shares nothing).
+    auto node = by_group_.extract(g.id);
+    const auto [entry, first] = next_groups.try_emplace(g.id);
+    group_rules scratch;  // for that second group: its indices are not kept
+    group_rules& now = first ? entry->second : scratch;
     for (const direction d : {direction::ingress, direction::egress}) {
-      for (const config::rule& r : g.rules(d)) {
-        std::string k = key_of(g, d, r);
-        const auto it = by_key_.find(k);
-        if (it != by_key_.end() && next_keys.count(k) == 0) {
-          out.push_back(it->second);
-          next_keys.emplace(std::move(k), it->second);
+      const auto di = static_cast<std::size_t>(d);
+      const std::vector<config::rule>& rules = g.rules(d);
+      rules_of* old = node.empty() ? nullptr : &node.mapped()[di];
+      rules_of& cur = now[di];
+      if (old != nullptr && same_ids(rules, old->ids)) {
+        out.insert(out.end(), old->slots.begin(), old->slots.end());
+        cur = std::move(*old);
+        continue;
+      }
+      // Changed: each rule keeps its index by id, once.
+      std::unordered_map<std::string_view, std::uint32_t> by_id;
+      if (old != nullptr) {
+        for (std::size_t i = 0; i < old->ids.size(); ++i) by_id.emplace(old->ids[i], old->slots[i]);
+      }
+      if (first) changed.emplace_back(&cur, out.size());
+      for (const config::rule& r : rules) {
+        cur.ids.push_back(r.id);
+        std::uint32_t slot = 0;
+        if (const auto it = by_id.find(r.id); it != by_id.end() && it->second != 0) {
+          slot = it->second;
+          it->second = 0;  // a second rule with this id gets its own
         } else {
           fresh.push_back(out.size());
-          out.push_back(0);
-          next_keys.emplace(std::move(k), 0);
         }
+        out.push_back(slot);
+      }
+      for (const auto& [id, slot] : by_id) {
+        if (slot != 0) freed.push_back(slot);
       }
     }
   }
-  // The rules that left free their indices (after those freed before).
-  for (const auto& [k, slot] : by_key_) {
-    if (next_keys.count(k) == 0) free_.push_back(slot);
+  // The groups that left free their rules' indices.
+  for (const auto& [id, rules] : by_group_) {
+    for (const rules_of& r : rules) freed.insert(freed.end(), r.slots.begin(), r.slots.end());
   }
+  // Freed oldest first; those freed by one change in index order.
+  std::sort(freed.begin(), freed.end());
+  free_.insert(free_.end(), freed.begin(), freed.end());
   for (const std::size_t i : fresh) {
     std::uint32_t slot = 0;
     if (free_.size() > std::max(k_floor, out.size())) {
@@ -47,15 +77,11 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
     }
     out[i] = slot;
   }
-  // Keyed again in order (a duplicate key, which validation refuses, would
-  // share nothing).
-  by_key_.clear();
-  std::size_t i = 0;
-  for (const auto& g : model.groups) {
-    for (const direction d : {direction::ingress, direction::egress}) {
-      for (const config::rule& r : g.rules(d)) by_key_.insert_or_assign(key_of(g, d, r), out[i++]);
-    }
+  for (auto& [rules, at] : changed) {
+    rules->slots.assign(out.begin() + static_cast<std::ptrdiff_t>(at),
+                        out.begin() + static_cast<std::ptrdiff_t>(at + rules->ids.size()));
   }
+  by_group_ = std::move(next_groups);
   return out;
 }
 

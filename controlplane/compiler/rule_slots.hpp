@@ -11,9 +11,14 @@
 // space stays within twice the rules, plus a floor), so that a flow idle
 // across that many changes is the only one that could be named wrongly.
 //
+// A change touches a group or two of thousands: a group whose rule ids
+// are what they were (in order) keeps its indices without a lookup, so
+// assigning is a compare of ids, not a map operation per rule.
+//
 // Control thread only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -35,7 +40,13 @@ class rule_slots {
 
  private:
   static constexpr std::size_t k_floor = 4096;  // free indices kept back before any is reused
-  std::map<std::string, std::uint32_t> by_key_;
+  // One group's rules of one direction, in order, and their indices.
+  struct rules_of {
+    std::vector<std::string> ids;
+    std::vector<std::uint32_t> slots;
+  };
+  using group_rules = std::array<rules_of, direction_count>;
+  std::map<std::string, group_rules, std::less<>> by_group_;
   std::deque<std::uint32_t> free_;  // oldest first
   std::uint32_t next_ = 1;
 };

@@ -175,15 +175,47 @@ std::optional<json> known_fields(const json& r, std::initializer_list<std::strin
 
 // What changed between two models, by the names users know.
 json changes_between(const config::policy_model& a, const config::policy_model& b) {
-  const auto rule_ids = [](const config::policy_model& m) {
-    std::set<std::pair<std::string, std::string>> s;
-    for (const auto& g : m.groups) {
-      for (const auto* rules : {&g.ingress, &g.egress}) {
-        for (const auto& r : *rules) s.emplace(g.id, r.id);
-      }
+  // Rules by (group, rule id), compared only in the groups whose rule ids
+  // differ: a change touches one or two groups of thousands.
+  using rule_key = std::pair<std::string, std::string>;
+  const auto rule_ids = [](const config::security_group& g) {
+    std::set<std::string_view> s;
+    for (const auto* rules : {&g.ingress, &g.egress}) {
+      for (const auto& r : *rules) s.insert(r.id);
     }
     return s;
   };
+  const auto same_ids = [](const config::security_group& x, const config::security_group& y) {
+    const auto same = [](const std::vector<config::rule>& p, const std::vector<config::rule>& q) {
+      return std::equal(p.begin(), p.end(), q.begin(), q.end(),
+                        [](const config::rule& l, const config::rule& r) { return l.id == r.id; });
+    };
+    return same(x.ingress, y.ingress) && same(x.egress, y.egress);
+  };
+  std::map<std::string_view, const config::security_group*> before;
+  for (const auto& g : a.groups) before.emplace(g.id, &g);
+  std::set<rule_key> rules_added, rules_removed;
+  const auto compare = [&](const config::security_group* was, const config::security_group* now) {
+    const std::set<std::string_view> w = was != nullptr ? rule_ids(*was) : std::set<std::string_view>{};
+    const std::set<std::string_view> n = now != nullptr ? rule_ids(*now) : std::set<std::string_view>{};
+    const std::string& gid = now != nullptr ? now->id : was->id;
+    for (const auto id : n) {
+      if (!w.count(id)) rules_added.emplace(gid, std::string(id));
+    }
+    for (const auto id : w) {
+      if (!n.count(id)) rules_removed.emplace(gid, std::string(id));
+    }
+  };
+  for (const auto& g : b.groups) {
+    const auto it = before.find(g.id);
+    if (it == before.end()) {
+      compare(nullptr, &g);
+    } else {
+      if (!same_ids(*it->second, g)) compare(it->second, &g);
+      before.erase(it);
+    }
+  }
+  for (const auto& [id, g] : before) compare(g, nullptr);
   const auto names = [](const auto& items, auto name_of) {
     std::set<std::string> s;
     for (const auto& i : items) s.insert(name_of(i));
@@ -202,9 +234,15 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
     if (!add.empty()) out[added] = std::move(add);
     if (!del.empty()) out[removed] = std::move(del);
   };
-  both("RulesAdded", "RulesRemoved", rule_ids(a), rule_ids(b), [](const auto& p) {
+  const auto rule_json = [](const rule_key& p) {
     return json{{"GroupId", p.first}, {"SecurityGroupRuleId", p.second}};
-  });
+  };
+  json rules_in = json::array();
+  json rules_out = json::array();
+  for (const auto& k : rules_added) rules_in.push_back(rule_json(k));
+  for (const auto& k : rules_removed) rules_out.push_back(rule_json(k));
+  if (!rules_in.empty()) out["RulesAdded"] = std::move(rules_in);
+  if (!rules_out.empty()) out["RulesRemoved"] = std::move(rules_out);
   const auto group_id = [](const config::security_group& g) { return g.id; };
   both("GroupsAdded", "GroupsRemoved", names(a.groups, group_id), names(b.groups, group_id),
        [](const std::string& s) { return json(s); });
@@ -276,6 +314,16 @@ control_api::control_api(policy_store& store, control_settings settings, const s
   auto d = policy_document::parse(first_text, error);
   // The text was read as a policy already; it is TOML.
   if (d) doc_ = std::move(*d);
+}
+
+const std::string& control_api::running_text() const {
+  if (!text_) text_ = doc_.text();
+  return *text_;
+}
+
+void control_api::tidy() {
+  old_docs_.clear();
+  store_.tidy();
 }
 
 namespace {
@@ -380,7 +428,7 @@ json control_api::handle(const json& r) {
 
 std::optional<json> control_api::check_file_unchanged() {
   std::string on_disk;
-  if (read_whole_file(settings_.policy_file, on_disk) && on_disk == text_) return std::nullopt;
+  if (read_whole_file(settings_.policy_file, on_disk) && on_disk == running_text()) return std::nullopt;
   return error_reply(api_code::file_changed,
                      settings_.policy_file +
                          " is not what sgfw last read or wrote (edited by hand?); nothing was changed. Run "
@@ -402,13 +450,16 @@ json control_api::change(const json& request, const edit_fn& edit) {
   if (settings_.persist && !dry) {
     if (auto e = check_file_unchanged()) return *e;
   }
+  tidy();  // what the last change left, if the server has not freed it
   policy_document next = doc_;
   std::vector<placed_rule> placed;
   if (auto e = edit(next, placed)) {
     (*e)["PolicyGeneration"] = store_.generation();
     return *e;
   }
-  std::string text = next.text();
+  // The text is made only to be written: without persistence it is made
+  // when asked for (running_text()).
+  std::string text = settings_.persist && !dry ? next.text() : std::string();
   // The edited document as the file's reader reads it (without parsing
   // the text again: the same tables).
   config::checked_policy checked =
@@ -439,8 +490,15 @@ json control_api::change(const json& request, const edit_fn& edit) {
     e["PolicyGeneration"] = store_.generation();
     return e;
   }
+  // The old document is freed after the reply (tidy()): at 10k rules that
+  // is milliseconds.
+  old_docs_.push_back(std::move(doc_));
   doc_ = std::move(next);
-  text_ = std::move(text);
+  if (settings_.persist) {
+    text_ = std::move(text);
+  } else {
+    text_.reset();
+  }
   // The reply waits for every worker to have moved to the new policy: a
   // packet the caller sends once it has the reply meets the new rules.
   if (!store_.wait_readers(std::chrono::milliseconds(500))) {
@@ -804,7 +862,7 @@ json control_api::delete_prefix_list(const json& r) {
 apply_result control_api::reload(bool from_watch, bool* unchanged) {
   if (unchanged != nullptr) *unchanged = false;
   config::checked_policy next = config::read_policy_file(settings_.policy_file);
-  if (from_watch && next.ok() && next.text == text_) {
+  if (from_watch && next.ok() && next.text == running_text()) {
     // The file holds what runs (the API's own write): nothing to do.
     if (unchanged != nullptr) *unchanged = true;
     apply_result same;
@@ -856,10 +914,10 @@ json control_api::save_verb(const json& r) {
     if (auto e = check_file_unchanged()) {
       std::string on_disk;
       // Saving over a file that already holds the running policy is a no-op.
-      if (!read_whole_file(settings_.policy_file, on_disk) || on_disk != text_) return *e;
+      if (!read_whole_file(settings_.policy_file, on_disk) || on_disk != running_text()) return *e;
     }
   }
-  if (const std::string why = replace_file(settings_.policy_file, text_); !why.empty()) {
+  if (const std::string why = replace_file(settings_.policy_file, running_text()); !why.empty()) {
     return error_reply(api_code::file_write_failed, settings_.policy_file + ": " + why);
   }
   return {{"Return", true}, {"PolicyGeneration", store_.generation()}, {"File", settings_.policy_file}};

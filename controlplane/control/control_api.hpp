@@ -83,7 +83,12 @@ class control_api {
   // (the API's own write) is no change, and is left alone.
   apply_result reload(bool from_watch, bool* unchanged = nullptr);
 
-  const std::string& running_text() const { return text_; }
+  // The running document's text (what the file holds when persisting).
+  const std::string& running_text() const;
+  // Frees what the last change replaced (its document, the store's old
+  // model): the server calls it once the reply is sent, so that the
+  // caller does not wait for it.  A change also does it first.
+  void tidy();
 
   static json error_reply(const char* code, const std::string& message, const std::string& field = "");
 
@@ -120,7 +125,10 @@ class control_api {
   policy_store& store_;
   control_settings settings_;
   policy_document doc_;
-  std::string text_;  // doc_ as last read or written: what the file holds
+  // doc_'s text as last read or written (what the file holds); none when
+  // a change without persistence left it to be made when asked for.
+  mutable std::optional<std::string> text_;
+  std::vector<policy_document> old_docs_;  // freed by tidy()
   stats_fn stats_;
   flows_fn flows_;
 };

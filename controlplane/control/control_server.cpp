@@ -248,7 +248,10 @@ void control_server::serve(client& c) {
                     "a request line may be at most " + std::to_string(options_.max_line) + " bytes");
     return;
   }
-  if (!flush(c)) return;
+  const bool flushed = flush(c);
+  // What the changes just answered replaced is freed once their replies are sent.
+  if (handled != 0) api_.tidy();
+  if (!flushed) return;
   if (c.eof && !more_lines && c.sent == c.out.size()) {
     drop(fd);
     return;

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "compiler/compiler.hpp"
 
@@ -86,6 +89,78 @@ TEST(RuleSlots, CompiledPolicyNamesRulesByTheirStableIndex) {
   EXPECT_EQ(p.rule_id(indices[0]), "c");
   EXPECT_EQ(p.rule_id(indices[1]), "b");
   EXPECT_EQ(p.rule_id(indices[2]), "out");
+}
+
+// Many groups changed at random, one or two at a time, as the control API
+// changes them: every rule that stays (same group, direction and id) keeps
+// its index, whether its group changed or not; no two live rules share one;
+// and a group removed and made again starts afresh.
+TEST(RuleSlots, ManyGroupsChangedAtRandomKeepEveryStayingRulesIndex) {
+  using key = std::tuple<std::string, int, std::string>;
+  std::mt19937 rng(7);
+  config::policy_model m;
+  for (int g = 0; g < 12; ++g) {
+    config::security_group grp;
+    grp.id = "g" + std::to_string(g);
+    for (int r = 0; r < 5; ++r) grp.ingress.push_back(make_rule("i" + std::to_string(r)));
+    grp.egress.push_back(make_rule("out"));
+    m.groups.push_back(grp);
+  }
+  rule_slots s;
+  std::map<key, std::uint32_t> before;
+  int next_rule = 100;
+  for (int round = 0; round < 400; ++round) {
+    const std::vector<std::uint32_t> out = s.assign(m);
+    std::map<key, std::uint32_t> now;
+    std::set<std::uint32_t> used;
+    std::size_t i = 0;
+    for (const auto& g : m.groups) {
+      for (const direction d : {direction::ingress, direction::egress}) {
+        for (const auto& r : g.rules(d)) {
+          const std::uint32_t slot = out.at(i++);
+          ASSERT_NE(slot, 0U);
+          ASSERT_TRUE(used.insert(slot).second) << "index " << slot << " given twice in round " << round;
+          const key k{g.id, static_cast<int>(d), r.id};
+          if (const auto it = before.find(k); it != before.end()) {
+            ASSERT_EQ(slot, it->second) << g.id << "/" << r.id << " moved in round " << round;
+          }
+          now.emplace(k, slot);
+        }
+      }
+    }
+    ASSERT_EQ(i, out.size());
+    before = std::move(now);
+    // The next change: one group's rules edited, or a group gone or new.
+    auto& g = m.groups[rng() % m.groups.size()];
+    switch (rng() % 5) {
+      case 0:
+        g.ingress.push_back(make_rule("i" + std::to_string(next_rule++)));
+        break;
+      case 1:
+        if (!g.ingress.empty()) g.ingress.erase(g.ingress.begin() + static_cast<long>(rng() % g.ingress.size()));
+        break;
+      case 2:
+        if (!g.ingress.empty()) std::swap(g.ingress.front(), g.ingress.back());
+        break;
+      case 3: {
+        // Removed, and later made again under its old name with new rules.
+        const std::string id = g.id;
+        m.groups.erase(m.groups.begin() + (&g - m.groups.data()));
+        s.assign(m);
+        for (auto it = before.begin(); it != before.end();) {
+          it = std::get<0>(it->first) == id ? before.erase(it) : std::next(it);
+        }
+        config::security_group again;
+        again.id = id;
+        again.ingress.push_back(make_rule("i0"));
+        m.groups.push_back(again);
+        break;
+      }
+      default:
+        g.egress.push_back(make_rule("e" + std::to_string(next_rule++)));
+        break;
+    }
+  }
 }
 
 }  // namespace
