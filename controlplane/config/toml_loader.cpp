@@ -43,6 +43,14 @@ class loader : public toml_reader {
     return read(root);
   }
 
+  // Where a document kept apart its groups' tables (the control API's,
+  // control/policy_document.hpp), and what may be taken from the policy
+  // it replaces; both outlive the read.
+  void groups_from(const std::vector<const toml::table*>& tables, const group_reuse& reuse) {
+    group_tables_ = &tables;
+    reuse_ = &reuse;
+  }
+
   load_result read(const toml::table& root) {
     check_keys(root, "", {"limits", "appliance", "prefix_list", "security_group", "resource"});
     if (const toml::node* r = root.get("resource")) {
@@ -56,8 +64,8 @@ class loader : public toml_reader {
     load_resources(root);
     // The cloud's rules run on the model, as for every other source; the
     // reader only says where in the file each finding is.
-    normalise(model_);
-    for (const finding& f : validate(model_)) {
+    normalise(model_, &reused_);
+    for (const finding& f : validate(model_, &reused_)) {
       located at = locate(f.where);
       std::string message = f.message;
       if (f.other) {
@@ -363,7 +371,14 @@ class loader : public toml_reader {
   // Groups are read in two passes so that rules can reference groups defined
   // further down the file (or themselves).
   std::vector<std::pair<const toml::table*, std::string>> collect_groups(const toml::table& root) {
-    auto tables = tables_in(root, "security_group", "");
+    std::vector<std::pair<const toml::table*, std::string>> tables;
+    if (group_tables_ != nullptr) {
+      for (std::size_t i = 0; i < group_tables_->size(); ++i) {
+        tables.emplace_back((*group_tables_)[i], with_index("security_group", i));
+      }
+    } else {
+      tables = tables_in(root, "security_group", "");
+    }
     for (const auto& [t, path] : tables) {
       security_group g;
       g.pos = pos_of(*t);
@@ -374,9 +389,39 @@ class loader : public toml_reader {
     return tables;
   }
 
+  // Whether groups may be taken from reuse_->previous: everything a
+  // group's reading and checks depend on besides its own table is as it
+  // was then (group_reuse).  Groups and prefix lists are read by now.
+  bool may_reuse(std::size_t tables) const {
+    if (reuse_ == nullptr || reuse_->previous == nullptr || reuse_->tables.size() != tables) return false;
+    const policy_model& was = *reuse_->previous;
+    if (was.groups.size() < tables || model_.groups.size() < tables) return false;
+    for (std::size_t g = 0; g < tables; ++g) {
+      if (was.groups[g].id != model_.groups[g].id) return false;
+    }
+    if (was.prefix_lists.size() != model_.prefix_lists.size()) return false;
+    for (std::size_t i = 0; i < was.prefix_lists.size(); ++i) {
+      const prefix_list& a = was.prefix_lists[i];
+      const prefix_list& b = model_.prefix_lists[i];
+      if (a.id != b.id || a.fam != b.fam || a.max_entries != b.max_entries) return false;
+    }
+    const limits& q = was.quota;
+    return q.groups_per_resource == model_.quota.groups_per_resource &&
+           q.ingress_rules_per_group == model_.quota.ingress_rules_per_group &&
+           q.egress_rules_per_group == model_.quota.egress_rules_per_group;
+  }
+
   void load_group_rules(const std::vector<std::pair<const toml::table*, std::string>>& tables) {
+    const bool reusing = may_reuse(tables.size());
+    reused_.assign(tables.size(), false);
     for (std::size_t gi = 0; gi < tables.size(); ++gi) {
       const auto& [t, path] = tables[gi];
+      if (reusing && t == reuse_->tables[gi]) {
+        // The very table read last time: the group as read, normalised and checked then.
+        model_.groups[gi] = reuse_->previous->groups[gi];
+        reused_[gi] = true;
+        continue;
+      }
       check_keys(*t, path, {"id", "description", "ingress", "egress"});
       security_group& g = model_.groups[gi];
       g.description = get_string(*t, "description", path, false).value_or("");
@@ -518,6 +563,9 @@ class loader : public toml_reader {
   }
 
   bool model_places_ = false;
+  const std::vector<const toml::table*>* group_tables_ = nullptr;
+  const group_reuse* reuse_ = nullptr;
+  unchanged_groups reused_;  // by group: taken from reuse_->previous
   policy_model model_;
   boot_settings boot_;
   rule_reader rules_;
@@ -531,8 +579,11 @@ load_result load_policy_text(std::string_view text, const std::string& path, pla
   return r;
 }
 
-load_result load_policy_document(const toml::table& root, std::string text, const std::string& path) {
-  load_result r = loader(path, true).read(root);
+load_result load_policy_document(const toml::table& root, const std::vector<const toml::table*>& groups,
+                                 std::string text, const std::string& path, const group_reuse& reuse) {
+  loader l(path, true);
+  l.groups_from(groups, reuse);
+  load_result r = l.read(root);
   r.text = std::move(text);
   return r;
 }

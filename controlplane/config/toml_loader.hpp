@@ -18,6 +18,7 @@
 #include "config/boot_settings.hpp"
 #include "config/diagnostic.hpp"
 #include "config/model.hpp"
+#include "config/validation.hpp"
 
 namespace sgfw::config {
 
@@ -44,7 +45,22 @@ load_result load_policy_text(std::string_view text, const std::string& path, pla
 // The same for a document already parsed (the control API's edit of the
 // running one, whose text is `text`), named by model paths: what
 // load_policy_text(text, path, places::model) gives, without parsing again.
-load_result load_policy_document(const toml::table& root, std::string text, const std::string& path);
+//
+// The document keeps its groups' tables apart from `root` (`groups`, in
+// order, as [[security_group]]).  A change to one group of thousands reads
+// and checks that group only: a group whose table is the very one its
+// group in `reuse.previous` was read from (the control API's documents
+// share unchanged groups' tables) is taken from there as read, normalised
+// and checked then, when everything its reading and checks depend on
+// besides its table is as it was: the groups' ids in order, the prefix
+// lists' ids, families and max_entries, the quotas.  Otherwise, and for
+// every other part of the policy, it is read as from a file.
+struct group_reuse {
+  const policy_model* previous = nullptr;  // a policy read with no error
+  std::vector<const toml::table*> tables;  // the tables its groups were read from, in order
+};
+load_result load_policy_document(const toml::table& root, const std::vector<const toml::table*>& groups,
+                                 std::string text, const std::string& path, const group_reuse& reuse = {});
 
 // A policy that protects no resource is what an empty or cut-off file
 // looks like; `sgfw run` (at start and on every reload) and `sgfw check`

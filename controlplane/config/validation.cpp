@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <map>
+#include <unordered_map>
 
 #include "config/address_text.hpp"
 #include "config/rule_text.hpp"
@@ -56,7 +57,7 @@ using kind = model_place::kind;
 
 class validator {
  public:
-  explicit validator(const policy_model& m) : m_(m) {}
+  validator(const policy_model& m, const unchanged_groups* unchanged) : m_(m), unchanged_(unchanged) {}
 
   std::vector<finding> run() {
     // A model built in code (an edit) may name what is not there; nothing
@@ -90,6 +91,7 @@ class validator {
   bool check_references() {
     const std::size_t before = out_.size();
     for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
+      if (unchanged(g)) continue;
       for (const direction d : {direction::ingress, direction::egress}) {
         const auto& rules = m_.groups[g].rules(d);
         for (std::uint32_t i = 0; i < rules.size(); ++i) {
@@ -132,6 +134,7 @@ class validator {
     for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
       const security_group& sg = m_.groups[g];
       check_unique(seen, sg.id, {kind::group_id, g}, code::group_malformed, code::group_duplicate, "security group id");
+      if (unchanged(g)) continue;
       for (const direction d : {direction::ingress, direction::egress}) check_duplicate_rules(g, d);
     }
   }
@@ -204,6 +207,7 @@ class validator {
   // one rule of each family, and each port range as a rule of its own.
   void check_rule_quotas() {
     for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
+      if (unchanged(g)) continue;
       const security_group& sg = m_.groups[g];
       for (const direction d : {direction::ingress, direction::egress}) {
         std::array<std::uint64_t, net::family_count> count{};
@@ -236,14 +240,17 @@ class validator {
   }
 
   void check_rule_ids() {
-    std::map<std::string, place> seen;
+    std::unordered_map<std::string_view, place> seen;
+    std::size_t rule_count = 0;
+    for (const auto& sg : m_.groups) rule_count += sg.ingress.size() + sg.egress.size();
+    seen.reserve(rule_count);
     for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
       for (const direction d : {direction::ingress, direction::egress}) {
         const auto& rules = m_.groups[g].rules(d);
         for (std::uint32_t i = 0; i < rules.size(); ++i) {
           const rule& r = rules[i];
           const place here{kind::rule_id, g, d, i};
-          if (!r.derived_id && !valid_rule_id(r.id)) {
+          if (!r.derived_id && !unchanged(g) && !valid_rule_id(r.id)) {
             error(code::rule_id_malformed, here,
                   "invalid rule id " + quoted(r.id) + "; expected 1-64 letters, digits, '-', '_', '.' or ':'");
             continue;
@@ -258,7 +265,11 @@ class validator {
     }
   }
 
+  // A group taken from a policy that passed these checks in this context.
+  bool unchanged(std::uint32_t g) const { return unchanged_ != nullptr && g < unchanged_->size() && (*unchanged_)[g]; }
+
   const policy_model& m_;
+  const unchanged_groups* unchanged_;
   std::vector<finding> out_;
 };
 
@@ -297,7 +308,7 @@ std::string field_path(const policy_model& m, const model_place& p) {
   return {};
 }
 
-void normalise(policy_model& m) {
+void normalise(policy_model& m, const unchanged_groups* unchanged) {
   // S4: the default group is always there, so that resources without
   // groups and references to "default" find it; a source's own group of
   // that id takes its place.
@@ -322,7 +333,9 @@ void normalise(policy_model& m) {
   for (resource& r : m.resources) {
     if (r.groups.empty()) r.groups.push_back(def);  // S4: a resource listed without groups
   }
-  for (security_group& sg : m.groups) {
+  for (std::size_t g = 0; g < m.groups.size(); ++g) {
+    if (unchanged != nullptr && g < unchanged->size() && (*unchanged)[g]) continue;  // derived then, in this context
+    security_group& sg = m.groups[g];
     for (auto* rules : {&sg.ingress, &sg.egress}) {
       for (rule& r : *rules) {
         // (A peer that is not there is validate()'s to report.)
@@ -332,6 +345,8 @@ void normalise(policy_model& m) {
   }
 }
 
-std::vector<finding> validate(const policy_model& m) { return validator(m).run(); }
+std::vector<finding> validate(const policy_model& m, const unchanged_groups* unchanged) {
+  return validator(m, unchanged).run();
+}
 
 }  // namespace sgfw::config

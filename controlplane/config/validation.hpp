@@ -90,10 +90,17 @@ struct finding {
 // source without positions (the API) reports.
 std::string field_path(const policy_model& m, const model_place& p);
 
+// Groups taken unchanged from a policy that was normalised and validated
+// with no error, in the same context (the same group ids in order, prefix
+// lists and quotas: toml_loader.hpp's group_reuse): by group index, true
+// for such a group.  Their rules are neither derived again nor checked
+// again, only against the others (rule ids are unique policy-wide).
+using unchanged_groups = std::vector<bool>;
+
 // Idempotent.  Call before validate(), and again after every edit.
-void normalise(policy_model& m);
+void normalise(policy_model& m, const unchanged_groups* unchanged = nullptr);
 
 // Every problem, in model order.  The model is normalised.
-std::vector<finding> validate(const policy_model& m);
+std::vector<finding> validate(const policy_model& m, const unchanged_groups* unchanged = nullptr);
 
 }  // namespace sgfw::config

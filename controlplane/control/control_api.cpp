@@ -461,9 +461,14 @@ json control_api::change(const json& request, const edit_fn& edit) {
   // when asked for (running_text()).
   std::string text = settings_.persist && !dry ? next.text() : std::string();
   // The edited document as the file's reader reads it (without parsing
-  // the text again: the same tables).
+  // the text again: the same tables).  The groups it did not edit are
+  // taken from the running policy, when that is what was read from their
+  // tables (nothing else published since).
+  const std::vector<const toml::table*> read = next.group_tables();
+  config::group_reuse reuse;
+  if (reuse_generation_ == store_.generation()) reuse = {&store_.model(), reuse_tables_};
   config::checked_policy checked =
-      config::check_policy(config::load_policy_document(next.root(), text, settings_.policy_file));
+      config::check_policy(config::load_policy_document(next.root(), read, text, settings_.policy_file, reuse));
   if (!checked.ok()) return refusal(checked.findings, placed, store_.generation());
   prepared_policy prepared = store_.prepare(std::move(checked), established);
   if (!prepared.ok()) return refusal(prepared.findings, placed, store_.generation());
@@ -494,6 +499,8 @@ json control_api::change(const json& request, const edit_fn& edit) {
   // is milliseconds.
   old_docs_.push_back(std::move(doc_));
   doc_ = std::move(next);
+  reuse_tables_ = read;  // doc_'s, which the running model was read from
+  reuse_generation_ = applied.generation;
   if (settings_.persist) {
     text_ = std::move(text);
   } else {
@@ -526,14 +533,13 @@ json control_api::create_security_group(const json& r) {
     if (auto e = need_string(r, "Description", description)) return *e;
   }
   return change(r, [&](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
-    if (d.find("security_group", "id", id) != nullptr ||
-        (id == config::k_default_group_id && store_.model().find_group(id))) {
+    if (d.find_group(id) || (id == config::k_default_group_id && store_.model().find_group(id))) {
       return error_reply(code::group_duplicate, "the security group '" + id + "' already exists", "GroupId");
     }
     // No egress key: the cloud's default egress, all traffic out (S4).
     toml::table g{{"id", id}};
     if (!description.empty()) g.insert("description", description);
-    d.tables("security_group").push_back(std::move(g));
+    d.add_group(std::move(g));
     return std::nullopt;
   });
 }
@@ -556,7 +562,12 @@ json control_api::delete_security_group(const json& r) {
     }
   }
   if (auto e = refused_if_referenced<config::group_ref>(m, *g, "group", "GroupId", *g)) return *e;
-  return change(r, remove_table("security_group", "id", id, code::group_not_found, "security group", "GroupId"));
+  return change(r, [id](policy_document& d, std::vector<placed_rule>&) -> std::optional<json> {
+    const auto index = d.find_group(id);
+    if (!index) return error_reply(code::group_not_found, "no security group '" + id + "'", "GroupId");
+    d.erase_group(*index);
+    return std::nullopt;
+  });
 }
 
 namespace {
@@ -565,10 +576,13 @@ namespace {
 // it is the one asked for; nullptr (and the error) when there is no such group.
 toml::table* group_table(policy_document& d, const config::policy_model& m, const std::string& id, std::size_t& index,
                          json& error) {
-  if (toml::table* t = d.find("security_group", "id", id, &index)) return t;
+  if (const auto found = d.find_group(id)) {
+    index = *found;
+    return &d.edit_group(index);
+  }
   if (id == config::k_default_group_id && m.find_group(id)) {
     index = d.materialise_default_group();
-    return table_at(d.tables("security_group"), index);
+    return &d.edit_group(index);
   }
   error = control_api::error_reply(code::group_not_found, "no security group '" + id + "'", "GroupId");
   return nullptr;

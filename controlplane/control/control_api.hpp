@@ -129,6 +129,11 @@ class control_api {
   // a change without persistence left it to be made when asked for.
   mutable std::optional<std::string> text_;
   std::vector<policy_document> old_docs_;  // freed by tidy()
+  // The group tables the running model was read from (doc_'s), and its
+  // generation: a change reads only the groups it edited
+  // (config::group_reuse).  None after a reload (read from the file's text).
+  std::vector<const toml::table*> reuse_tables_;
+  std::uint64_t reuse_generation_ = ~std::uint64_t{0};
   stats_fn stats_;
   flows_fn flows_;
 };

@@ -14,6 +14,23 @@ std::optional<policy_document> policy_document::parse(std::string_view text, std
     error = std::string(e.description());
     return std::nullopt;
   }
+  if (toml::node* n = d.root_.get("security_group")) {
+    toml::array* groups = n->as_array();
+    if (groups == nullptr) {
+      error = "security_group is not an array of tables";
+      return std::nullopt;
+    }
+    for (std::size_t i = 0; i < groups->size(); ++i) {
+      toml::table* t = table_at(*groups, i);
+      if (t == nullptr) {
+        error = "security_group[" + std::to_string(i) + "] is not a table";
+        return std::nullopt;
+      }
+      d.groups_.push_back(std::make_shared<toml::table>(std::move(*t)));
+    }
+    d.groups_key_ = true;
+    d.root_.erase("security_group");
+  }
   return d;
 }
 
@@ -24,6 +41,16 @@ std::string policy_document::text() const {
   // TOML of its own (a rule the running policy does not have, or a file
   // that does not parse).
   out << toml::toml_formatter(root_, toml::format_flags::indentation);
+  if (groups_key_ || !groups_.empty()) {
+    // The groups last, as TOML++ orders the keys of the whole document
+    // (security_group after every other top-level key).
+    toml::array groups;
+    groups.reserve(groups_.size());
+    for (const auto& g : groups_) groups.push_back(*g);
+    toml::table rest;
+    rest.insert("security_group", std::move(groups));
+    out << (root_.empty() ? "" : "\n\n") << toml::toml_formatter(rest, toml::format_flags::indentation);
+  }
   out << '\n';
   return out.str();
 }
@@ -35,6 +62,37 @@ toml::array& policy_document::tables(std::string_view key) {
 }
 
 toml::table* table_at(toml::array& a, std::size_t i) { return i < a.size() ? a.get(i)->as_table() : nullptr; }
+
+std::optional<std::size_t> policy_document::find_group(std::string_view id) const {
+  for (std::size_t i = 0; i < groups_.size(); ++i) {
+    const auto v = (*groups_[i])["id"].value<std::string_view>();
+    if (v && *v == id) return i;
+  }
+  return std::nullopt;
+}
+
+toml::table& policy_document::edit_group(std::size_t index) {
+  std::shared_ptr<toml::table>& g = groups_.at(index);
+  if (g.use_count() > 1) g = std::make_shared<toml::table>(*g);
+  return *g;
+}
+
+std::size_t policy_document::add_group(toml::table group) {
+  groups_.push_back(std::make_shared<toml::table>(std::move(group)));
+  groups_key_ = true;
+  return groups_.size() - 1;
+}
+
+void policy_document::erase_group(std::size_t index) {
+  groups_.erase(groups_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+std::vector<const toml::table*> policy_document::group_tables() const {
+  std::vector<const toml::table*> out;
+  out.reserve(groups_.size());
+  for (const auto& g : groups_) out.push_back(g.get());
+  return out;
+}
 
 toml::table* policy_document::find(std::string_view key, std::string_view field, std::string_view value,
                                    std::size_t* index) {
@@ -53,9 +111,7 @@ toml::table* policy_document::find(std::string_view key, std::string_view field,
 }
 
 std::size_t policy_document::materialise_default_group() {
-  std::size_t index = 0;
-  if (find("security_group", "id", config::k_default_group_id, &index) != nullptr) return index;
-  toml::array& groups = tables("security_group");
+  if (const auto index = find_group(config::k_default_group_id)) return *index;
   toml::table g;
   g.insert("id", config::k_default_group_id);
   g.insert("description", "the appliance's default group: ingress from its own members, egress to all");
@@ -64,8 +120,7 @@ std::size_t policy_document::materialise_default_group() {
                                 {"security_group", config::k_default_group_id},
                                 {"description", "default: all traffic from members of this group"}});
   g.insert("ingress", std::move(ingress));
-  groups.push_back(std::move(g));
-  return groups.size() - 1;
+  return add_group(std::move(g));
 }
 
 toml::array& policy_document::rules(toml::table& group, direction d) {

@@ -1,9 +1,16 @@
 // policy_document: the running policy as the TOML document it was read
 // from, which the control API's verbs edit.  A change is made here, the
-// whole document is read again by the TOML reader (config::
-// load_policy_text), so a change from the API meets exactly the checks,
-// quotas and messages a file does, and the text that was read is the text
-// written back: the file on disk is what runs.
+// document is read again by the TOML reader (config::
+// load_policy_document), so a change from the API meets exactly the
+// checks, quotas and messages a file does, and the text that was read is
+// the text written back: the file on disk is what runs.
+//
+// The groups' tables ([[security_group]]) are kept apart from the rest and
+// shared between a document and its copies until one of them edits a
+// group (copy on write): copying a document of 10k rules costs a pointer
+// per group, and the reader takes every group whose table is the very one
+// it read last time from the policy it read then (toml_loader.hpp), so a
+// change reads and checks the groups it edited, not all of them.
 //
 // The document and the model agree on order: groups, rules, resources and
 // prefix lists are in the document's order in the model, except what
@@ -20,9 +27,11 @@
 #include <toml++/toml.h>
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/direction.hpp"
 
@@ -34,13 +43,26 @@ class policy_document {
   static std::optional<policy_document> parse(std::string_view text, std::string& error);
 
   std::string text() const;
+  // Everything but the groups.
+  const toml::table& root() const { return root_; }
   toml::table& root() { return root_; }
 
-  // The array of tables under `key` at the top level (security_group,
-  // resource, prefix_list), created when absent.
+  // The array of tables under `key` at the top level (resource,
+  // prefix_list; not security_group: the groups below), created when absent.
   toml::array& tables(std::string_view key);
   // The table whose `field` (id or name) is `value` in tables(key), and its index.
   toml::table* find(std::string_view key, std::string_view field, std::string_view value, std::size_t* index = nullptr);
+
+  // The groups, in order.
+  std::size_t group_count() const { return groups_.size(); }
+  std::optional<std::size_t> find_group(std::string_view id) const;
+  // Group `index` to edit (from now on this document's own).
+  toml::table& edit_group(std::size_t index);
+  std::size_t add_group(toml::table group);  // its index
+  void erase_group(std::size_t index);
+  // The groups' tables, for the reader: a table this document shares with
+  // the one it was copied from is the same pointer in both.
+  std::vector<const toml::table*> group_tables() const;
 
   // Writes the implicit `default` group (S4) into the document, as
   // normalise() would supply it, so that it can be edited.  Its index.
@@ -51,7 +73,9 @@ class policy_document {
   toml::array& rules(toml::table& group, direction d);
 
  private:
-  toml::table root_;
+  toml::table root_;  // without the security_group key
+  std::vector<std::shared_ptr<toml::table>> groups_;
+  bool groups_key_ = false;  // the text had a security_group key (even as an empty array)
 };
 
 // A rule table's or an entry's array element as a table (nullptr for other elements).

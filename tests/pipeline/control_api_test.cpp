@@ -9,8 +9,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <sstream>
 
 #include "config/policy_check.hpp"
+#include "config/rule_text.hpp"
 #include "config/toml_loader.hpp"
 #include "control/file_persist.hpp"
 #include "test_policies.hpp"
@@ -302,6 +305,194 @@ TEST_F(ControlApi, DryRunSaysWhatWouldChangeAndChangesNothing) {
   json bad = authorize("web", "tcp", "8443", "0.0.0.0/40");
   bad["DryRun"] = true;
   expect_refused(bad, "InvalidParameterValue", "Cidr");
+}
+
+// A change reads only the groups it edited and takes the others from the
+// running policy (config::group_reuse).  Whatever a sequence of changes
+// does (rules in, rules out, groups created and deleted so that indices
+// move, prefix lists resized, memberships moved, dry runs, refusals,
+// reloads), the running model is the one a full read of the file gives.
+std::string canonical(const config::policy_model& m) {
+  std::ostringstream o;
+  for (const auto& g : m.groups) {
+    o << "group " << g.id << "|" << g.description << "|" << g.synthesised << g.egress_declared << "\n";
+    for (const auto* rules : {&g.ingress, &g.egress}) {
+      for (const auto& r : *rules) {
+        o << "  " << r.id << "|" << r.derived_id << "|" << to_string(r.dir) << "|"
+          << config::describe_protocol(r.protocol) << "|" << config::describe_ports(r) << "|" << r.icmp_type << "/"
+          << r.icmp_code << "|" << config::describe_peer(m, r.remote) << "#" << r.remote.index() << "|" << r.description
+          << "\n";
+      }
+    }
+  }
+  for (const auto& pl : m.prefix_lists) {
+    o << "list " << pl.id << " " << pl.max_entries << " " << pl.entries.size() << "\n";
+  }
+  for (const auto& res : m.resources) {
+    o << "resource " << res.name;
+    for (const auto g : res.groups) o << " " << m.groups.at(g).id;
+    o << "\n";
+  }
+  return o.str();
+}
+
+TEST_F(ControlApi, ChangesReadOnlyWhatTheyEditedAndRunWhatAFullReadGives) {
+  start(R"(
+[[prefix_list]]
+id = "pl-a"
+address_family = "IPv4"
+max_entries = 4
+entries = [{ cidr = "198.51.100.0/24" }]
+
+[[security_group]]
+id = "web"
+ingress = [{ protocol = "tcp", ports = 443, cidr = "0.0.0.0/0" },
+           { protocol = "tcp", ports = 22, prefix_list = "pl-a" }]
+
+[[security_group]]
+id = "app"
+ingress = [{ protocol = "tcp", ports = 8000, security_group = "web" }]
+egress = []
+
+[[security_group]]
+id = "db"
+ingress = [{ protocol = "tcp", ports = 5432, security_group = "app", id = "db-from-app" }]
+
+[[resource]]
+name = "web-1"
+addresses = ["10.0.1.10", "2001:db8::10"]
+security_groups = ["web"]
+
+[[resource]]
+name = "app-1"
+addresses = ["10.0.2.10"]
+security_groups = ["app", "db"]
+)",
+        true);
+  std::mt19937 rng(11);
+  std::vector<std::string> groups{"web", "app", "db", "default"};
+  const auto any_group = [&] { return groups[rng() % groups.size()]; };
+  std::vector<json> authorized;
+  int made = 0;
+  for (int step = 0; step < 300; ++step) {
+    json r;
+    const bool egress = rng() % 3 == 0;
+    const std::string verb = egress ? "AuthorizeSecurityGroupEgress" : "AuthorizeSecurityGroupIngress";
+    const std::string port = std::to_string(1000 + rng() % 50);
+    switch (rng() % 11) {
+      case 0:
+        r = {{"Action", verb},
+             {"GroupId", any_group()},
+             {"Protocol", "tcp"},
+             {"Port", port},
+             {"Cidr", rng() % 2 ? "203.0.113.0/24" : "2001:db8:77::/48"}};
+        break;
+      case 1:
+        r = {{"Action", verb},
+             {"GroupId", any_group()},
+             {"Protocol", "udp"},
+             {"Port", port},
+             {"SourceGroup", any_group()}};
+        break;
+      case 2:
+        r = {{"Action", verb}, {"GroupId", any_group()}, {"Protocol", "tcp"}, {"Port", port}, {"PrefixListId", "pl-a"}};
+        break;
+      case 3:
+        if (!authorized.empty()) {
+          const std::size_t k = rng() % authorized.size();
+          r = authorized[k];
+          std::string action = r["Action"];
+          r["Action"] = "Revoke" + action.substr(std::string("Authorize").size());
+          authorized.erase(authorized.begin() + static_cast<long>(k));
+        }
+        break;
+      case 4: {
+        const std::string id = "g" + std::to_string(made++);
+        r = {{"Action", "CreateSecurityGroup"}, {"GroupId", id}};
+        groups.push_back(id);
+        break;
+      }
+      case 5:
+        // One made here (deleted unless a rule names it), or one in use (refused).
+        r = {{"Action", "DeleteSecurityGroup"},
+             {"GroupId", groups.size() > 4 && rng() % 4 != 0 ? groups[4 + rng() % (groups.size() - 4)] : any_group()}};
+        break;
+      case 6:
+        r = {{"Action", "ModifyManagedPrefixList"},
+             {"PrefixListId", "pl-a"},
+             {rng() % 2 ? "AddEntries" : "RemoveEntries",
+              {{{"Cidr", "192.0.2." + std::to_string(rng() % 4 * 64) + "/26"}}}}};
+        break;
+      case 7:
+        r = {{"Action", "ModifyManagedPrefixList"}, {"PrefixListId", "pl-a"}, {"MaxEntries", 4 + rng() % 3}};
+        break;
+      case 8:
+        r = {{"Action", "ModifyResourceAttribute"}, {"Name", "app-1"}, {"Groups", {any_group(), any_group()}}};
+        break;
+      case 9:
+        r = {{"Action", "Reload"}};
+        break;
+      default:
+        r = {{"Action", verb}, {"GroupId", any_group()}, {"Protocol", "tcp"},
+             {"Port", port},   {"Cidr", "10.9.0.0/16"},  {"DryRun", rng() % 2 == 0}};
+        break;
+    }
+    if (r.is_null()) continue;
+    const json reply = call(r);
+    if (reply.value("Return", false) && std::string(r["Action"]).starts_with("Authorize") &&
+        !r.value("DryRun", false)) {
+      authorized.push_back(r);
+    }
+    if (r["Action"] == "DeleteSecurityGroup" && reply.value("Return", false)) {
+      std::erase(groups, std::string(r["GroupId"]));
+    }
+    const config::checked_policy full = config::check_policy(config::load_policy_text(file(), path_));
+    ASSERT_TRUE(full.ok()) << file();
+    ASSERT_EQ(canonical(store_->model()), canonical(*full.model))
+        << "step " << step << ": " << r.dump() << " -> " << reply.dump();
+  }
+}
+
+// A group that a change did not edit is still checked again when what its
+// checks depend on changed: a prefix list's max_entries counts against the
+// quota of every group that names it (S4), in both families.
+TEST_F(ControlApi, ResizingAPrefixListChecksTheQuotaOfGroupsItDidNotEdit) {
+  start(R"(
+[limits]
+ingress_rules_per_group = 10
+
+[[prefix_list]]
+id = "pl-4"
+address_family = "IPv4"
+max_entries = 4
+entries = [{ cidr = "198.51.100.0/24" }]
+
+[[prefix_list]]
+id = "pl-6"
+address_family = "IPv6"
+max_entries = 4
+entries = [{ cidr = "2001:db8:1::/48" }]
+
+[[security_group]]
+id = "web"
+ingress = [{ protocol = "tcp", ports = 22, prefix_list = "pl-4" },
+           { protocol = "tcp", ports = 23, prefix_list = "pl-4" },
+           { protocol = "tcp", ports = 22, prefix_list = "pl-6" },
+           { protocol = "tcp", ports = 23, prefix_list = "pl-6" }]
+
+[[resource]]
+name = "web-1"
+addresses = ["10.0.1.10", "2001:db8::10"]
+security_groups = ["web"]
+)",
+        true);
+  // A first change (read in full), then ones that do not edit web.
+  expect_done(authorize("default", "tcp", "443", "0.0.0.0/0"));
+  for (const char* list : {"pl-4", "pl-6"}) {
+    expect_done({{"Action", "ModifyManagedPrefixList"}, {"PrefixListId", list}, {"MaxEntries", 5}});
+    expect_refused({{"Action", "ModifyManagedPrefixList"}, {"PrefixListId", list}, {"MaxEntries", 6}},
+                   "RulesPerSecurityGroupLimitExceeded");
+  }
 }
 
 TEST_F(ControlApi, GroupsResourcesAndReferencesFollowChanges) {
