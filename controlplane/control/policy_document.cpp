@@ -26,7 +26,7 @@ std::optional<policy_document> policy_document::parse(std::string_view text, std
         error = "security_group[" + std::to_string(i) + "] is not a table";
         return std::nullopt;
       }
-      d.groups_.push_back(std::make_shared<toml::table>(std::move(*t)));
+      d.groups_.push_back({std::make_shared<toml::table>(std::move(*t)), nullptr});
     }
     d.groups_key_ = true;
     d.root_.erase("security_group");
@@ -41,15 +41,18 @@ std::string policy_document::text() const {
   // TOML of its own (a rule the running policy does not have, or a file
   // that does not parse).
   out << toml::toml_formatter(root_, toml::format_flags::indentation);
-  if (groups_key_ || !groups_.empty()) {
-    // The groups last, as TOML++ orders the keys of the whole document
-    // (security_group after every other top-level key).
-    toml::array groups;
-    groups.reserve(groups_.size());
-    for (const auto& g : groups_) groups.push_back(*g);
-    toml::table rest;
-    rest.insert("security_group", std::move(groups));
-    out << (root_.empty() ? "" : "\n\n") << toml::toml_formatter(rest, toml::format_flags::indentation);
+  // The groups last, as TOML++ orders the keys of a whole document
+  // (security_group after every other top-level key); each one's text is
+  // made once.  An empty array stays one.
+  if (groups_.empty() && groups_key_) out << (root_.empty() ? "" : "\n") << "security_group = []";
+  for (const group_entry& g : groups_) {
+    if (!g.text) {
+      toml::table one{{"security_group", toml::array{*g.table}}};
+      std::ostringstream text;
+      text << toml::toml_formatter(one, toml::format_flags::indentation);
+      g.text = std::make_shared<const std::string>(text.str());
+    }
+    out << "\n\n" << *g.text;
   }
   out << '\n';
   return out.str();
@@ -65,20 +68,21 @@ toml::table* table_at(toml::array& a, std::size_t i) { return i < a.size() ? a.g
 
 std::optional<std::size_t> policy_document::find_group(std::string_view id) const {
   for (std::size_t i = 0; i < groups_.size(); ++i) {
-    const auto v = (*groups_[i])["id"].value<std::string_view>();
+    const auto v = (*groups_[i].table)["id"].value<std::string_view>();
     if (v && *v == id) return i;
   }
   return std::nullopt;
 }
 
 toml::table& policy_document::edit_group(std::size_t index) {
-  std::shared_ptr<toml::table>& g = groups_.at(index);
-  if (g.use_count() > 1) g = std::make_shared<toml::table>(*g);
-  return *g;
+  group_entry& g = groups_.at(index);
+  if (g.table.use_count() > 1) g.table = std::make_shared<toml::table>(*g.table);
+  g.text.reset();
+  return *g.table;
 }
 
 std::size_t policy_document::add_group(toml::table group) {
-  groups_.push_back(std::make_shared<toml::table>(std::move(group)));
+  groups_.push_back({std::make_shared<toml::table>(std::move(group)), nullptr});
   groups_key_ = true;
   return groups_.size() - 1;
 }
@@ -90,7 +94,7 @@ void policy_document::erase_group(std::size_t index) {
 std::vector<const toml::table*> policy_document::group_tables() const {
   std::vector<const toml::table*> out;
   out.reserve(groups_.size());
-  for (const auto& g : groups_) out.push_back(g.get());
+  for (const auto& g : groups_) out.push_back(g.table.get());
   return out;
 }
 

@@ -10,7 +10,8 @@
 // group (copy on write): copying a document of 10k rules costs a pointer
 // per group, and the reader takes every group whose table is the very one
 // it read last time from the policy it read then (toml_loader.hpp), so a
-// change reads and checks the groups it edited, not all of them.
+// change reads and checks the groups it edited, not all of them; each
+// group's text is kept with it, so writing the file formats those only.
 //
 // The document and the model agree on order: groups, rules, resources and
 // prefix lists are in the document's order in the model, except what
@@ -56,7 +57,9 @@ class policy_document {
   // The groups, in order.
   std::size_t group_count() const { return groups_.size(); }
   std::optional<std::size_t> find_group(std::string_view id) const;
-  // Group `index` to edit (from now on this document's own).
+  // Group `index` to edit (from now on this document's own; its text is
+  // made again by the next text(), so edit through the reference before
+  // that, or ask again).
   toml::table& edit_group(std::size_t index);
   std::size_t add_group(toml::table group);  // its index
   void erase_group(std::size_t index);
@@ -73,8 +76,14 @@ class policy_document {
   toml::array& rules(toml::table& group, direction d);
 
  private:
+  // A group's table and, once made, its text as a [[security_group]] of
+  // the file: text() formats only the groups edited since.
+  struct group_entry {
+    std::shared_ptr<toml::table> table;
+    mutable std::shared_ptr<const std::string> text;
+  };
   toml::table root_;  // without the security_group key
-  std::vector<std::shared_ptr<toml::table>> groups_;
+  std::vector<group_entry> groups_;
   bool groups_key_ = false;  // the text had a security_group key (even as an empty array)
 };
 
