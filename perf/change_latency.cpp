@@ -15,9 +15,15 @@
 // held until every worker has taken it.  Reported: p50/p99/max of
 //   reply:  request -> reply (the API's own time), and
 //   packet: request -> the first SYN forwarded under the new rule,
-// plus the compile time the API reports.  sgfwctl's own process start
+// plus the compile time the API reports.  As in the appliance (EAL lcores),
+// the worker and the control thread are pinned to cores of their own when
+// there are two: unpinned, the scheduler now and then runs both on one
+// core and the worker waits out a time slice (1-2 ms) before it takes the
+// new policy.  sgfwctl's own process start
 // (exec, dynamic linking, connect) comes on top and is measured apart by
 // perf/change_bench.py.
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +41,16 @@
 #include "pipeline.hpp"
 
 namespace {
+
+// Pins the calling thread to `core` when the machine has more than one
+// (the appliance's worker and control threads run on cores of their own).
+void pin_to(unsigned core) {
+  if (std::thread::hardware_concurrency() < 2) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core % std::thread::hardware_concurrency(), &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
 
 using namespace sgfw;
 using clock_type = std::chrono::steady_clock;
@@ -74,6 +90,7 @@ percentiles of(std::vector<double> v) {
 }
 
 int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, bool persist) {
+  pin_to(0);  // the control thread
   std::printf(
       "| rules | groups | persist | reply p50 | reply p99 | reply max | first packet p50 | first packet p99 | "
       "first packet max | compile p50 |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -92,6 +109,7 @@ int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, b
     std::atomic<bool> armed{false};
     std::atomic<clock_type::rep> first_forwarded{0};
     std::thread worker([&] {
+      pin_to(1);
       // Every SYN from a source address and port never used before: a
       // repeated one would meet the flow an earlier allowed SYN opened.
       std::uint32_t n = 0;

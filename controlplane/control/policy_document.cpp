@@ -40,14 +40,21 @@ std::string policy_document::text() const {
   // would carry a description's ''' or leading newline into the file as
   // TOML of its own (a rule the running policy does not have, or a file
   // that does not parse).
+  //
+  // An empty array is a plain value: before every table, as TOML++ would
+  // place it (after one, it would be a key of that table).
+  if (groups_.empty() && groups_key_) out << "security_group = []\n\n";
   out << toml::toml_formatter(root_, toml::format_flags::indentation);
-  // The groups last, as TOML++ orders the keys of a whole document
-  // (security_group after every other top-level key); each one's text is
-  // made once.  An empty array stays one.
-  if (groups_.empty() && groups_key_) out << (root_.empty() ? "" : "\n") << "security_group = []";
+  // The groups after every other top-level key, as TOML++ orders a whole
+  // document (security_group last), each as a [[security_group]] table
+  // even where the file wrote them inline (inline, each would be a
+  // `security_group = [...]` of its own: a duplicate key, or a key of the
+  // table before).  Each one's text is made once.
   for (const group_entry& g : groups_) {
     if (!g.text) {
-      toml::table one{{"security_group", toml::array{*g.table}}};
+      toml::table t = *g.table;
+      t.is_inline(false);
+      toml::table one{{"security_group", toml::array{std::move(t)}}};
       std::ostringstream text;
       text << toml::toml_formatter(one, toml::format_flags::indentation);
       g.text = std::make_shared<const std::string>(text.str());

@@ -453,6 +453,52 @@ security_groups = ["app", "db"]
   }
 }
 
+// The file a change writes reads back to the running policy whatever
+// shape the groups had in the file it started from: inline tables
+// (`security_group = [{...}, {...}]`), none at all, or an explicit empty
+// array, with tables before them; in both families.
+TEST_F(ControlApi, FilesInEveryShapeOfGroupsAreWrittenSoThatTheyReadBack) {
+  const auto reads_back = [this](const char* what) {
+    const config::checked_policy full = config::check_policy(config::load_policy_text(file(), path_));
+    ASSERT_TRUE(full.ok()) << what << ":\n" << file();
+    EXPECT_EQ(canonical(store_->model()), canonical(*full.model)) << what;
+  };
+  const char* resources = R"(
+[appliance]
+unprotected_traffic = "drop"
+
+[[resource]]
+name = "web-1"
+addresses = ["10.0.1.10", "2001:db8::10"]
+)";
+  // Inline groups, the first with rules of both families.
+  start(
+      std::string(
+          R"(security_group = [{ id = "web", ingress = [{ protocol = "tcp", ports = 443, cidr = "0.0.0.0/0" }, { protocol = "tcp", ports = 443, cidr = "::/0" }] }, { id = "app" }]
+)") + resources +
+          "security_groups = [\"web\"]\n",
+      true);
+  expect_done(authorize("web", "tcp", "8443", "0.0.0.0/0"));
+  reads_back("inline, one edited");
+  expect_done(authorize("app", "tcp", "8443", "::/0"));
+  expect_done({{"Action", "CreateSecurityGroup"}, {"GroupId", "db"}});
+  expect_done(authorize("db", "udp", "53", "2001:db8::/32"));
+  reads_back("inline, then a [[security_group]] added");
+  // No groups at all (every resource on the default group): one made and deleted.
+  start(resources, true);
+  expect_done({{"Action", "CreateSecurityGroup"}, {"GroupId", "web"}});
+  reads_back("none, one made");
+  expect_done({{"Action", "DeleteSecurityGroup"}, {"GroupId", "web"}});
+  reads_back("none, one made and deleted");
+  expect_done(authorize("default", "tcp", "22", "2001:db8::/32"));
+  expect_done(authorize("default", "tcp", "22", "10.0.0.0/8"));
+  reads_back("the default group written in");
+  // An explicit empty array.
+  start(std::string("security_group = []\n") + resources, true);
+  expect_done(authorize("default", "tcp", "22", "10.0.0.0/8"));
+  reads_back("empty array, the default group written in");
+}
+
 // A group that a change did not edit is still checked again when what its
 // checks depend on changed: a prefix list's max_entries counts against the
 // quota of every group that names it (S4), in both families.
