@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/shared_list.hpp"
 #include "conntrack/timeouts.hpp"
 #include "net/ip_address.hpp"
 #include "policy/direction.hpp"
@@ -73,8 +74,9 @@ struct rule {
 struct security_group {
   std::string id;
   std::string description;
-  std::vector<rule> ingress;
-  std::vector<rule> egress;
+  // Shared with the copies of the model until changed (shared_list.hpp).
+  shared_list<rule> ingress;
+  shared_list<rule> egress;
   bool synthesised = false;  // the implicit `default` group (S4)
   // The source declared the group's egress rules (even as none).  One that
   // did not gets the cloud's allow-all egress from normalise() (S4), which

@@ -427,7 +427,7 @@ class loader : public toml_reader {
       g.description = get_string(*t, "description", path, false).value_or("");
       for (const direction d : {direction::ingress, direction::egress}) {
         const std::string_view key = to_string(d);
-        std::vector<rule>& out = d == direction::ingress ? g.ingress : g.egress;
+        shared_list<rule>& out = d == direction::ingress ? g.ingress : g.egress;
         for (const auto& [rt, rpath] : tables_in(*t, key, path)) {
           if (auto r = rules_.load_rule(*rt, rpath, d)) out.push_back(std::move(*r));
         }

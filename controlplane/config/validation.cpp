@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "config/address_text.hpp"
 #include "config/rule_text.hpp"
@@ -239,7 +240,52 @@ class validator {
     }
   }
 
+  // A rule's own id (not derived) of the right form; reported when not.
+  bool well_formed_id(const rule& r, const place& here) {
+    if (r.derived_id || valid_rule_id(r.id)) return true;
+    error(code::rule_id_malformed, here,
+          "invalid rule id " + quoted(r.id) + "; expected 1-64 letters, digits, '-', '_', '.' or ':'");
+    return false;
+  }
+
+  // Whether a rule of an edited group has the id of another rule.  The
+  // unchanged groups' ids were unique among themselves when they were
+  // checked, so without such a clash no id is a duplicate.
+  bool edited_ids_clash() const {
+    std::unordered_set<std::string_view> edited;
+    for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
+      if (unchanged(g)) continue;
+      for (const auto* rules : {&m_.groups[g].ingress, &m_.groups[g].egress}) {
+        for (const rule& r : *rules) {
+          if (!edited.insert(r.id).second) return true;
+        }
+      }
+    }
+    for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
+      if (!unchanged(g)) continue;
+      for (const auto* rules : {&m_.groups[g].ingress, &m_.groups[g].egress}) {
+        for (const rule& r : *rules) {
+          if (edited.count(r.id) != 0) return true;
+        }
+      }
+    }
+    return false;
+  }
+
   void check_rule_ids() {
+    if (unchanged_ != nullptr && !edited_ids_clash()) {
+      // No duplicate can be there: the edited groups' ids' form is all that is left.
+      for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
+        if (unchanged(g)) continue;
+        for (const direction d : {direction::ingress, direction::egress}) {
+          const auto& rules = m_.groups[g].rules(d);
+          for (std::uint32_t i = 0; i < rules.size(); ++i) {
+            well_formed_id(rules[i], {kind::rule_id, g, d, i});
+          }
+        }
+      }
+      return;
+    }
     std::unordered_map<std::string_view, place> seen;
     std::size_t rule_count = 0;
     for (const auto& sg : m_.groups) rule_count += sg.ingress.size() + sg.egress.size();
@@ -250,11 +296,7 @@ class validator {
         for (std::uint32_t i = 0; i < rules.size(); ++i) {
           const rule& r = rules[i];
           const place here{kind::rule_id, g, d, i};
-          if (!r.derived_id && !unchanged(g) && !valid_rule_id(r.id)) {
-            error(code::rule_id_malformed, here,
-                  "invalid rule id " + quoted(r.id) + "; expected 1-64 letters, digits, '-', '_', '.' or ':'");
-            continue;
-          }
+          if (!unchanged(g) && !well_formed_id(r, here)) continue;
           // Two derived ids only collide for duplicate rules, which are
           // reported already.
           if (auto [it, fresh] = seen.emplace(r.id, here); !fresh && !r.derived_id) {

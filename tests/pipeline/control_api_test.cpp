@@ -493,10 +493,31 @@ addresses = ["10.0.1.10", "2001:db8::10"]
   expect_done(authorize("default", "tcp", "22", "2001:db8::/32"));
   expect_done(authorize("default", "tcp", "22", "10.0.0.0/8"));
   reads_back("the default group written in");
-  // An explicit empty array.
+  // An explicit empty array: written back by a change to no group, then by one that writes the default in.
   start(std::string("security_group = []\n") + resources, true);
+  expect_done({{"Action", "ModifyResourceAttribute"}, {"Name", "web-1"}, {"Addresses", {"10.0.1.11", "2001:db8::11"}}});
+  reads_back("empty array, no group edited");
   expect_done(authorize("default", "tcp", "22", "10.0.0.0/8"));
   reads_back("empty array, the default group written in");
+}
+
+// Rule ids are unique policy-wide: a change to one group is checked
+// against the ids of the groups it did not edit (which are not read again),
+// and a malformed one is refused; in both families.
+TEST_F(ControlApi, ARuleIdOfAnotherGroupIsRefusedThoughThatGroupIsNotReadAgain) {
+  expect_done({{"Action", "CreateSecurityGroup"}, {"GroupId", "other"}});
+  json named = authorize("other", "tcp", "8080", "10.0.0.0/8");
+  named["RuleId"] = "office-http";
+  expect_done(named);
+  for (const char* cidr : {"192.0.2.0/24", "2001:db8::/32"}) {
+    json again = authorize("web", "tcp", "8081", cidr);
+    again["RuleId"] = "office-http";
+    expect_refused(again, "InvalidSecurityGroupRuleId.Duplicate");
+    again["RuleId"] = "not a valid id";
+    expect_refused(again, "InvalidSecurityGroupRuleId.Malformed");
+    again["RuleId"] = std::string("web-") + (cidr[0] == '1' ? "v4" : "v6");
+    expect_done(again);
+  }
 }
 
 // A group that a change did not edit is still checked again when what its
