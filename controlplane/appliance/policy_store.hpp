@@ -21,6 +21,7 @@
 
 #include "compiler/resource_slots.hpp"
 #include "compiler/rule_slots.hpp"
+#include "compiler/set_cache.hpp"
 #include "config/model.hpp"
 #include "config/policy_check.hpp"
 #include "policy/compiled_policy.hpp"
@@ -115,6 +116,7 @@ class policy_store {
   std::uint32_t max_flows_ = 0;
   resource_slots slots_;
   rule_slots rule_slots_;
+  set_cache sets_;                                        // the last compile's group-set tables
   std::map<std::string, std::uint32_t> revalidate_from_;  // the running policy's marks
   resource_slots::in_use_fn in_use_;
   std::unique_ptr<config::policy_model> model_;

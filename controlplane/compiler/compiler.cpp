@@ -4,6 +4,7 @@
 #include <map>
 
 #include "compiler/group_semantics.hpp"
+#include "compiler/set_cache.hpp"
 #include "compiler/table_layout.hpp"
 
 namespace sgfw::cp {
@@ -74,7 +75,7 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
     std::vector<std::uint32_t> groups = res.groups;
     std::sort(groups.begin(), groups.end());
     auto [it, fresh] = set_of_groups.emplace(groups, static_cast<std::uint32_t>(pending.size()));
-    if (fresh) pending.push_back(build_set(ctx, groups));
+    if (fresh) pending.push_back(options.sets != nullptr ? options.sets->tables(ctx, groups) : build_set(ctx, groups));
     p.resource_set.push_back(it->second);
     for (const net::ip_address& a : res.addresses) addresses.push_back({a, static_cast<std::uint32_t>(r)});
   }
@@ -91,7 +92,8 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
   p.forward_multicast = model.appliance.forward_multicast;
   // The deny-all set, for resource indices past the end.
   p.resource_set.push_back(static_cast<std::uint32_t>(pending.size()));
-  pending.push_back(build_set(ctx, {}));
+  pending.push_back(options.sets != nullptr ? options.sets->tables(ctx, {}) : build_set(ctx, {}));
+  if (options.sets != nullptr) options.sets->finish_compile();
   finish(pending, options.combine, p);
   p.resources = dp::resource_map::build(addresses, macs);
   return p;

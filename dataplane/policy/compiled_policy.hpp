@@ -126,6 +126,7 @@ struct rule_table {
   // bit -> global rule index, then one k_no_rule for "no bit set".
   std::vector<std::uint32_t> rules;
 
+  friend bool operator==(const rule_table&, const rule_table&) = default;
   std::size_t memory_bytes() const {
     return services.memory_bytes() + (address_rows.size() + service_rows.size()) * sizeof(std::uint64_t) +
            matrix.size() + rules.size() * sizeof(std::uint32_t);
@@ -138,6 +139,8 @@ struct group_set_tables {
   std::array<interval_map<std::uint32_t>, direction_count> v4_addresses;          // remote -> address row
   std::array<interval_map<net::u128>, direction_count> v6_addresses;
   std::vector<std::uint32_t> groups;  // group indices, ascending
+
+  friend bool operator==(const group_set_tables&, const group_set_tables&) = default;
 
   const rule_table& table(net::family f, direction d) const {
     return tables[static_cast<std::size_t>(f)][static_cast<std::size_t>(d)];

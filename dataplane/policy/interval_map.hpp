@@ -198,6 +198,9 @@ class interval_map {
   unsigned depth() const { return depth_; }
   std::size_t memory_bytes() const { return (inner_.size() + leaves_.size()) * sizeof(word); }
   const word* inner_nodes() const { return inner_.data(); }
+  // The same tree, node for node (the compiler's tests: a set built again
+  // and one taken from the last compile).
+  friend bool operator==(const interval_map&, const interval_map&) = default;
   const word* leaves() const { return leaves_.data(); }
 
   // One inner level: `index` (0 at the root) becomes the index of the node
