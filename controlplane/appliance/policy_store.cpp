@@ -110,7 +110,8 @@ apply_result policy_store::publish(prepared_policy next, const std::string& sour
     out.notes.push_back(source + ": " + std::to_string(slots_.shared()) +
                         " resources share one unlimited flow count: too many resources still hold flows");
   }
-  reclaim();
+  // Retired policies are freed by reclaim() and tidy(), off the change's
+  // path (the control API's reply waits for nothing but the workers).
   return out;
 }
 
@@ -135,7 +136,10 @@ bool policy_store::wait_readers(std::chrono::microseconds limit) {
   return true;
 }
 
-void policy_store::tidy() { old_models_.clear(); }
+void policy_store::tidy() {
+  old_models_.clear();
+  reclaim();
+}
 
 void policy_store::reclaim() {
   std::erase_if(retired_, [this](const auto& r) { return handle_->readers_done(r.first); });

@@ -101,7 +101,8 @@ class policy_store {
   // Frees retired policies every worker has stopped reading.
   void reclaim();
   // Frees the models publish() replaced (nothing reads them; at 10k rules
-  // freeing one takes milliseconds, which a change's caller need not wait for).
+  // freeing one takes milliseconds, which a change's caller need not wait
+  // for), and reclaims.
   void tidy();
   std::uint64_t generation() const { return generation_; }
   const dp::compiled_policy& current() const { return *current_; }
