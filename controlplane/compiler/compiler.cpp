@@ -16,6 +16,7 @@ using config::rule;
 
 dp::compiled_policy compile(const policy_model& model, const compile_options& options) {
   compile_context ctx(model);
+  if (options.sets != nullptr) options.sets->begin_compile();
   dp::compiled_policy p;
   p.generation = options.generation;
 

@@ -61,17 +61,13 @@ bool set_cache::unchanged(const inputs& was, const compiling::compile_context& c
   return true;
 }
 
+void set_cache::begin_compile() {
+  taken_ = 0;
+  built_ = 0;
+  next_.clear();  // what an earlier compile left unfinished (it threw) is never taken
+}
+
 compiling::pending_set set_cache::tables(compiling::compile_context& ctx, const std::vector<std::uint32_t>& groups) {
-  if (!started_) {
-    started_ = true;
-    taken_ = 0;
-    built_ = 0;
-    next_.clear();
-  }
-  if (auto it = next_.find(groups); it != next_.end()) {
-    ++taken_;
-    return it->second.set;
-  }
   if (auto it = last_.find(groups); it != last_.end() && unchanged(it->second.from, ctx, groups)) {
     ++taken_;
     auto node = last_.extract(it);
@@ -88,7 +84,6 @@ compiling::pending_set set_cache::tables(compiling::compile_context& ctx, const 
 void set_cache::finish_compile() {
   last_ = std::move(next_);
   next_.clear();
-  started_ = false;
 }
 
 }  // namespace sgfw::cp

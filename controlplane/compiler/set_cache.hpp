@@ -26,6 +26,8 @@ namespace sgfw::cp {
 
 class set_cache {
  public:
+  // Starts a compile: nothing is taken but what the last finished one kept.
+  void begin_compile();
   // The tables of `groups` (sorted) for the context's model: taken from
   // the last compile when nothing they depend on changed, else built.
   // Counts what it took and built.
@@ -55,7 +57,6 @@ class set_cache {
   std::map<std::vector<std::uint32_t>, entry> next_;
   std::size_t taken_ = 0;
   std::size_t built_ = 0;
-  bool started_ = false;
 };
 
 }  // namespace sgfw::cp

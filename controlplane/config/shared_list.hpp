@@ -7,9 +7,11 @@
 // look like a const std::vector's (and convert to one); anything that can
 // write (push_back, erase, a non-const begin() or operator[]) first makes
 // the elements this copy's own when another copy shares them, so a shared
-// vector is never written.  Iterators and references are a vector's: a
-// write through one list invalidates them as it would a vector's (and
-// leaves those of the copies it shared with alone).
+// vector is never written.  Iterators and references are a vector's while
+// the list is not written; unlike a vector's, a reference to the elements
+// (or to get()) kept across a write through the list may go on showing the
+// elements as they were, or dangle after clear(): take it again after a
+// write.  Pass erase() iterators taken from one call of cbegin()/cend().
 //
 // Not thread-safe beyond std::shared_ptr's counts: a model belongs to one
 // thread at a time (the control thread).

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "compiler/compiler.hpp"
@@ -98,6 +99,42 @@ TEST(SetCache, TakenTablesAreThoseACompileFromScratchBuilds) {
   // Both ways were taken, many times.
   EXPECT_GT(taken, 500U);
   EXPECT_GT(built, 50U);
+}
+
+// A compile that stopped half way (it threw) leaves nothing the next one
+// takes: tables asked for on a model that was never compiled to the end.
+TEST(SetCache, AnUnfinishedCompileLeavesNothingToTake) {
+  testing::random_policy_options o;
+  o.seed = 8;
+  config::policy_model m = testing::random_policy(o);
+  set_cache cache;
+  compile_options with;
+  with.sets = &cache;
+  (void)compile(m, with);
+  // Another model's sets asked for, and no finish: as if that compile threw.
+  config::policy_model other = m;
+  for (auto& g : other.groups) g.ingress.clear();
+  {
+    compiling::compile_context ctx(other);
+    std::uint32_t index = 1;
+    for (std::size_t g = 0; g < other.groups.size(); ++g) {
+      for (const direction d : {direction::ingress, direction::egress}) {
+        for (std::size_t i = 0; i < other.groups[g].rules(d).size(); ++i) {
+          ctx.rule_index[g][static_cast<std::size_t>(d)].push_back(index++);
+        }
+      }
+    }
+    cache.begin_compile();
+    for (const auto& r : other.resources) {
+      std::vector<std::uint32_t> groups = r.groups;
+      std::sort(groups.begin(), groups.end());
+      (void)cache.tables(ctx, groups);
+    }
+  }
+  const dp::compiled_policy a = compile(m, with);
+  const dp::compiled_policy b = compile(m);
+  ASSERT_EQ(a.sets.size(), b.sets.size());
+  for (std::size_t s = 0; s < a.sets.size(); ++s) EXPECT_TRUE(a.sets[s] == b.sets[s]) << "set " << s;
 }
 
 }  // namespace
