@@ -187,11 +187,9 @@ int run_command(const std::vector<std::string_view>& args) {
         }
       }
       // Retired policies are freed once every worker has passed a
-      // quiescent point (RCU): checked often, it costs nothing.
-      loop.every(std::chrono::milliseconds(200), [&store] {
-        store.reclaim();
-        store.tidy();
-      });
+      // quiescent point (RCU), and replaced models with them (tidy):
+      // checked often, it costs nothing.
+      loop.every(std::chrono::milliseconds(200), [&store] { store.tidy(); });
       if (show_status) {
         loop.every(std::chrono::seconds(r.status_interval), [&] {
           const auto now = std::chrono::steady_clock::now();

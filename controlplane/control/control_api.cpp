@@ -178,12 +178,10 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
   // Rules by (group, rule id), compared only in the groups whose rule ids
   // differ: a change touches one or two groups of thousands.
   using rule_key = std::pair<std::string, std::string>;
-  const auto rule_ids = [](const config::security_group& g) {
-    std::set<std::string_view> s;
+  const auto keys_of = [](const config::security_group& g, std::set<rule_key>& into) {
     for (const auto* rules : {&g.ingress, &g.egress}) {
-      for (const auto& r : *rules) s.insert(r.id);
+      for (const auto& r : *rules) into.emplace(g.id, r.id);
     }
-    return s;
   };
   const auto same_ids = [](const config::security_group& x, const config::security_group& y) {
     const auto same = [](const std::vector<config::rule>& p, const std::vector<config::rule>& q) {
@@ -194,28 +192,21 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
   };
   std::map<std::string_view, const config::security_group*> before;
   for (const auto& g : a.groups) before.emplace(g.id, &g);
-  std::set<rule_key> rules_added, rules_removed;
-  const auto compare = [&](const config::security_group* was, const config::security_group* now) {
-    const std::set<std::string_view> w = was != nullptr ? rule_ids(*was) : std::set<std::string_view>{};
-    const std::set<std::string_view> n = now != nullptr ? rule_ids(*now) : std::set<std::string_view>{};
-    const std::string& gid = now != nullptr ? now->id : was->id;
-    for (const auto id : n) {
-      if (!w.count(id)) rules_added.emplace(gid, std::string(id));
-    }
-    for (const auto id : w) {
-      if (!n.count(id)) rules_removed.emplace(gid, std::string(id));
-    }
-  };
+  // The rule keys of the groups that differ, before and after.
+  std::set<rule_key> rules_a, rules_b;
   for (const auto& g : b.groups) {
     const auto it = before.find(g.id);
     if (it == before.end()) {
-      compare(nullptr, &g);
+      keys_of(g, rules_b);
     } else {
-      if (!same_ids(*it->second, g)) compare(it->second, &g);
+      if (!same_ids(*it->second, g)) {
+        keys_of(*it->second, rules_a);
+        keys_of(g, rules_b);
+      }
       before.erase(it);
     }
   }
-  for (const auto& [id, g] : before) compare(g, nullptr);
+  for (const auto& [id, g] : before) keys_of(*g, rules_a);
   const auto names = [](const auto& items, auto name_of) {
     std::set<std::string> s;
     for (const auto& i : items) s.insert(name_of(i));
@@ -234,15 +225,9 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
     if (!add.empty()) out[added] = std::move(add);
     if (!del.empty()) out[removed] = std::move(del);
   };
-  const auto rule_json = [](const rule_key& p) {
+  both("RulesAdded", "RulesRemoved", rules_a, rules_b, [](const rule_key& p) {
     return json{{"GroupId", p.first}, {"SecurityGroupRuleId", p.second}};
-  };
-  json rules_in = json::array();
-  json rules_out = json::array();
-  for (const auto& k : rules_added) rules_in.push_back(rule_json(k));
-  for (const auto& k : rules_removed) rules_out.push_back(rule_json(k));
-  if (!rules_in.empty()) out["RulesAdded"] = std::move(rules_in);
-  if (!rules_out.empty()) out["RulesRemoved"] = std::move(rules_out);
+  });
   const auto group_id = [](const config::security_group& g) { return g.id; };
   both("GroupsAdded", "GroupsRemoved", names(a.groups, group_id), names(b.groups, group_id),
        [](const std::string& s) { return json(s); });
