@@ -60,7 +60,7 @@ std::string describe_untracked(const std::vector<cp::service_range>& services) {
 void print_policy(std::ostream& out, const config::policy_model& model, const dp::compiled_policy& policy) {
   for (std::size_t r = 0; r < model.resources.size(); ++r) {
     const auto& res = model.resources[r];
-    const auto& set = policy.sets[policy.resource_set[r]];
+    const auto& set = *policy.sets[policy.resource_set[r]];
     std::string groups;
     for (const std::uint32_t g : set.groups) groups += (groups.empty() ? "" : ", ") + model.groups[g].id;
     out << "resource " << res.name << "  [" << join_addresses(res.addresses) << "]  groups: " << groups << '\n';

@@ -1,6 +1,7 @@
 #include "compiler/compiler.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 
 #include "compiler/group_semantics.hpp"
@@ -10,7 +11,6 @@
 namespace sgfw::cp {
 
 using compiling::compile_context;
-using compiling::pending_set;
 using config::policy_model;
 using config::rule;
 
@@ -58,7 +58,12 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
 
   // Resources with the same groups share one set of tables.
   std::map<std::vector<std::uint32_t>, std::uint32_t> set_of_groups;
-  std::vector<pending_set> pending;
+  std::vector<compiling::built_set*> pending;
+  std::deque<compiling::built_set> built;  // without a cache
+  auto tables = [&](const std::vector<std::uint32_t>& groups) -> compiling::built_set* {
+    if (options.sets != nullptr) return &options.sets->tables(ctx, groups);
+    return &built.emplace_back(compiling::built_set{build_set(ctx, groups), nullptr, {}});
+  };
   std::vector<dp::resource_map::entry> addresses;
   std::vector<dp::resource_map::mac_entry> macs;
   const std::uint32_t workers = std::max<std::uint32_t>(options.workers, 1);
@@ -76,7 +81,7 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
     std::vector<std::uint32_t> groups = res.groups;
     std::sort(groups.begin(), groups.end());
     auto [it, fresh] = set_of_groups.emplace(groups, static_cast<std::uint32_t>(pending.size()));
-    if (fresh) pending.push_back(options.sets != nullptr ? options.sets->tables(ctx, groups) : build_set(ctx, groups));
+    if (fresh) pending.push_back(tables(groups));
     p.resource_set.push_back(it->second);
     for (const net::ip_address& a : res.addresses) addresses.push_back({a, static_cast<std::uint32_t>(r)});
   }
@@ -93,9 +98,9 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
   p.forward_multicast = model.appliance.forward_multicast;
   // The deny-all set, for resource indices past the end.
   p.resource_set.push_back(static_cast<std::uint32_t>(pending.size()));
-  pending.push_back(options.sets != nullptr ? options.sets->tables(ctx, {}) : build_set(ctx, {}));
-  if (options.sets != nullptr) options.sets->finish_compile();
+  pending.push_back(tables({}));
   finish(pending, options.combine, p);
+  if (options.sets != nullptr) options.sets->finish_compile();
   p.resources = dp::resource_map::build(addresses, macs);
   return p;
 }

@@ -15,33 +15,41 @@ bool same_ids(const std::vector<config::rule>& rules, const std::vector<std::str
 }  // namespace
 
 std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model) {
-  std::map<std::string, group_rules, std::less<>> next_groups;
+  std::map<std::string, std::shared_ptr<const group_rules>, std::less<>> next_groups;
   std::vector<std::uint32_t> out;
   std::vector<std::size_t> fresh;  // positions in `out` of rules new to this policy
   std::vector<std::uint32_t> freed;
-  // Changed entries (map nodes stay put) and where their rules start in `out`.
+  // Changed entries (made here, so still writable) and where their rules
+  // start in `out`.
   std::vector<std::pair<rules_of*, std::size_t>> changed;
   for (const auto& g : model.groups) {
-    // The group's entry as it was, moved out (a second group of that id,
+    // The group's entry as it was, taken out (a second group of that id,
     // which validation refuses, finds none and shares nothing).
-    auto node = by_group_.extract(g.id);
+    std::shared_ptr<const group_rules> old;
+    if (auto node = by_group_.extract(g.id); !node.empty()) old = std::move(node.mapped());
     const auto [entry, first] = next_groups.try_emplace(g.id);
-    group_rules scratch;  // for that second group: its indices are not kept
-    group_rules& now = first ? entry->second : scratch;
+    const bool same = old != nullptr && same_ids(g.rules(direction::ingress), (*old)[0].ids) &&
+                      same_ids(g.rules(direction::egress), (*old)[1].ids);
+    if (same && first) {
+      for (const rules_of& r : *old) out.insert(out.end(), r.slots.begin(), r.slots.end());
+      entry->second = std::move(old);
+      continue;
+    }
+    auto now = std::make_shared<group_rules>();
     for (const direction d : {direction::ingress, direction::egress}) {
       const auto di = static_cast<std::size_t>(d);
       const std::vector<config::rule>& rules = g.rules(d);
-      rules_of* old = node.empty() ? nullptr : &node.mapped()[di];
-      rules_of& cur = now[di];
-      if (old != nullptr && same_ids(rules, old->ids)) {
-        out.insert(out.end(), old->slots.begin(), old->slots.end());
-        cur = std::move(*old);
+      const rules_of* was = old == nullptr ? nullptr : &(*old)[di];
+      rules_of& cur = (*now)[di];
+      if (was != nullptr && same_ids(rules, was->ids)) {
+        out.insert(out.end(), was->slots.begin(), was->slots.end());
+        cur = *was;
         continue;
       }
       // Changed: each rule keeps its index by id, once.
       std::unordered_map<std::string_view, std::uint32_t> by_id;
-      if (old != nullptr) {
-        for (std::size_t i = 0; i < old->ids.size(); ++i) by_id.emplace(old->ids[i], old->slots[i]);
+      if (was != nullptr) {
+        for (std::size_t i = 0; i < was->ids.size(); ++i) by_id.emplace(was->ids[i], was->slots[i]);
       }
       if (first) changed.emplace_back(&cur, out.size());
       for (const config::rule& r : rules) {
@@ -59,10 +67,12 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
         if (slot != 0) freed.push_back(slot);
       }
     }
+    // A second group of an id keeps nothing: its indices are in `out` only.
+    if (first) entry->second = std::move(now);
   }
   // The groups that left free their rules' indices.
   for (const auto& [id, rules] : by_group_) {
-    for (const rules_of& r : rules) freed.insert(freed.end(), r.slots.begin(), r.slots.end());
+    for (const rules_of& r : *rules) freed.insert(freed.end(), r.slots.begin(), r.slots.end());
   }
   // Freed oldest first; those freed by one change in index order.
   std::sort(freed.begin(), freed.end());

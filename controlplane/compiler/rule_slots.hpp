@@ -13,7 +13,9 @@
 //
 // A change touches a group or two of thousands: a group whose rule ids
 // are what they were (in order) keeps its indices without a lookup, so
-// assigning is a compare of ids, not a map operation per rule.
+// assigning is a compare of ids, not a map operation per rule.  Each
+// group's ids and indices are shared, never written once made, so a copy
+// (the policy store places a change on one) copies a pointer per group.
 //
 // Control thread only.
 #pragma once
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,7 +49,7 @@ class rule_slots {
     std::vector<std::uint32_t> slots;
   };
   using group_rules = std::array<rules_of, direction_count>;
-  std::map<std::string, group_rules, std::less<>> by_group_;
+  std::map<std::string, std::shared_ptr<const group_rules>, std::less<>> by_group_;
   std::deque<std::uint32_t> free_;  // oldest first
   std::uint32_t next_ = 1;
 };

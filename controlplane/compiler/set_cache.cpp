@@ -67,18 +67,15 @@ void set_cache::begin_compile() {
   next_.clear();  // what an earlier compile left unfinished (it threw) is never taken
 }
 
-compiling::pending_set set_cache::tables(compiling::compile_context& ctx, const std::vector<std::uint32_t>& groups) {
+compiling::built_set& set_cache::tables(compiling::compile_context& ctx, const std::vector<std::uint32_t>& groups) {
   if (auto it = last_.find(groups); it != last_.end() && unchanged(it->second.from, ctx, groups)) {
     ++taken_;
     auto node = last_.extract(it);
-    const auto placed = next_.insert(std::move(node));
-    return placed.position->second.set;
+    return next_.insert(std::move(node)).position->second.set;
   }
   ++built_;
-  entry e{inputs_of(ctx, groups), compiling::build_set(ctx, groups)};
-  compiling::pending_set out = e.set;
-  next_.insert_or_assign(groups, std::move(e));
-  return out;
+  entry e{inputs_of(ctx, groups), {compiling::build_set(ctx, groups), nullptr, {}}};
+  return next_.insert_or_assign(groups, std::move(e)).first->second.set;
 }
 
 void set_cache::finish_compile() {

@@ -8,9 +8,12 @@
 // rule names and on the entries of every prefix list a rule names.  The
 // rules are compared by identity (config::shared_list: a model copied
 // from the one compiled last shares the rules of every group it did not
-// edit), the rest by value; anything else is built again.  The tables are
-// taken before the policy-wide shapes are fixed (compiling::finish), so a
-// set taken again comes out as it would have been built.
+// edit), the rest by value; anything else is built again.  A set is kept
+// both before the policy-wide shapes are fixed (compiling::finish) and as
+// finished under the last ones: while the shapes stay as they were (a rule
+// or two more rarely deepens a tree), a set taken again is not finished
+// again but shared with the running policy, so a change's compile costs the
+// sets it touched.
 //
 // Control thread only (the policy store's).
 #pragma once
@@ -30,8 +33,9 @@ class set_cache {
   void begin_compile();
   // The tables of `groups` (sorted) for the context's model: taken from
   // the last compile when nothing they depend on changed, else built.
-  // Counts what it took and built.
-  compiling::pending_set tables(compiling::compile_context& ctx, const std::vector<std::uint32_t>& groups);
+  // Counts what it took and built.  The reference holds until the next
+  // begin_compile(); finish() may finish it.
+  compiling::built_set& tables(compiling::compile_context& ctx, const std::vector<std::uint32_t>& groups);
   // Ends a compile: what this one did not ask for is dropped.
   void finish_compile();
 
@@ -47,7 +51,7 @@ class set_cache {
   };
   struct entry {
     inputs from;
-    compiling::pending_set set;
+    compiling::built_set set;
   };
   static inputs inputs_of(const compiling::compile_context& ctx, const std::vector<std::uint32_t>& groups);
   static bool unchanged(const inputs& was, const compiling::compile_context& ctx,

@@ -120,13 +120,13 @@ std::size_t class_count(const dp::aligned_vector<std::uint64_t>& rows, std::uint
 // instead of two rows, which measured 1.25x faster at 1k and 10k rules even
 // at four times the memory (docs/performance.md).  Entries are one byte when
 // every table has fewer than 255 rules.  Returns the entry width, 0 for rows.
-std::uint32_t matrix_entry_bytes(const std::vector<pending_set>& pending, combine_choice choice) {
+std::uint32_t matrix_entry_bytes(const std::vector<built_set*>& sets, combine_choice choice) {
   if (choice == combine_choice::rows) return 0;
   std::size_t row_bytes = 0;
   std::size_t matrix_entries = 0;
   std::size_t most_rules = 0;
-  for (const auto& s : pending) {
-    for (const auto& per_family : s.tables) {
+  for (const built_set* s : sets) {
+    for (const auto& per_family : s->pending.tables) {
       for (const auto& t : per_family) {
         most_rules = std::max(most_rules, t.rules.size());
         row_bytes += (t.address_rows.size() + t.service_rows.size()) * sizeof(std::uint64_t);
@@ -143,13 +143,6 @@ std::uint32_t matrix_entry_bytes(const std::vector<pending_set>& pending, combin
   return affordable ? width : 0;
 }
 
-// The first rule bit common to each pair of address and service classes.
-// Works rule by rule rather than pair by pair: for every bit, the bitmap of
-// service classes that contain it (a column).  An address class (few bits:
-// an address is covered by few blocks) then writes its bits from the
-// highest to the lowest into its matrix row, each over the service classes
-// of its column, so the lowest common bit is what remains.  With AVX-512 one
-// masked store writes 64 (one-byte) or 32 (two-byte) entries.
 template <class Entry>
 dp::aligned_vector<std::uint8_t> decision_matrix(const pending_table& t) {
   const std::size_t a_count = class_count(t.address_rows, t.words);
@@ -214,72 +207,93 @@ pending_set build_set(compile_context& ctx, std::vector<std::uint32_t> groups) {
   return s;
 }
 
-// Fixes the policy-wide shapes and builds the search trees.
-void finish(std::vector<pending_set>& pending, combine_choice choice, dp::compiled_policy& p) {
+namespace {
+
+policy_shapes shapes_of(const std::vector<built_set*>& sets, combine_choice choice) {
   using dp::interval_map;
-  p.row_words = 1;
-  p.address_depth = {1, 1};
-  p.service_depth = 1;
-  for (const auto& s : pending) {
-    for (const auto& per_family : s.tables) {
+  policy_shapes out;
+  for (const built_set* s : sets) {
+    for (const auto& per_family : s->pending.tables) {
       for (const auto& t : per_family) {
-        p.row_words = std::max(p.row_words, t.words);
-        p.service_depth =
-            std::max(p.service_depth, interval_map<std::uint32_t>::natural_depth(t.services.bounds.size()));
+        out.row_words = std::max(out.row_words, t.words);
+        out.service_depth =
+            std::max(out.service_depth, interval_map<std::uint32_t>::natural_depth(t.services.bounds.size()));
       }
     }
-    for (const auto& m : s.v4_addresses) {
-      p.address_depth[0] = std::max(p.address_depth[0], interval_map<std::uint32_t>::natural_depth(m.bounds.size()));
+    for (const auto& m : s->pending.v4_addresses) {
+      out.address_depth[0] =
+          std::max(out.address_depth[0], interval_map<std::uint32_t>::natural_depth(m.bounds.size()));
     }
-    for (const auto& m : s.v6_addresses) {
-      p.address_depth[1] = std::max(p.address_depth[1], interval_map<net::u128>::natural_depth(m.bounds.size()));
+    for (const auto& m : s->pending.v6_addresses) {
+      out.address_depth[1] = std::max(out.address_depth[1], interval_map<net::u128>::natural_depth(m.bounds.size()));
     }
   }
-  p.matrix_entry_bytes = matrix_entry_bytes(pending, choice);
-  p.matrices = p.matrix_entry_bytes != 0;
-  p.sets.reserve(pending.size());
-  for (auto& s : pending) {
-    dp::group_set_tables out;
-    out.groups = std::move(s.groups);
+  out.matrix_entry_bytes = matrix_entry_bytes(sets, choice);
+  return out;
+}
+
+// Leaves hold offsets: matrices, address class * service classes and
+// service class; rows, class * row width in words for both.  Service
+// values keep their untracked flag.
+std::vector<std::uint32_t> scaled(const std::vector<std::uint32_t>& values, std::uint32_t scale) {
+  std::vector<std::uint32_t> out(values);
+  for (auto& v : out) v = (v & ~dp::k_untracked_service) * scale | (v & dp::k_untracked_service);
+  return out;
+}
+
+std::shared_ptr<const dp::group_set_tables> finish_set(const pending_set& s, const policy_shapes& shapes) {
+  using dp::interval_map;
+  const bool matrices = shapes.matrix_entry_bytes != 0;
+  auto out = std::make_shared<dp::group_set_tables>();
+  out->groups = s.groups;
+  for (std::size_t d = 0; d < direction_count; ++d) {
+    std::array<std::uint32_t, net::family_count> address_scale{};
     for (std::size_t f = 0; f < net::family_count; ++f) {
-      for (std::size_t d = 0; d < direction_count; ++d) {
-        pending_table& t = s.tables[f][d];
-        dp::rule_table& o = out.tables[f][d];
-        o.words = t.words;
-        // Leaves hold offsets: matrices, address class * service classes
-        // and service class; rows, class * row width in words for both.
-        // Service values keep their untracked flag.
-        auto& address_values = f == 0 ? s.v4_addresses[d].values : s.v6_addresses[d].values;
-        const auto address_scale =
-            p.matrices ? static_cast<std::uint32_t>(class_count(t.service_rows, t.words)) : t.words;
-        const std::uint32_t service_scale = p.matrices ? 1 : t.words;
-        for (auto& v : address_values) v *= address_scale;
-        for (auto& v : t.services.values) {
-          v = (v & ~dp::k_untracked_service) * service_scale | (v & dp::k_untracked_service);
-        }
-        if (p.matrices) {
-          o.matrix = p.matrix_entry_bytes == 1 ? decision_matrix<std::uint8_t>(t) : decision_matrix<std::uint16_t>(t);
-        } else {
-          o.address_rows = std::move(t.address_rows);
-          o.service_rows = std::move(t.service_rows);
-        }
-        o.services = interval_map<std::uint32_t>::build(t.services.bounds, t.services.values, p.service_depth);
-        o.rules = std::move(t.rules);
-        o.rules.push_back(dp::k_no_rule);
+      const pending_table& t = s.tables[f][d];
+      dp::rule_table& o = out->tables[f][d];
+      o.words = t.words;
+      address_scale[f] = matrices ? static_cast<std::uint32_t>(class_count(t.service_rows, t.words)) : t.words;
+      if (shapes.matrix_entry_bytes == 1) {
+        o.matrix = decision_matrix<std::uint8_t>(t);
+      } else if (matrices) {
+        o.matrix = decision_matrix<std::uint16_t>(t);
+      } else {
+        o.address_rows = t.address_rows;
+        o.service_rows = t.service_rows;
       }
+      o.services = interval_map<std::uint32_t>::build(
+          t.services.bounds, scaled(t.services.values, matrices ? 1 : t.words), shapes.service_depth);
+      o.rules = t.rules;
+      o.rules.push_back(dp::k_no_rule);
     }
-    for (std::size_t d = 0; d < direction_count; ++d) {
-      out.v4_addresses[d] =
-          interval_map<std::uint32_t>::build(s.v4_addresses[d].bounds, s.v4_addresses[d].values, p.address_depth[0]);
-      out.v6_addresses[d] =
-          interval_map<net::u128>::build(s.v6_addresses[d].bounds, s.v6_addresses[d].values, p.address_depth[1]);
-    }
-    p.sets.push_back(std::move(out));
+    out->v4_addresses[d] = interval_map<std::uint32_t>::build(
+        s.v4_addresses[d].bounds, scaled(s.v4_addresses[d].values, address_scale[0]), shapes.address_depth[0]);
+    out->v6_addresses[d] = interval_map<net::u128>::build(
+        s.v6_addresses[d].bounds, scaled(s.v6_addresses[d].values, address_scale[1]), shapes.address_depth[1]);
   }
-  // The views, once every vector is in its final place.
+  return out;
+}
+
+}  // namespace
+
+void finish(const std::vector<built_set*>& sets, combine_choice choice, dp::compiled_policy& p) {
+  const policy_shapes shapes = shapes_of(sets, choice);
+  p.row_words = shapes.row_words;
+  p.address_depth = shapes.address_depth;
+  p.service_depth = shapes.service_depth;
+  p.matrices = shapes.matrix_entry_bytes != 0;
+  p.matrix_entry_bytes = shapes.matrix_entry_bytes;
+  p.sets.reserve(sets.size());
+  for (built_set* s : sets) {
+    if (s->finished == nullptr || !(s->finished_under == shapes)) {
+      s->finished = finish_set(s->pending, shapes);
+      s->finished_under = shapes;
+    }
+    p.sets.push_back(s->finished);
+  }
   p.views.resize(p.sets.size() * 4);
   for (std::size_t i = 0; i < p.sets.size(); ++i) {
-    const dp::group_set_tables& s = p.sets[i];
+    const dp::group_set_tables& s = *p.sets[i];
     for (std::size_t f = 0; f < net::family_count; ++f) {
       for (std::size_t d = 0; d < direction_count; ++d) {
         const dp::rule_table& t = s.tables[f][d];

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "compiler/compiler.hpp"
@@ -37,10 +38,31 @@ struct pending_set {
   std::array<pending_map<net::u128>, direction_count> v6_addresses;
 };
 
+// The policy-wide shapes (compiled_policy: row width, tree depths, the
+// combine representation) that every set's finished tables have.
+struct policy_shapes {
+  std::uint32_t row_words = 1;
+  std::array<std::uint32_t, net::family_count> address_depth{1, 1};
+  std::uint32_t service_depth = 1;
+  std::uint32_t matrix_entry_bytes = 0;  // 0: rows
+  friend bool operator==(const policy_shapes&, const policy_shapes&) = default;
+};
+
+// A set's tables before and after the policy-wide shapes are fixed.  The
+// finished tables are shared, never written once made: policies that have
+// the same set under the same shapes point to the same tables.
+struct built_set {
+  pending_set pending;
+  std::shared_ptr<const dp::group_set_tables> finished;  // null until finished
+  policy_shapes finished_under;
+};
+
 // The tables of one set of groups (the resources that have exactly these).
 pending_set build_set(compile_context& ctx, std::vector<std::uint32_t> groups);
 
-// Fixes the policy-wide shapes and builds the search trees.
-void finish(std::vector<pending_set>& pending, combine_choice choice, dp::compiled_policy& p);
+// Fixes the policy-wide shapes, finishes each set whose tables were not
+// finished under them (search trees, matrices or rows) and points the
+// policy's sets and views at them.
+void finish(const std::vector<built_set*>& sets, combine_choice choice, dp::compiled_policy& p);
 
 }  // namespace sgfw::cp::compiling

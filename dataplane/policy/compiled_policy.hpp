@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -174,7 +175,7 @@ inline constexpr std::uint32_t k_untracked_service = 0x80000000U;
 
 // Everything a lookup in one (group set, family, direction) needs, in one
 // cache line: workers find it with one index and follow no other pointer
-// chain.  The pointers point into the same compiled_policy's storage.
+// chain.  The pointers point into the tables of the policy's sets.
 struct alignas(64) table_view {
   const std::uint32_t* service_inner = nullptr;
   const std::uint32_t* service_leaves = nullptr;
@@ -193,8 +194,9 @@ static_assert(sizeof(table_view) == 64);
 
 struct compiled_policy {
   compiled_policy() = default;
-  // Move-only: views point into the policy's own vectors, whose storage
-  // moves with them but would not be shared by a copy.
+  // Move-only: views point into the tables of `sets`, which a copy would
+  // share (they are immutable: policies that have a set under the same
+  // shapes share its tables, docs/classifier.md).
   compiled_policy(const compiled_policy&) = delete;
   compiled_policy& operator=(const compiled_policy&) = delete;
   compiled_policy(compiled_policy&&) = default;
@@ -202,7 +204,7 @@ struct compiled_policy {
 
   std::uint64_t generation = 0;
 
-  std::vector<group_set_tables> sets;  // the last one has no groups: deny all
+  std::vector<std::shared_ptr<const group_set_tables>> sets;  // the last one has no groups: deny all
   // resource index -> set index; one extra entry past the last resource
   // names the deny-all set, so an out-of-range index needs no branch.
   std::vector<std::uint32_t> resource_set;
@@ -267,7 +269,7 @@ struct compiled_policy {
 
   std::size_t memory_bytes() const {
     std::size_t b = resources.memory_bytes() + resource_set.size() * sizeof(std::uint32_t);
-    for (const auto& s : sets) b += s.memory_bytes();
+    for (const auto& s : sets) b += s->memory_bytes();
     return b;
   }
 };

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 
 #include "compiler/compiler.hpp"
@@ -32,12 +33,15 @@ TEST(SetCache, TakenTablesAreThoseACompileFromScratchBuilds) {
   set_cache cache;
   std::size_t taken = 0;
   std::size_t built = 0;
+  std::size_t shared = 0;          // finished tables the last policy had
+  std::size_t shapes_changed = 0;  // compiles that finished every set again
+  dp::compiled_policy last;
   for (int step = 0; step < 200; ++step) {
     config::policy_model next = m;  // shares every group's rules
     auto& g = next.groups[rng() % next.groups.size()];
     auto& res = next.resources[rng() % next.resources.size()];
     const auto fam = rng() % 2 == 0 ? net::family::ipv4 : net::family::ipv6;
-    switch (rng() % 7) {
+    switch (rng() % 8) {
       case 0:  // a rule of another group's copied in (ingress or egress)
       {
         const auto& from = next.groups[rng() % next.groups.size()];
@@ -71,6 +75,19 @@ TEST(SetCache, TakenTablesAreThoseACompileFromScratchBuilds) {
                                static_cast<std::uint8_t>(fam == net::family::ipv4 ? 24 : 16)};
         }
         break;
+      case 6:  // many rules more, or far fewer: the policy-wide tree depths move
+        if (g.ingress.size() > 60) {
+          g.ingress.erase(g.ingress.cbegin() + 5, g.ingress.cend());
+        } else if (!g.ingress.empty()) {
+          for (std::uint16_t k = 0; k < 64; ++k) {
+            config::rule r = g.ingress[0];
+            r.id = "wide-" + std::to_string(step) + "-" + std::to_string(k);
+            r.protocol = config::protocol_spec{false, 6};
+            r.ports = {{static_cast<std::uint16_t>(20000 + 7 * k), static_cast<std::uint16_t>(20000 + 7 * k + 2)}};
+            g.ingress.push_back(std::move(r));
+          }
+        }
+        break;
       default:
         break;  // nothing changed: every set taken
     }
@@ -83,22 +100,35 @@ TEST(SetCache, TakenTablesAreThoseACompileFromScratchBuilds) {
     with.sets = &cache;
     compile_options without = with;
     without.sets = nullptr;
-    const dp::compiled_policy a = compile(next, with);
+    dp::compiled_policy a = compile(next, with);
     const dp::compiled_policy b = compile(next, without);
     taken += cache.taken();
     built += cache.built();
     ASSERT_EQ(a.sets.size(), b.sets.size()) << "step " << step;
     for (std::size_t s = 0; s < a.sets.size(); ++s) {
-      ASSERT_TRUE(a.sets[s] == b.sets[s]) << "step " << step << ", set " << s;
+      ASSERT_TRUE(*a.sets[s] == *b.sets[s]) << "step " << step << ", set " << s;
     }
     ASSERT_EQ(a.resource_set, b.resource_set);
     ASSERT_EQ(a.row_words, b.row_words);
     ASSERT_EQ(a.matrices, b.matrices);
+    ASSERT_EQ(a.matrix_entry_bytes, b.matrix_entry_bytes);
+    ASSERT_EQ(a.address_depth, b.address_depth);
+    ASSERT_EQ(a.service_depth, b.service_depth);
+    for (const auto& t : a.sets) {
+      shared += static_cast<std::size_t>(std::count(last.sets.begin(), last.sets.end(), t));
+    }
+    shapes_changed += a.row_words != last.row_words || a.address_depth != last.address_depth ||
+                      a.service_depth != last.service_depth || a.matrix_entry_bytes != last.matrix_entry_bytes;
+    last = std::move(a);
     m = std::move(next);
   }
-  // Both ways were taken, many times.
+  // Both ways were taken, many times; sets taken under the same shapes are
+  // the running policy's very tables, and under other shapes finished again.
   EXPECT_GT(taken, 500U);
   EXPECT_GT(built, 50U);
+  EXPECT_GT(shared, 400U);
+  EXPECT_GT(shapes_changed, 1U);
+  std::printf("taken %zu, built %zu, shared %zu, shapes changed %zu times\n", taken, built, shared, shapes_changed);
 }
 
 // A compile that stopped half way (it threw) leaves nothing the next one
@@ -134,7 +164,7 @@ TEST(SetCache, AnUnfinishedCompileLeavesNothingToTake) {
   const dp::compiled_policy a = compile(m, with);
   const dp::compiled_policy b = compile(m);
   ASSERT_EQ(a.sets.size(), b.sets.size());
-  for (std::size_t s = 0; s < a.sets.size(); ++s) EXPECT_TRUE(a.sets[s] == b.sets[s]) << "set " << s;
+  for (std::size_t s = 0; s < a.sets.size(); ++s) EXPECT_TRUE(*a.sets[s] == *b.sets[s]) << "set " << s;
 }
 
 }  // namespace
