@@ -7,7 +7,9 @@ namespace sgfw::cp {
 
 namespace {
 
-bool same_ids(const std::vector<config::rule>& rules, const std::vector<std::string>& ids) {
+bool same_ids(const config::shared_list<config::rule>& rules, const std::vector<std::string>& ids,
+              const config::shared_list<config::rule>& seen) {
+  if (rules.shares_with(seen)) return true;
   return std::equal(rules.begin(), rules.end(), ids.begin(), ids.end(),
                     [](const config::rule& r, const std::string& id) { return r.id == id; });
 }
@@ -28,8 +30,8 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
     std::shared_ptr<const group_rules> old;
     if (auto node = by_group_.extract(g.id); !node.empty()) old = std::move(node.mapped());
     const auto [entry, first] = next_groups.try_emplace(g.id);
-    const bool same = old != nullptr && same_ids(g.rules(direction::ingress), (*old)[0].ids) &&
-                      same_ids(g.rules(direction::egress), (*old)[1].ids);
+    const bool same = old != nullptr && same_ids(g.ingress, (*old)[0].ids, (*old)[0].rules) &&
+                      same_ids(g.egress, (*old)[1].ids, (*old)[1].rules);
     if (same && first) {
       for (const rules_of& r : *old) out.insert(out.end(), r.slots.begin(), r.slots.end());
       entry->second = std::move(old);
@@ -38,12 +40,14 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
     auto now = std::make_shared<group_rules>();
     for (const direction d : {direction::ingress, direction::egress}) {
       const auto di = static_cast<std::size_t>(d);
-      const std::vector<config::rule>& rules = g.rules(d);
+      const config::shared_list<config::rule>& rules = d == direction::ingress ? g.ingress : g.egress;
       const rules_of* was = old == nullptr ? nullptr : &(*old)[di];
       rules_of& cur = (*now)[di];
-      if (was != nullptr && same_ids(rules, was->ids)) {
+      cur.rules = rules;
+      if (was != nullptr && same_ids(rules, was->ids, was->rules)) {
         out.insert(out.end(), was->slots.begin(), was->slots.end());
-        cur = *was;
+        cur.ids = was->ids;
+        cur.slots = was->slots;
         continue;
       }
       // Changed: each rule keeps its index by id, once.
@@ -52,7 +56,7 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
         for (std::size_t i = 0; i < was->ids.size(); ++i) by_id.emplace(was->ids[i], was->slots[i]);
       }
       if (first) changed.emplace_back(&cur, out.size());
-      for (const config::rule& r : rules) {
+      for (const config::rule& r : rules.get()) {
         cur.ids.push_back(r.id);
         std::uint32_t slot = 0;
         if (const auto it = by_id.find(r.id); it != by_id.end() && it->second != 0) {

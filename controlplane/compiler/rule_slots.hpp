@@ -43,10 +43,13 @@ class rule_slots {
 
  private:
   static constexpr std::size_t k_floor = 4096;  // free indices kept back before any is reused
-  // One group's rules of one direction, in order, and their indices.
+  // One group's rules of one direction, in order, and their indices; and
+  // the rules themselves: a model that shares them has these ids without
+  // a compare (config::shared_list).
   struct rules_of {
     std::vector<std::string> ids;
     std::vector<std::uint32_t> slots;
+    config::shared_list<config::rule> rules;
   };
   using group_rules = std::array<rules_of, direction_count>;
   std::map<std::string, std::shared_ptr<const group_rules>, std::less<>> by_group_;

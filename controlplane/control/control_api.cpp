@@ -184,9 +184,9 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
     }
   };
   const auto same_ids = [](const config::security_group& x, const config::security_group& y) {
-    const auto same = [](const std::vector<config::rule>& p, const std::vector<config::rule>& q) {
-      return std::equal(p.begin(), p.end(), q.begin(), q.end(),
-                        [](const config::rule& l, const config::rule& r) { return l.id == r.id; });
+    const auto same = [](const config::shared_list<config::rule>& p, const config::shared_list<config::rule>& q) {
+      return p.shares_with(q) || std::equal(p.begin(), p.end(), q.begin(), q.end(),
+                                            [](const config::rule& l, const config::rule& r) { return l.id == r.id; });
     };
     return same(x.ingress, y.ingress) && same(x.egress, y.egress);
   };
@@ -207,45 +207,68 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
     }
   }
   for (const auto& [id, g] : before) keys_of(*g, rules_a);
-  const auto names = [](const auto& items, auto name_of) {
-    std::set<std::string> s;
-    for (const auto& i : items) s.insert(name_of(i));
-    return s;
-  };
   json out = json::object();
-  const auto both = [&](const char* added, const char* removed, const auto& sa, const auto& sb, auto to_json) {
+  // Names added and removed; nothing to sort when both name the same in
+  // the same order (most changes).
+  const auto both = [&](const char* added, const char* removed, const auto& xs, const auto& ys, auto name_of) {
+    if (std::equal(xs.begin(), xs.end(), ys.begin(), ys.end(),
+                   [&](const auto& x, const auto& y) { return name_of(x) == name_of(y); })) {
+      return;
+    }
+    std::set<std::string_view> sa, sb;
+    for (const auto& x : xs) sa.insert(name_of(x));
+    for (const auto& y : ys) sb.insert(name_of(y));
     json add = json::array();
     json del = json::array();
-    for (const auto& x : sb) {
-      if (!sa.count(x)) add.push_back(to_json(x));
+    for (const auto& n : sb) {
+      if (!sa.count(n)) add.push_back(n);
     }
-    for (const auto& x : sa) {
-      if (!sb.count(x)) del.push_back(to_json(x));
+    for (const auto& n : sa) {
+      if (!sb.count(n)) del.push_back(n);
     }
     if (!add.empty()) out[added] = std::move(add);
     if (!del.empty()) out[removed] = std::move(del);
   };
-  both("RulesAdded", "RulesRemoved", rules_a, rules_b, [](const rule_key& p) {
-    return json{{"GroupId", p.first}, {"SecurityGroupRuleId", p.second}};
-  });
-  const auto group_id = [](const config::security_group& g) { return g.id; };
-  both("GroupsAdded", "GroupsRemoved", names(a.groups, group_id), names(b.groups, group_id),
-       [](const std::string& s) { return json(s); });
-  const auto res_name = [](const config::resource& r) { return r.name; };
-  both("ResourcesAdded", "ResourcesRemoved", names(a.resources, res_name), names(b.resources, res_name),
-       [](const std::string& s) { return json(s); });
-  const auto pl_id = [](const config::prefix_list& p) { return p.id; };
-  both("PrefixListsAdded", "PrefixListsRemoved", names(a.prefix_lists, pl_id), names(b.prefix_lists, pl_id),
-       [](const std::string& s) { return json(s); });
-  json changed = json::array();
-  for (const auto& rb : b.resources) {
-    for (const auto& ra : a.resources) {
-      if (ra.name != rb.name) continue;
-      std::vector<std::string> ga, gb;
-      for (auto g : ra.groups) ga.push_back(a.groups[g].id);
-      for (auto g : rb.groups) gb.push_back(b.groups[g].id);
-      if (ga != gb || ra.addresses != rb.addresses || ra.side != rb.side) changed.push_back(rb.name);
+  {
+    json add = json::array();
+    json del = json::array();
+    for (const auto& k : rules_b) {
+      if (!rules_a.count(k)) add.push_back(json{{"GroupId", k.first}, {"SecurityGroupRuleId", k.second}});
     }
+    for (const auto& k : rules_a) {
+      if (!rules_b.count(k)) del.push_back(json{{"GroupId", k.first}, {"SecurityGroupRuleId", k.second}});
+    }
+    if (!add.empty()) out["RulesAdded"] = std::move(add);
+    if (!del.empty()) out["RulesRemoved"] = std::move(del);
+  }
+  both("GroupsAdded", "GroupsRemoved", a.groups, b.groups,
+       [](const config::security_group& g) -> std::string_view { return g.id; });
+  both("ResourcesAdded", "ResourcesRemoved", a.resources, b.resources,
+       [](const config::resource& r) -> std::string_view { return r.name; });
+  both("PrefixListsAdded", "PrefixListsRemoved", a.prefix_lists, b.prefix_lists,
+       [](const config::prefix_list& p) -> std::string_view { return p.id; });
+  // The same resource before and after: by position when the names are in
+  // the same order, else by name.
+  std::map<std::string_view, const config::resource*> resources_a;
+  const bool in_order = std::equal(a.resources.begin(), a.resources.end(), b.resources.begin(), b.resources.end(),
+                                   [](const auto& x, const auto& y) { return x.name == y.name; });
+  if (!in_order) {
+    for (const auto& r : a.resources) resources_a.emplace(r.name, &r);
+  }
+  json changed = json::array();
+  for (std::size_t i = 0; i < b.resources.size(); ++i) {
+    const config::resource& rb = b.resources[i];
+    const config::resource* ra = nullptr;
+    if (in_order) {
+      ra = &a.resources[i];
+    } else if (const auto it = resources_a.find(rb.name); it != resources_a.end()) {
+      ra = it->second;
+    }
+    if (ra == nullptr) continue;
+    const bool same_groups =
+        std::equal(ra->groups.begin(), ra->groups.end(), rb.groups.begin(), rb.groups.end(),
+                   [&](std::uint32_t x, std::uint32_t y) { return a.groups[x].id == b.groups[y].id; });
+    if (!same_groups || ra->addresses != rb.addresses || ra->side != rb.side) changed.push_back(rb.name);
   }
   if (!changed.empty()) out["ResourcesModified"] = std::move(changed);
   json lists = json::array();
