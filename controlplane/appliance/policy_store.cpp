@@ -30,6 +30,7 @@ std::unique_ptr<dp::compiled_policy> policy_store::compile_next(const config::po
   o.max_flows = max_flows_;
   o.resource_slots = &placed;
   o.rule_slots = &rule_indices;
+  o.rule_ids = &rules.rule_ids();
   o.sets = &sets_;
   return std::make_unique<dp::compiled_policy>(compile(model, o));
 }

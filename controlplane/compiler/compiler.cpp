@@ -14,6 +14,14 @@ using compiling::compile_context;
 using config::policy_model;
 using config::rule;
 
+std::shared_ptr<const dp::group_rule_ids> rule_ids_of(const config::security_group& g) {
+  auto out = std::make_shared<dp::group_rule_ids>();
+  for (const auto* rules : {&g.ingress, &g.egress}) {
+    for (const rule& r : *rules) out->add(r.id);
+  }
+  return out;
+}
+
 dp::compiled_policy compile(const policy_model& model, const compile_options& options) {
   compile_context ctx(model);
   if (options.sets != nullptr) options.sets->begin_compile();
@@ -22,13 +30,7 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
 
   // Global rule indices, 1-based: 0 is dp::k_no_rule.
   std::size_t rule_count = 1;
-  std::size_t id_bytes = 0;
-  for (const auto& g : model.groups) {
-    for (const auto* list : {&g.ingress, &g.egress}) {
-      rule_count += list->size();
-      for (const rule& r : *list) id_bytes += r.id.size();
-    }
-  }
+  for (const auto& g : model.groups) rule_count += g.ingress.size() + g.egress.size();
   // Each rule at its stable index where the caller keeps them
   // (rule_slots.hpp), else in order; an index no rule holds names none.
   const std::vector<std::uint32_t>* slots = options.rule_slots;
@@ -38,20 +40,22 @@ dp::compiled_policy compile(const policy_model& model, const compile_options& op
     rule_count = std::size_t{top} + 1;
   }
   p.rules.assign(rule_count, dp::rule_info{});
-  p.rule_id_text.reserve(id_bytes);
   p.group_ids.reserve(model.groups.size());
+  p.group_rules.reserve(model.groups.size());
   std::uint32_t next = 1;
   for (std::size_t g = 0; g < model.groups.size(); ++g) {
     p.group_ids.push_back(model.groups[g].id);
+    p.group_rules.push_back(options.rule_ids != nullptr ? (*options.rule_ids)[g] : rule_ids_of(model.groups[g]));
+    std::uint32_t position = 0;
     for (const direction d : {direction::ingress, direction::egress}) {
-      ctx.rule_index[g][static_cast<std::size_t>(d)].reserve(model.groups[g].rules(d).size());
-      for (const rule& r : model.groups[g].rules(d)) {
+      const std::size_t n = model.groups[g].rules(d).size();
+      auto& indices = ctx.rule_index[g][static_cast<std::size_t>(d)];
+      indices.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
         const std::uint32_t index = slots != nullptr ? (*slots)[next - 1] : next;
         ++next;
-        ctx.rule_index[g][static_cast<std::size_t>(d)].push_back(index);
-        p.rules[index] = {static_cast<std::uint32_t>(p.rule_id_text.size()), static_cast<std::uint32_t>(r.id.size()),
-                          static_cast<std::uint32_t>(g), d};
-        p.rule_id_text += r.id;
+        indices.push_back(index);
+        p.rules[index] = {static_cast<std::uint32_t>(g), position++, d, true};
       }
     }
   }

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "config/boot_settings.hpp"
@@ -46,12 +47,18 @@ struct compile_options {
   // Each rule's global index, stable across policies (rule_slots.hpp), in
   // the model's order (groups, ingress then egress); null: in order from 1.
   const std::vector<std::uint32_t>* rule_slots = nullptr;
+  // Each group's rule ids (rule_ids_of), in the model's order, where the
+  // caller keeps them (rule_slots.hpp: shared while a group's rules are
+  // unchanged); null: made from the rules.
+  const std::vector<std::shared_ptr<const dp::group_rule_ids>>* rule_ids = nullptr;
   // The last compile's group-set tables, taken again where nothing they
   // were built from changed (set_cache.hpp); null: every set built.
   set_cache* sets = nullptr;
 };
 
 dp::compiled_policy compile(const config::policy_model& model, const compile_options& options);
+// A group's rule ids as compiled_policy::group_rules holds them.
+std::shared_ptr<const dp::group_rule_ids> rule_ids_of(const config::security_group& g);
 inline dp::compiled_policy compile(const config::policy_model& model, std::uint64_t generation = 0) {
   return compile(model, compile_options{generation, combine_choice::automatic});
 }

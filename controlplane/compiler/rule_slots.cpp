@@ -24,16 +24,27 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
   // Changed entries (made here, so still writable) and where their rules
   // start in `out`.
   std::vector<std::pair<rules_of*, std::size_t>> changed;
+  rule_ids_.clear();
+  rule_ids_.reserve(model.groups.size());
   for (const auto& g : model.groups) {
     // The group's entry as it was, taken out (a second group of that id,
     // which validation refuses, finds none and shares nothing).
     std::shared_ptr<const group_rules> old;
     if (auto node = by_group_.extract(g.id); !node.empty()) old = std::move(node.mapped());
     const auto [entry, first] = next_groups.try_emplace(g.id);
-    const bool same = old != nullptr && same_ids(g.ingress, (*old)[0].ids, (*old)[0].rules) &&
-                      same_ids(g.egress, (*old)[1].ids, (*old)[1].rules);
+    const bool same = old != nullptr && same_ids(g.ingress, old->dirs[0].ids, old->dirs[0].rules) &&
+                      same_ids(g.egress, old->dirs[1].ids, old->dirs[1].rules);
     if (same && first) {
-      for (const rules_of& r : *old) out.insert(out.end(), r.slots.begin(), r.slots.end());
+      for (const rules_of& r : old->dirs) out.insert(out.end(), r.slots.begin(), r.slots.end());
+      if (!g.ingress.shares_with(old->dirs[0].rules) || !g.egress.shares_with(old->dirs[1].rules)) {
+        // The same ids in other lists (the file read again): kept with
+        // these, so that the next model that shares them needs no compare.
+        auto now = std::make_shared<group_rules>(*old);
+        now->dirs[0].rules = g.ingress;
+        now->dirs[1].rules = g.egress;
+        old = std::move(now);
+      }
+      rule_ids_.push_back(old->ids);
       entry->second = std::move(old);
       continue;
     }
@@ -41,8 +52,8 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
     for (const direction d : {direction::ingress, direction::egress}) {
       const auto di = static_cast<std::size_t>(d);
       const config::shared_list<config::rule>& rules = d == direction::ingress ? g.ingress : g.egress;
-      const rules_of* was = old == nullptr ? nullptr : &(*old)[di];
-      rules_of& cur = (*now)[di];
+      const rules_of* was = old == nullptr ? nullptr : &old->dirs[di];
+      rules_of& cur = now->dirs[di];
       cur.rules = rules;
       if (was != nullptr && same_ids(rules, was->ids, was->rules)) {
         out.insert(out.end(), was->slots.begin(), was->slots.end());
@@ -71,12 +82,18 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
         if (slot != 0) freed.push_back(slot);
       }
     }
+    auto ids = std::make_shared<dp::group_rule_ids>();
+    for (const rules_of& r : now->dirs) {
+      for (const std::string& id : r.ids) ids->add(id);
+    }
+    now->ids = ids;
+    rule_ids_.push_back(std::move(ids));
     // A second group of an id keeps nothing: its indices are in `out` only.
     if (first) entry->second = std::move(now);
   }
   // The groups that left free their rules' indices.
   for (const auto& [id, rules] : by_group_) {
-    for (const rules_of& r : *rules) freed.insert(freed.end(), r.slots.begin(), r.slots.end());
+    for (const rules_of& r : rules->dirs) freed.insert(freed.end(), r.slots.begin(), r.slots.end());
   }
   // Freed oldest first; those freed by one change in index order.
   std::sort(freed.begin(), freed.end());

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "config/model.hpp"
+#include "policy/compiled_policy.hpp"
 
 namespace sgfw::cp {
 
@@ -41,6 +42,10 @@ class rule_slots {
 
   std::uint32_t limit() const { return next_; }  // every index is below
 
+  // Each group's rule ids as of the last assign(), in the model's order
+  // (compile_options::rule_ids): the same object while a group's ids are.
+  const std::vector<std::shared_ptr<const dp::group_rule_ids>>& rule_ids() const { return rule_ids_; }
+
  private:
   static constexpr std::size_t k_floor = 4096;  // free indices kept back before any is reused
   // One group's rules of one direction, in order, and their indices; and
@@ -51,8 +56,12 @@ class rule_slots {
     std::vector<std::uint32_t> slots;
     config::shared_list<config::rule> rules;
   };
-  using group_rules = std::array<rules_of, direction_count>;
+  struct group_rules {
+    std::array<rules_of, direction_count> dirs;
+    std::shared_ptr<const dp::group_rule_ids> ids;  // both directions' ids, ingress first
+  };
   std::map<std::string, std::shared_ptr<const group_rules>, std::less<>> by_group_;
+  std::vector<std::shared_ptr<const dp::group_rule_ids>> rule_ids_;
   std::deque<std::uint32_t> free_;  // oldest first
   std::uint32_t next_ = 1;
 };

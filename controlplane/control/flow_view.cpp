@@ -167,7 +167,7 @@ json flow_json(const dp::compiled_policy& policy, const std::vector<std::string_
   out["Tracked"] = (e.flags & dp::flow_flag::untracked) == 0;
   const auto left = static_cast<std::int32_t>(e.expires_at - r.now_ms);
   out["TimeLeftSeconds"] = std::max(0, left) / 1000.0;
-  if (e.rule != dp::k_no_rule && e.rule < policy.rules.size() && policy.rules[e.rule].id_length != 0) {
+  if (e.rule != dp::k_no_rule && e.rule < policy.rules.size() && policy.rules[e.rule].used) {
     out["SecurityGroupRuleId"] = std::string(policy.rule_id(e.rule));
     out["GroupId"] = policy.group_ids[policy.rules[e.rule].group];
   } else if (e.rule == dp::k_no_rule) {

@@ -158,13 +158,29 @@ struct group_set_tables {
 };
 
 // Names that counters, flow logs and the CLI use; workers only see indices.
-// Rule ids live in one text buffer (compiled_policy::rule_id_text), so that a
-// policy of 100k rules is not 100k small allocations.
+// A group's rule ids live in one text buffer, in the compiler's order
+// (ingress then egress), so that a policy of 100k rules is not 100k small
+// allocations; the buffer is shared by every policy in which the group's
+// rules are unchanged, so a change does not copy the ids of the groups it
+// did not edit.
+struct group_rule_ids {
+  std::string text;
+  std::vector<std::uint32_t> starts{0};  // rule i's id is [starts[i], starts[i + 1])
+
+  void add(std::string_view id) {
+    text += id;
+    starts.push_back(static_cast<std::uint32_t>(text.size()));
+  }
+  std::string_view id(std::uint32_t position) const {
+    return std::string_view(text).substr(starts[position], starts[position + 1] - starts[position]);
+  }
+};
+
 struct rule_info {
-  std::uint32_t id_offset = 0;  // into rule_id_text
-  std::uint32_t id_length = 0;
-  std::uint32_t group = 0;  // index into group_ids
+  std::uint32_t group = 0;     // index into group_ids and group_rules
+  std::uint32_t position = 0;  // in the group's rules, ingress then egress
   direction dir = direction::ingress;
+  bool used = false;  // false: no rule has this index in this policy
 };
 
 // Tree leaves hold offsets: in rows mode the row's offset in words (class
@@ -228,7 +244,8 @@ struct compiled_policy {
 
   std::size_t resource_count() const { return resource_names.size(); }
   std::string_view rule_id(std::uint32_t rule) const {
-    return std::string_view(rule_id_text).substr(rules[rule].id_offset, rules[rule].id_length);
+    const rule_info& r = rules[rule];
+    return r.used ? group_rules[r.group]->id(r.position) : std::string_view();
   }
 
   // Per resource, what the tracker applies: idle timeouts (S7), and the
@@ -263,8 +280,8 @@ struct compiled_policy {
   std::vector<net::cidr> forward_multicast;
 
   std::vector<rule_info> rules;  // [k_no_rule] is a placeholder
-  std::string rule_id_text;
   std::vector<std::string> group_ids;
+  std::vector<std::shared_ptr<const group_rule_ids>> group_rules;  // per group
   std::vector<std::string> resource_names;
 
   std::size_t memory_bytes() const {

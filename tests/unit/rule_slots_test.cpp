@@ -129,6 +129,17 @@ TEST(RuleSlots, ManyGroupsChangedAtRandomKeepEveryStayingRulesIndex) {
       }
     }
     ASSERT_EQ(i, out.size());
+    // The ids the compiler names the rules by are the model's, group by group.
+    ASSERT_EQ(s.rule_ids().size(), m.groups.size());
+    for (std::size_t gi = 0; gi < m.groups.size(); ++gi) {
+      std::uint32_t position = 0;
+      for (const direction d : {direction::ingress, direction::egress}) {
+        for (const auto& r : m.groups[gi].rules(d)) {
+          ASSERT_EQ(s.rule_ids()[gi]->id(position++), r.id) << m.groups[gi].id << " in round " << round;
+        }
+      }
+      ASSERT_EQ(s.rule_ids()[gi]->starts.size(), position + 1U);
+    }
     before = std::move(now);
     // The next change: one group's rules edited, or a group gone or new.
     auto& g = m.groups[rng() % m.groups.size()];
