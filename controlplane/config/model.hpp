@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,18 @@ struct security_group {
   source_pos pos;
 
   const std::vector<rule>& rules(direction d) const { return d == direction::ingress ? ingress : egress; }
+
+  // A digest of the rules' ids that validation makes (validation.cpp: a
+  // cheap hash of each), with the lists it was made from: it holds for a
+  // copy of the group while the copy shares them (shared_list), so a check
+  // of the ids of thousands of unedited groups reads one array per group.
+  // Control thread only.
+  struct id_digest {
+    shared_list<rule> ingress;
+    shared_list<rule> egress;
+    std::vector<std::uint32_t> hashes;
+  };
+  mutable std::shared_ptr<const id_digest> ids_digest;
 };
 
 struct prefix_list {

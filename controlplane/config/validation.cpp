@@ -262,27 +262,49 @@ class validator {
       for (const auto* rules : {&m_.groups[g].ingress, &m_.groups[g].egress}) {
         for (const rule& r : *rules) {
           if (!edited.insert(r.id).second) return true;
-          const std::uint32_t bit = filter_bit(r.id);
-          filter[bit / 64] |= std::uint64_t{1} << (bit % 64);
         }
       }
+      for (const std::uint32_t h : digest_of(m_.groups[g]).hashes) filter[h / 64 % k_filter_words] |= bit_of(h);
     }
     if (edited.empty()) return false;
     for (std::uint32_t g = 0; g < m_.groups.size(); ++g) {
       if (!unchanged(g)) continue;
-      for (const auto* rules : {&m_.groups[g].ingress, &m_.groups[g].egress}) {
+      const security_group& sg = m_.groups[g];
+      const std::vector<std::uint32_t>& hashes = digest_of(sg).hashes;
+      std::size_t i = 0;
+      for (const auto* rules : {&sg.ingress, &sg.egress}) {
         for (const rule& r : *rules) {
-          const std::uint32_t bit = filter_bit(r.id);
-          if ((filter[bit / 64] >> (bit % 64) & 1U) != 0 && edited.count(r.id) != 0) return true;
+          const std::uint32_t h = hashes[i++];
+          if ((filter[h / 64 % k_filter_words] & bit_of(h)) != 0 && edited.count(r.id) != 0) return true;
         }
       }
     }
     return false;
   }
 
+  static std::uint64_t bit_of(std::uint32_t h) { return std::uint64_t{1} << (h % 64); }
+
+  // The group's id hashes, made once for its lists (security_group::id_digest).
+  static const security_group::id_digest& digest_of(const security_group& g) {
+    const auto& d = g.ids_digest;
+    const auto same = [](const shared_list<rule>& a, const shared_list<rule>& b) {
+      return a.shares_with(b) || (a.empty() && b.empty());
+    };
+    if (d == nullptr || !same(d->ingress, g.ingress) || !same(d->egress, g.egress)) {
+      auto made = std::make_shared<security_group::id_digest>();
+      made->ingress = g.ingress;
+      made->egress = g.egress;
+      for (const auto* rules : {&g.ingress, &g.egress}) {
+        for (const rule& r : *rules) made->hashes.push_back(filter_hash(r.id));
+      }
+      g.ids_digest = std::move(made);
+    }
+    return *g.ids_digest;
+  }
+
   static constexpr std::size_t k_filter_words = 64;  // 4096 bits
   // Length and the first and last eight bytes, mixed: ids differ there.
-  static std::uint32_t filter_bit(std::string_view id) {
+  static std::uint32_t filter_hash(std::string_view id) {
     std::uint64_t head = 0;
     std::uint64_t tail = 0;
     const std::size_t n = std::min<std::size_t>(id.size(), 8);
@@ -290,7 +312,7 @@ class validator {
     std::memcpy(&tail, id.data() + id.size() - n, n);
     std::uint64_t h = (head * 0x9E3779B97F4A7C15ULL) ^ (tail + id.size()) * 0xC2B2AE3D27D4EB4FULL;
     h ^= h >> 29;
-    return static_cast<std::uint32_t>(h % (k_filter_words * 64));
+    return static_cast<std::uint32_t>(h);
   }
 
   void check_rule_ids() {
