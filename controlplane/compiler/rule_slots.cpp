@@ -17,7 +17,8 @@ bool same_ids(const config::shared_list<config::rule>& rules, const std::vector<
 }  // namespace
 
 std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model) {
-  std::map<std::string, std::shared_ptr<const group_rules>, std::less<>> next_groups;
+  std::vector<std::pair<std::string, std::shared_ptr<const group_rules>>> next_groups;
+  next_groups.reserve(model.groups.size());
   std::vector<std::uint32_t> out;
   std::vector<std::size_t> fresh;  // positions in `out` of rules new to this policy
   std::vector<std::uint32_t> freed;
@@ -26,15 +27,29 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
   std::vector<std::pair<rules_of*, std::size_t>> changed;
   rule_ids_.clear();
   rule_ids_.reserve(model.groups.size());
-  for (const auto& g : model.groups) {
-    // The group's entry as it was, taken out (a second group of that id,
-    // which validation refuses, finds none and shares nothing).
+  // Each group's entry as it was: at its position when the groups are
+  // those of the last model in its order (most changes), else by id (a
+  // second group of an id, which validation refuses, finds none).
+  const bool in_order = std::equal(by_group_.begin(), by_group_.end(), model.groups.begin(), model.groups.end(),
+                                   [](const auto& e, const config::security_group& g) { return e.first == g.id; });
+  std::unordered_map<std::string_view, std::size_t> where;
+  if (!in_order) {
+    for (std::size_t i = 0; i < by_group_.size(); ++i) where.emplace(by_group_[i].first, i);
+  }
+  std::vector<bool> taken(by_group_.size(), false);
+  for (std::size_t gi = 0; gi < model.groups.size(); ++gi) {
+    const config::security_group& g = model.groups[gi];
+    std::size_t at = in_order ? gi : by_group_.size();
+    if (const auto it = where.find(g.id); it != where.end()) at = it->second;
     std::shared_ptr<const group_rules> old;
-    if (auto node = by_group_.extract(g.id); !node.empty()) old = std::move(node.mapped());
-    const auto [entry, first] = next_groups.try_emplace(g.id);
+    if (at < by_group_.size() && !taken[at]) {
+      taken[at] = true;
+      old = by_group_[at].second;
+    }
+    auto& entry = next_groups.emplace_back(g.id, nullptr);
     const bool same = old != nullptr && same_ids(g.ingress, old->dirs[0].ids, old->dirs[0].rules) &&
                       same_ids(g.egress, old->dirs[1].ids, old->dirs[1].rules);
-    if (same && first) {
+    if (same) {
       for (const rules_of& r : old->dirs) out.insert(out.end(), r.slots.begin(), r.slots.end());
       if (!g.ingress.shares_with(old->dirs[0].rules) || !g.egress.shares_with(old->dirs[1].rules)) {
         // The same ids in other lists (the file read again): kept with
@@ -45,7 +60,7 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
         old = std::move(now);
       }
       rule_ids_.push_back(old->ids);
-      entry->second = std::move(old);
+      entry.second = std::move(old);
       continue;
     }
     auto now = std::make_shared<group_rules>();
@@ -66,7 +81,7 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
       if (was != nullptr) {
         for (std::size_t i = 0; i < was->ids.size(); ++i) by_id.emplace(was->ids[i], was->slots[i]);
       }
-      if (first) changed.emplace_back(&cur, out.size());
+      changed.emplace_back(&cur, out.size());
       for (const config::rule& r : rules.get()) {
         cur.ids.push_back(r.id);
         std::uint32_t slot = 0;
@@ -88,12 +103,12 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
     }
     now->ids = ids;
     rule_ids_.push_back(std::move(ids));
-    // A second group of an id keeps nothing: its indices are in `out` only.
-    if (first) entry->second = std::move(now);
+    entry.second = std::move(now);
   }
   // The groups that left free their rules' indices.
-  for (const auto& [id, rules] : by_group_) {
-    for (const rules_of& r : rules->dirs) freed.insert(freed.end(), r.slots.begin(), r.slots.end());
+  for (std::size_t i = 0; i < by_group_.size(); ++i) {
+    if (taken[i] || by_group_[i].second == nullptr) continue;
+    for (const rules_of& r : by_group_[i].second->dirs) freed.insert(freed.end(), r.slots.begin(), r.slots.end());
   }
   // Freed oldest first; those freed by one change in index order.
   std::sort(freed.begin(), freed.end());

@@ -23,9 +23,9 @@
 #include <array>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/model.hpp"
@@ -60,7 +60,7 @@ class rule_slots {
     std::array<rules_of, direction_count> dirs;
     std::shared_ptr<const dp::group_rule_ids> ids;  // both directions' ids, ingress first
   };
-  std::map<std::string, std::shared_ptr<const group_rules>, std::less<>> by_group_;
+  std::vector<std::pair<std::string, std::shared_ptr<const group_rules>>> by_group_;  // in the model's order
   std::vector<std::shared_ptr<const dp::group_rule_ids>> rule_ids_;
   std::deque<std::uint32_t> free_;  // oldest first
   std::uint32_t next_ = 1;

@@ -190,23 +190,34 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
     };
     return same(x.ingress, y.ingress) && same(x.egress, y.egress);
   };
-  std::map<std::string_view, const config::security_group*> before;
-  for (const auto& g : a.groups) before.emplace(g.id, &g);
-  // The rule keys of the groups that differ, before and after.
+  // The rule keys of the groups that differ, before and after: by position
+  // when the groups are the same in the same order (most changes), else by id.
   std::set<rule_key> rules_a, rules_b;
-  for (const auto& g : b.groups) {
-    const auto it = before.find(g.id);
-    if (it == before.end()) {
-      keys_of(g, rules_b);
-    } else {
-      if (!same_ids(*it->second, g)) {
-        keys_of(*it->second, rules_a);
-        keys_of(g, rules_b);
+  if (std::equal(a.groups.begin(), a.groups.end(), b.groups.begin(), b.groups.end(),
+                 [](const auto& x, const auto& y) { return x.id == y.id; })) {
+    for (std::size_t i = 0; i < b.groups.size(); ++i) {
+      if (!same_ids(a.groups[i], b.groups[i])) {
+        keys_of(a.groups[i], rules_a);
+        keys_of(b.groups[i], rules_b);
       }
-      before.erase(it);
     }
+  } else {
+    std::map<std::string_view, const config::security_group*> before;
+    for (const auto& g : a.groups) before.emplace(g.id, &g);
+    for (const auto& g : b.groups) {
+      const auto it = before.find(g.id);
+      if (it == before.end()) {
+        keys_of(g, rules_b);
+      } else {
+        if (!same_ids(*it->second, g)) {
+          keys_of(*it->second, rules_a);
+          keys_of(g, rules_b);
+        }
+        before.erase(it);
+      }
+    }
+    for (const auto& [id, g] : before) keys_of(*g, rules_a);
   }
-  for (const auto& [id, g] : before) keys_of(*g, rules_a);
   json out = json::object();
   // Names added and removed; nothing to sort when both name the same in
   // the same order (most changes).
