@@ -144,7 +144,14 @@ std::vector<std::string> rule_reader::group_ids() const {
 }
 
 std::optional<std::uint32_t> rule_reader::resolve_group(std::string_view id) {
-  if (auto i = model_.find_group(id)) return i;
+  if (indexed_groups_ != model_.groups.size()) {
+    // Built again when a group was added (groups are only appended, and
+    // their ids are read before any rule or resource names one).
+    group_index_.clear();
+    for (std::uint32_t g = 0; g < model_.groups.size(); ++g) group_index_.emplace(model_.groups[g].id, g);
+    indexed_groups_ = model_.groups.size();
+  }
+  if (const auto it = group_index_.find(std::string(id)); it != group_index_.end()) return it->second;
   if (id == k_default_group_id) return model_.default_group();
   return std::nullopt;
 }

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/model.hpp"
@@ -40,6 +41,10 @@ class rule_reader {
 
   toml_reader& in_;
   policy_model& model_;
+  // Group id -> index, for the groups read so far (resolve_group: a
+  // resource names a few of thousands).
+  std::unordered_map<std::string, std::uint32_t> group_index_;
+  std::size_t indexed_groups_ = 0;
 };
 
 }  // namespace sgfw::config

@@ -138,6 +138,7 @@ class toml_reader {
   // One of two words, as a bool (true = the first).
   std::optional<bool> get_choice(const toml::table& t, std::string_view key, const std::string& path,
                                  std::string_view yes, std::string_view no) {
+    if (t.get(key) == nullptr) return std::nullopt;
     const std::string what = "\"" + std::string(yes) + "\" or \"" + std::string(no) + "\"";
     auto v = get_string(t, key, path, false, what);
     if (!v) return std::nullopt;
