@@ -498,8 +498,13 @@ json control_api::change(const json& request, const edit_fn& edit) {
     out["PolicyGeneration"] = store_.generation();
     return out;
   }
+  // The file is written before the policy is published and put in place
+  // after: what a disk refuses (full, read-only, no permission) refuses
+  // the change before anything runs, and the new rules do not wait for
+  // the flush to disk (docs/operations.md, "Persistence").
+  staged_file staged;
   if (settings_.persist) {
-    if (const std::string why = replace_file(settings_.policy_file, text); !why.empty()) {
+    if (const std::string why = stage_file(settings_.policy_file, text, staged); !why.empty()) {
       json e = error_reply(api_code::file_write_failed,
                            settings_.policy_file + ": " + why +
                                "; nothing was changed (set [appliance.control] persist = false for a read-only file)");
@@ -513,6 +518,10 @@ json control_api::change(const json& request, const edit_fn& edit) {
         error_reply(code::invalid_parameter_value, applied.errors.empty() ? "not published" : applied.errors.front());
     e["PolicyGeneration"] = store_.generation();
     return e;
+  }
+  if (settings_.persist) {
+    if (settings_.before_commit) settings_.before_commit();
+    if (const std::string why = staged.commit(); !why.empty()) return undo_change(why, read);
   }
   // The old document is freed after the reply (tidy()): at 10k rules that
   // is milliseconds.
@@ -537,6 +546,33 @@ json control_api::change(const json& request, const edit_fn& edit) {
                   std::to_string(applied.generation) + " " + changes.dump());
   }
   return out;
+}
+
+// The file could not be put in place after the change was published (an
+// I/O error flushing or renaming): the document's policy, still what the
+// file says, is published again, and every resource's flows are judged
+// again by it (S8), so that nothing the refused change let in stays.
+json control_api::undo_change(const std::string& why, const std::vector<const toml::table*>& published_tables) {
+  const std::vector<const toml::table*> read = doc_.group_tables();
+  const config::group_reuse reuse{&store_.model(), published_tables};
+  std::string note;
+  config::checked_policy checked = config::check_policy(
+      config::load_policy_document(doc_.root(), read, running_text(), settings_.policy_file, reuse));
+  prepared_policy prepared = store_.prepare(std::move(checked), config::established_flows_mode::revalidate);
+  const apply_result applied = store_.publish(std::move(prepared), k_source);
+  if (applied.published) {
+    reuse_tables_ = read;
+    reuse_generation_ = applied.generation;
+    note = "; the change was undone: the previous policy runs again (its flows judged again)";
+  } else {
+    // Cannot happen for a policy that ran; said rather than hidden.
+    note = "; the change could not be undone and runs, but the file has the previous policy";
+  }
+  if (!store_.wait_readers(std::chrono::milliseconds(500))) note += " (a worker has not yet taken it)";
+  if (settings_.log) settings_.log("control: " + settings_.policy_file + ": " + why + note);
+  json e = error_reply(api_code::file_write_failed, settings_.policy_file + ": " + why + note);
+  e["PolicyGeneration"] = store_.generation();
+  return e;
 }
 
 json control_api::create_security_group(const json& r) {

@@ -35,6 +35,9 @@ struct control_settings {
   std::function<std::optional<std::string>(const config::checked_policy&)> boot_note;
   // Told of each change the API published (the daemon prints it).
   std::function<void(const std::string&)> log;
+  // Tests only: runs between publishing a change and putting its file in
+  // place (to make that step fail).
+  std::function<void()> before_commit;
 };
 
 // Stable codes of the API's own (the model's are config::code).
@@ -98,6 +101,7 @@ class control_api {
 
  private:
   json change(const json& request, const edit_fn& edit);
+  json undo_change(const std::string& why, const std::vector<const toml::table*>& published_tables);
   std::optional<json> check_file_unchanged();
 
   json describe_security_groups(const json& r);

@@ -91,7 +91,8 @@ bool read_whole_file(const std::string& path, std::string& out) {
   return ok;
 }
 
-std::string replace_file(const std::string& given, std::string_view text) {
+std::string stage_file(const std::string& given, std::string_view text, staged_file& out) {
+  out.drop();
   // A policy file that is a symbolic link is replaced where it points: the
   // link stays a link.
   std::string path = given;
@@ -107,40 +108,60 @@ std::string replace_file(const std::string& given, std::string_view text) {
   std::string tmp;
   const int fd = create_temporary(path, tmp);
   if (fd < 0) return errno_text(("cannot create a file in " + folder_of(path)).c_str());
-  bool ok = write_all(fd, text);
-  std::string why = ok ? "" : errno_text("cannot write");
-  if (ok && existed) {
+  std::string why;
+  if (!write_all(fd, text)) {
+    why = errno_text("cannot write");
+  } else if (existed) {
     // The old file's mode and owner (a root-owned 0640 policy stays so).
     if (::fchmod(fd, old.st_mode & 07777) != 0 || (::fchown(fd, old.st_uid, old.st_gid) != 0 && errno != EPERM)) {
-      ok = false;
       why = errno_text("cannot set the mode");
     }
-  } else if (ok) {
+  } else {
     ::fchmod(fd, 0644);
   }
-  if (ok && ::fsync(fd) != 0) {
-    ok = false;
-    why = errno_text("cannot flush to disk");
-  }
-  ::close(fd);
-  if (ok && existed) {
-    why = keep_previous(path);
-    ok = why.empty();
-  }
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ok = false;
-    why = errno_text("cannot rename into place");
-  }
-  if (!ok) {
+  if (!why.empty()) {
+    ::close(fd);
     ::unlink(tmp.c_str());
     return why;
   }
-  const int dir = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  out.fd_ = fd;
+  out.tmp_ = std::move(tmp);
+  out.path_ = std::move(path);
+  out.existed_ = existed;
+  return "";
+}
+
+void staged_file::drop() {
+  if (fd_ < 0) return;
+  ::close(fd_);
+  ::unlink(tmp_.c_str());
+  fd_ = -1;
+}
+
+std::string staged_file::commit() {
+  if (fd_ < 0) return "nothing staged";
+  std::string why;
+  if (::fsync(fd_) != 0) why = errno_text("cannot flush to disk");
+  ::close(fd_);
+  fd_ = -1;
+  if (why.empty() && existed_) why = keep_previous(path_);
+  if (why.empty() && ::rename(tmp_.c_str(), path_.c_str()) != 0) why = errno_text("cannot rename into place");
+  if (!why.empty()) {
+    ::unlink(tmp_.c_str());
+    return why;
+  }
+  const int dir = ::open(folder_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
     ::fsync(dir);
     ::close(dir);
   }
   return "";
+}
+
+std::string replace_file(const std::string& path, std::string_view text) {
+  staged_file staged;
+  if (std::string why = stage_file(path, text, staged); !why.empty()) return why;
+  return staged.commit();
 }
 
 }  // namespace sgfw::cp

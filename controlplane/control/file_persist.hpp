@@ -5,6 +5,12 @@
 // then the folder is flushed.  A kill -9 at any moment leaves FILE either
 // as it was or as it is now, never partial.  The new file keeps the old
 // one's mode and owner.
+//
+// In two steps for the control API: stage_file() writes the temporary
+// file (what fails for a full disk, a read-only folder or a missing
+// permission fails here, and FILE is untouched), and commit() flushes it
+// and puts it in place (the disk's slow part: a change is published in
+// between, docs/operations.md).
 #pragma once
 
 #include <string>
@@ -12,7 +18,33 @@
 
 namespace sgfw::cp {
 
-// "" when written; otherwise why not (FILE is then as it was).
+// A new text for FILE, written beside it, not yet in its place.  Dropped
+// (the temporary file removed) unless committed.
+class staged_file {
+ public:
+  staged_file() = default;
+  staged_file(const staged_file&) = delete;
+  staged_file& operator=(const staged_file&) = delete;
+  ~staged_file() { drop(); }
+
+  // Flushes the text to disk, keeps FILE.prev and renames it over FILE.
+  // "" when FILE is now the new text; otherwise why not (FILE is then as
+  // it was).
+  std::string commit();
+  void drop();
+
+ private:
+  friend std::string stage_file(const std::string& path, std::string_view text, staged_file& out);
+  int fd_ = -1;
+  std::string tmp_;
+  std::string path_;  // where a link points, for a link
+  bool existed_ = false;
+};
+
+// "" when staged into `out`; otherwise why not (nothing was written).
+std::string stage_file(const std::string& path, std::string_view text, staged_file& out);
+
+// Both steps at once.  "" when written; otherwise why not (FILE is then as it was).
 std::string replace_file(const std::string& path, std::string_view text);
 
 // The file's whole content, or nothing when it cannot be read.

@@ -6,9 +6,13 @@
 // comes once every worker has taken the new policy.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <string>
+#include <thread>
 
 #include "control/control_api.hpp"
 #include "pipeline.hpp"
@@ -210,6 +214,62 @@ TEST_P(LiveFlows, AuditModeByModifyResourceAttribute) {
   EXPECT_EQ(p_.pass(side::inside, tcp(f().server, 22, f().client, 41001, flag::syn | flag::ack, 900, 101)), 0U);
   EXPECT_EQ(ssh_syn(41002), 0U);
   EXPECT_EQ(call({{"Action", "DescribeStats"}})["PolicyGeneration"], 3);
+}
+
+// A change is published before its file is flushed and put in place (the
+// new rules do not wait for the disk).  When that last step fails, the
+// change is undone: the previous policy runs again and the flows the
+// undone rule let in meanwhile are judged again by it, and cut.
+TEST_P(LiveFlows, AChangeWhoseFileCannotBePutInPlaceIsUndoneWithItsFlows) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("sgfw-undo-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string path = (dir / "policy.toml").string();
+  std::ofstream(path) << test_policy("web_server");
+  const std::string before = test_policy("web_server");
+  std::atomic<int> step{0};  // 1: published, its file not yet in place; 2: go on
+  cp::control_settings settings{path, true, {}, {}};
+  settings.before_commit = [&] {
+    // The file's place is taken by a folder: neither FILE.prev nor the rename can be made.
+    fs::remove(path);
+    fs::create_directories(path + "/in-the-way");
+    step = 1;
+    while (step != 2) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  };
+  cp::control_api api(p_.store(), settings, before);
+  const bool v6 = std::string_view(f().client).find(':') != std::string_view::npos;
+  const json request{
+      {"Action", "AuthorizeSecurityGroupIngress"},           {"GroupId", "web"},  {"Protocol", "tcp"}, {"Port", "8080"},
+      {"Cidr", v6 ? "2001:db8:9::5/128" : "203.0.113.5/32"}, {"RuleId", "undone"}};
+  const std::uint64_t generation = p_.store().generation();
+  auto reply = std::async(std::launch::async, [&] { return api.handle(request); });
+  while (reply.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+    p_.run(1);
+    if (step == 1) {
+      // The new rule runs: a connection to 8080 opens (a tracked flow).
+      connect(f().client, 42000, 8080);
+      step = 2;
+    }
+  }
+  const json r = reply.get();
+  ASSERT_EQ(step, 2) << r.dump();
+  ASSERT_TRUE(r.contains("Error")) << r.dump();
+  EXPECT_EQ(r["Error"]["Code"], "PolicyFile.WriteFailed");
+  EXPECT_NE(r["Error"]["Message"].get<std::string>().find("undone"), std::string::npos) << r.dump();
+  // Published, then undone: two generations on, the previous rules running.
+  EXPECT_EQ(r["PolicyGeneration"], generation + 2);
+  EXPECT_EQ(p_.store().generation(), generation + 2);
+  const auto g = p_.store().model().find_group("web");
+  ASSERT_TRUE(g);
+  for (const auto& rule : p_.store().model().groups[*g].ingress) EXPECT_NE(rule.id, "undone");
+  const char* to = v6 ? f().server : "10.0.1.10";
+  EXPECT_EQ(p_.pass(side::outside, tcp(f().client, 42000, to, 8080, flag::ack, 101, 901)), 0U);
+  EXPECT_EQ(p_.dropped(drop_reason::revalidate_cut), 1U);
+  EXPECT_EQ(p_.pass(side::outside, tcp(f().client, 42001, to, 8080, flag::syn, 100)), 0U);
+  // Flows the previous rules allow were judged again too, and go on.
+  connect(f().client, 42002, 80);
+  fs::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, LiveFlows, ::testing::ValuesIn(k_families),
