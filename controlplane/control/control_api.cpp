@@ -785,7 +785,7 @@ json control_api::delete_resource(const json& r) {
   return change(r, [&](policy_document& d, std::vector<placed_rule>& placed) -> std::optional<json> {
     if (auto e = remove(d, placed)) return e;
     // No resource left is a policy that says so, not an empty file.
-    if (d.tables("resource").empty()) d.root().insert_or_assign("resource", toml::array{});
+    if (d.tables("resource").empty()) d.edit_root().insert_or_assign("resource", toml::array{});
     return std::nullopt;
   });
 }

@@ -9,12 +9,12 @@ namespace sgfw::cp {
 std::optional<policy_document> policy_document::parse(std::string_view text, std::string& error) {
   policy_document d;
   try {
-    d.root_ = toml::parse(text);
+    d.root_ = std::make_shared<toml::table>(toml::parse(text));
   } catch (const toml::parse_error& e) {
     error = std::string(e.description());
     return std::nullopt;
   }
-  if (toml::node* n = d.root_.get("security_group")) {
+  if (toml::node* n = d.root_->get("security_group")) {
     toml::array* groups = n->as_array();
     if (groups == nullptr) {
       error = "security_group is not an array of tables";
@@ -29,7 +29,7 @@ std::optional<policy_document> policy_document::parse(std::string_view text, std
       d.groups_.push_back({std::make_shared<toml::table>(std::move(*t)), nullptr});
     }
     d.groups_key_ = true;
-    d.root_.erase("security_group");
+    d.root_->erase("security_group");
   }
   return d;
 }
@@ -44,7 +44,12 @@ std::string policy_document::text() const {
   // An empty array is a plain value: before every table, as TOML++ would
   // place it (after one, it would be a key of that table).
   if (groups_.empty() && groups_key_) out << "security_group = []\n\n";
-  out << toml::toml_formatter(root_, toml::format_flags::indentation);
+  if (!root_text_) {
+    std::ostringstream root;
+    root << toml::toml_formatter(*root_, toml::format_flags::indentation);
+    root_text_ = std::make_shared<const std::string>(root.str());
+  }
+  out << *root_text_;
   // The groups after every other top-level key, as TOML++ orders a whole
   // document (security_group last), each as a [[security_group]] table
   // even where the file wrote them inline (inline, each would be a
@@ -65,10 +70,17 @@ std::string policy_document::text() const {
   return out.str();
 }
 
+toml::table& policy_document::edit_root() {
+  if (root_.use_count() > 1) root_ = std::make_shared<toml::table>(*root_);
+  root_text_.reset();
+  return *root_;
+}
+
 toml::array& policy_document::tables(std::string_view key) {
-  if (toml::array* a = root_[key].as_array()) return *a;
-  root_.insert_or_assign(key, toml::array{});
-  return *root_[key].as_array();
+  toml::table& root = edit_root();
+  if (toml::array* a = root[key].as_array()) return *a;
+  root.insert_or_assign(key, toml::array{});
+  return *root[key].as_array();
 }
 
 toml::table* table_at(toml::array& a, std::size_t i) { return i < a.size() ? a.get(i)->as_table() : nullptr; }
@@ -107,7 +119,8 @@ std::vector<const toml::table*> policy_document::group_tables() const {
 
 toml::table* policy_document::find(std::string_view key, std::string_view field, std::string_view value,
                                    std::size_t* index) {
-  toml::array* a = root_[key].as_array();
+  if (!root_->contains(key)) return nullptr;
+  toml::array* a = edit_root()[key].as_array();
   if (a == nullptr) return nullptr;
   for (std::size_t i = 0; i < a->size(); ++i) {
     toml::table* t = table_at(*a, i);

@@ -44,12 +44,14 @@ class policy_document {
   static std::optional<policy_document> parse(std::string_view text, std::string& error);
 
   std::string text() const;
-  // Everything but the groups.
-  const toml::table& root() const { return root_; }
-  toml::table& root() { return root_; }
+  // Everything but the groups, shared with the copies of this document
+  // until one edits it (edit_root, tables, find).
+  const toml::table& root() const { return *root_; }
+  toml::table& edit_root();
 
   // The array of tables under `key` at the top level (resource,
-  // prefix_list; not security_group: the groups below), created when absent.
+  // prefix_list; not security_group: the groups below), created when
+  // absent; for editing, as find().
   toml::array& tables(std::string_view key);
   // The table whose `field` (id or name) is `value` in tables(key), and its index.
   toml::table* find(std::string_view key, std::string_view field, std::string_view value, std::size_t* index = nullptr);
@@ -82,7 +84,9 @@ class policy_document {
     std::shared_ptr<toml::table> table;
     mutable std::shared_ptr<const std::string> text;
   };
-  toml::table root_;  // without the security_group key
+  // Without the security_group key; and its text, once made.
+  std::shared_ptr<toml::table> root_ = std::make_shared<toml::table>();
+  mutable std::shared_ptr<const std::string> root_text_;
   std::vector<group_entry> groups_;
   bool groups_key_ = false;  // the text had a security_group key (even as an empty array)
 };

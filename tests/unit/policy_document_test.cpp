@@ -97,5 +97,28 @@ TEST(PolicyDocument, CopiesShareGroupsUntilOneIsEdited) {
   EXPECT_EQ(toml::parse(copy.text())["security_group"].as_array()->size(), 0U);
 }
 
+// The rest of the document too: shared until one copy edits it, and its
+// text made again only for the copy that did.
+TEST(PolicyDocument, CopiesShareTheRestUntilOneIsEdited) {
+  policy_document d =
+      parsed("[[resource]]\nname = \"web-1\"\naddresses = [\"10.0.1.10\"]\n[[security_group]]\nid = \"a\"\n");
+  const std::string before = d.text();
+  policy_document copy = d;
+  EXPECT_EQ(&copy.root(), &d.root());
+  toml::table* res = copy.find("resource", "name", "web-1");
+  ASSERT_NE(res, nullptr);
+  res->insert_or_assign("description", "edited");
+  EXPECT_NE(&copy.root(), &d.root());
+  EXPECT_NE(copy.text().find("edited"), std::string::npos);
+  EXPECT_EQ(d.text(), before);
+  copy.tables("prefix_list").push_back(toml::table{{"id", "pl"}, {"address_family", "IPv4"}});
+  EXPECT_NE(copy.text().find("[[prefix_list]]"), std::string::npos);
+  EXPECT_EQ(d.text(), before);
+  copy.edit_root().erase("resource");
+  EXPECT_EQ(copy.text().find("web-1"), std::string::npos);
+  EXPECT_EQ(d.text(), before);
+  EXPECT_EQ(toml::parse(d.text()), toml::parse(before));
+}
+
 }  // namespace
 }  // namespace sgfw::cp
