@@ -423,18 +423,21 @@ class loader : public toml_reader {
         continue;
       }
       check_keys(*t, path, {"id", "description", "ingress", "egress"});
-      security_group& g = model_.groups[gi];
-      g.description = get_string(*t, "description", path, false).value_or("");
+      model_.groups[gi].description = get_string(*t, "description", path, false).value_or("");
       for (const direction d : {direction::ingress, direction::egress}) {
         const std::string_view key = to_string(d);
-        shared_list<rule>& out = d == direction::ingress ? g.ingress : g.egress;
         for (const auto& [rt, rpath] : tables_in(*t, key, path)) {
-          if (auto r = rules_.load_rule(*rt, rpath, d)) out.push_back(std::move(*r));
+          // Found again after each rule: a rule naming the implicit
+          // `default` group adds it to model_.groups, which may move them.
+          if (auto r = rules_.load_rule(*rt, rpath, d)) {
+            security_group& g = model_.groups[gi];
+            (d == direction::ingress ? g.ingress : g.egress).push_back(std::move(*r));
+          }
         }
       }
       // `egress = []` declares that the group allows no outbound traffic;
       // no `egress` at all gets the cloud's allow-all (normalise()).
-      g.egress_declared = t->get("egress") != nullptr;
+      model_.groups[gi].egress_declared = t->get("egress") != nullptr;
     }
   }
 

@@ -105,6 +105,32 @@ addresses = ["10.0.0.1"]
   EXPECT_EQ(m.resources[0].groups, std::vector<std::uint32_t>{1});
 }
 
+// A rule that names the implicit `default` group adds that group while
+// its own group is being read: the rule lands in its group however many
+// groups there are (the groups' storage may move), in either direction and
+// family.
+TEST(Loader, ARuleNamingTheImplicitDefaultGroupIsKeptWhereverTheGroupsMove) {
+  for (int groups = 1; groups <= 9; ++groups) {
+    for (const char* dir : {"ingress", "egress"}) {
+      std::string text;
+      for (int g = 0; g < groups; ++g) text += "[[security_group]]\nid = \"g" + std::to_string(g) + "\"\n";
+      text += std::string("[[security_group.") + dir +
+              "]]\nprotocol = \"tcp\"\nports = 22\nsecurity_group = \"default\"\n"
+              "[[security_group." +
+              dir + "]]\nprotocol = \"udp\"\nports = 53\ncidr = \"2001:db8::/32\"\n";
+      const auto r = load(text);
+      const auto& m = ok(r);
+      ASSERT_EQ(m.groups.size(), static_cast<std::size_t>(groups) + 1) << groups << " " << dir;
+      const security_group& last = m.groups[static_cast<std::size_t>(groups) - 1];
+      const auto& rules = std::string(dir) == "ingress" ? last.ingress : last.egress;
+      ASSERT_EQ(rules.size(), 2U) << groups << " groups, " << dir;
+      EXPECT_TRUE(std::holds_alternative<group_ref>(rules[0].remote));
+      EXPECT_EQ(std::get<group_ref>(rules[0].remote).index, static_cast<std::uint32_t>(groups));
+      EXPECT_EQ(std::get<net::cidr>(rules[1].remote).fam(), net::family::ipv6);
+    }
+  }
+}
+
 TEST(Loader, LimitsAreConfigurable) {
   const auto r = load(R"(
 [limits]
