@@ -215,7 +215,6 @@ policy_shapes shapes_of(const std::vector<built_set*>& sets, combine_choice choi
   for (const built_set* s : sets) {
     for (const auto& per_family : s->pending.tables) {
       for (const auto& t : per_family) {
-        out.row_words = std::max(out.row_words, t.words);
         out.service_depth =
             std::max(out.service_depth, interval_map<std::uint32_t>::natural_depth(t.services.bounds.size()));
       }
@@ -278,7 +277,12 @@ std::shared_ptr<const dp::group_set_tables> finish_set(const pending_set& s, con
 
 void finish(const std::vector<built_set*>& sets, combine_choice choice, dp::compiled_policy& p) {
   const policy_shapes shapes = shapes_of(sets, choice);
-  p.row_words = shapes.row_words;
+  p.row_words = 1;
+  for (const built_set* s : sets) {
+    for (const auto& per_family : s->pending.tables) {
+      for (const auto& t : per_family) p.row_words = std::max(p.row_words, t.words);
+    }
+  }
   p.address_depth = shapes.address_depth;
   p.service_depth = shapes.service_depth;
   p.matrices = shapes.matrix_entry_bytes != 0;

@@ -38,10 +38,10 @@ struct pending_set {
   std::array<pending_map<net::u128>, direction_count> v6_addresses;
 };
 
-// The policy-wide shapes (compiled_policy: row width, tree depths, the
-// combine representation) that every set's finished tables have.
+// The policy-wide shapes (compiled_policy: tree depths, the combine
+// representation) that every set's finished tables have.  (The policy's
+// widest row only picks the workers' code path: tables keep their own.)
 struct policy_shapes {
-  std::uint32_t row_words = 1;
   std::array<std::uint32_t, net::family_count> address_depth{1, 1};
   std::uint32_t service_depth = 1;
   std::uint32_t matrix_entry_bytes = 0;  // 0: rows
