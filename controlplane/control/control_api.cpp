@@ -446,8 +446,15 @@ json control_api::handle(const json& r) {
 // --- changes -----------------------------------------------------------------
 
 std::optional<json> control_api::check_file_unchanged() {
+  // The file as sgfw last wrote or compared it (the stamp was taken before
+  // that read: a write since moves it) needs no read.
+  const std::optional<file_stamp> stamp = stamp_of(settings_.policy_file);
+  if (stamp && stamp == file_stamp_) return std::nullopt;
   std::string on_disk;
-  if (read_whole_file(settings_.policy_file, on_disk) && on_disk == running_text()) return std::nullopt;
+  if (read_whole_file(settings_.policy_file, on_disk) && on_disk == running_text()) {
+    file_stamp_ = stamp;
+    return std::nullopt;
+  }
   return error_reply(api_code::file_changed,
                      settings_.policy_file +
                          " is not what sgfw last read or wrote (edited by hand?); nothing was changed. Run "
@@ -521,7 +528,11 @@ json control_api::change(const json& request, const edit_fn& edit) {
   }
   if (settings_.persist) {
     if (settings_.before_commit) settings_.before_commit();
-    if (const std::string why = staged.commit(); !why.empty()) return undo_change(why, read);
+    if (const std::string why = staged.commit(); !why.empty()) {
+      file_stamp_.reset();
+      return undo_change(why, read);
+    }
+    file_stamp_ = staged.stamp();
   }
   // The old document is freed after the reply (tidy()): at 10k rules that
   // is milliseconds.

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "appliance/policy_store.hpp"
+#include "control/file_persist.hpp"
 #include "control/flow_view.hpp"
 #include "control/policy_document.hpp"
 #include "control/request_rules.hpp"
@@ -137,6 +138,10 @@ class control_api {
   // generation: a change reads only the groups it edited
   // (config::group_reuse).  None after a reload (read from the file's text).
   std::vector<const toml::table*> reuse_tables_;
+  // The policy file's stamp when it last held the running text (sgfw wrote
+  // it, or read it and found that): check_file_unchanged() reads it again
+  // only when the stamp moved.
+  std::optional<file_stamp> file_stamp_;
   std::uint64_t reuse_generation_ = ~std::uint64_t{0};
   stats_fn stats_;
   flows_fn flows_;

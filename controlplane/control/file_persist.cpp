@@ -72,7 +72,23 @@ std::string keep_previous(const std::string& path) {
   return "";
 }
 
+file_stamp stamp_from(const struct stat& st) {
+  file_stamp out;
+  out.dev = st.st_dev;
+  out.ino = st.st_ino;
+  out.size = static_cast<unsigned long long>(st.st_size);
+  out.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  out.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  return out;
+}
+
 }  // namespace
+
+std::optional<file_stamp> stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return stamp_from(st);
+}
 
 bool read_whole_file(const std::string& path, std::string& out) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -140,12 +156,18 @@ void staged_file::drop() {
 
 std::string staged_file::commit() {
   if (fd_ < 0) return "nothing staged";
+  stamp_.reset();
   std::string why;
   if (::fsync(fd_) != 0) why = errno_text("cannot flush to disk");
-  ::close(fd_);
-  fd_ = -1;
   if (why.empty() && existed_) why = keep_previous(path_);
   if (why.empty() && ::rename(tmp_.c_str(), path_.c_str()) != 0) why = errno_text("cannot rename into place");
+  if (why.empty()) {
+    // The file as it is in place (a rename moves its change time).
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0) stamp_ = stamp_from(st);
+  }
+  ::close(fd_);
+  fd_ = -1;
   if (!why.empty()) {
     ::unlink(tmp_.c_str());
     return why;

@@ -35,39 +35,42 @@ std::optional<policy_document> policy_document::parse(std::string_view text, std
 }
 
 std::string policy_document::text() const {
-  std::ostringstream out;
   // Every string as an escaped basic string: a literal or multi-line one
   // would carry a description's ''' or leading newline into the file as
   // TOML of its own (a rule the running policy does not have, or a file
   // that does not parse).
-  //
-  // An empty array is a plain value: before every table, as TOML++ would
-  // place it (after one, it would be a key of that table).
-  if (groups_.empty() && groups_key_) out << "security_group = []\n\n";
-  if (!root_text_) {
-    std::ostringstream root;
-    root << toml::toml_formatter(*root_, toml::format_flags::indentation);
-    root_text_ = std::make_shared<const std::string>(root.str());
-  }
-  out << *root_text_;
+  const auto formatted = [](const toml::table& t) {
+    std::ostringstream out;
+    out << toml::toml_formatter(t, toml::format_flags::indentation);
+    return std::make_shared<const std::string>(out.str());
+  };
+  if (!root_text_) root_text_ = formatted(*root_);
   // The groups after every other top-level key, as TOML++ orders a whole
   // document (security_group last), each as a [[security_group]] table
   // even where the file wrote them inline (inline, each would be a
   // `security_group = [...]` of its own: a duplicate key, or a key of the
   // table before).  Each one's text is made once.
+  std::size_t size = root_text_->size() + 32;
   for (const group_entry& g : groups_) {
     if (!g.text) {
       toml::table t = *g.table;
       t.is_inline(false);
-      toml::table one{{"security_group", toml::array{std::move(t)}}};
-      std::ostringstream text;
-      text << toml::toml_formatter(one, toml::format_flags::indentation);
-      g.text = std::make_shared<const std::string>(text.str());
+      g.text = formatted(toml::table{{"security_group", toml::array{std::move(t)}}});
     }
-    out << "\n\n" << *g.text;
+    size += g.text->size() + 2;
   }
-  out << '\n';
-  return out.str();
+  std::string out;
+  out.reserve(size);
+  // An empty array is a plain value: before every table, as TOML++ would
+  // place it (after one, it would be a key of that table).
+  if (groups_.empty() && groups_key_) out += "security_group = []\n\n";
+  out += *root_text_;
+  for (const group_entry& g : groups_) {
+    out += "\n\n";
+    out += *g.text;
+  }
+  out += '\n';
+  return out;
 }
 
 toml::table& policy_document::edit_root() {

@@ -7,10 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "config/policy_check.hpp"
 #include "config/rule_text.hpp"
@@ -642,6 +644,27 @@ TEST_F(ControlApi, AFileEditedByHandIsNeverOverwrittenUnasked) {
   EXPECT_EQ(call({{"Action", "Save"}})["Error"]["Code"], "PolicyFile.ChangedSinceLoad");
   EXPECT_TRUE(call({{"Action", "Save"}, {"Force", true}}).value("Return", false));
   EXPECT_EQ(file(), api_->running_text());
+}
+
+// After a change the file is known by its stamp, not read on every
+// change: an edit in place that keeps the size is still seen.
+TEST_F(ControlApi, AHandEditAfterAChangeIsSeenThoughItKeepsTheSize) {
+  expect_done(authorize("web", "tcp", "8080", "0.0.0.0/0"));
+  expect_done(authorize("web", "tcp", "8081", "0.0.0.0/0"));   // the stamp of sgfw's own write: no refusal
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the file system's clock tick
+  std::string text = file();
+  const auto at = text.find("8081");
+  ASSERT_NE(at, std::string::npos);
+  {
+    std::fstream f(path_, std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(at));
+    f << "8082";
+  }
+  text.replace(at, 4, "8082");
+  ASSERT_EQ(file(), text);
+  const json r = call(authorize("web", "tcp", "9090", "0.0.0.0/0"));
+  EXPECT_EQ(r["Error"]["Code"], "PolicyFile.ChangedSinceLoad") << r.dump();
+  EXPECT_EQ(file(), text);
 }
 
 TEST_F(ControlApi, AReloadOfABadFileKeepsTheRunningPolicy) {
