@@ -148,10 +148,18 @@ std::optional<std::uint32_t> rule_reader::resolve_group(std::string_view id) {
     // Built again when a group was added (groups are only appended, and
     // their ids are read before any rule or resource names one).
     group_index_.clear();
-    for (std::uint32_t g = 0; g < model_.groups.size(); ++g) group_index_.emplace(model_.groups[g].id, g);
+    for (std::uint32_t g = 0; g < model_.groups.size(); ++g) {
+      group_index_.emplace(std::hash<std::string_view>{}(model_.groups[g].id), g);
+    }
     indexed_groups_ = model_.groups.size();
   }
-  if (const auto it = group_index_.find(std::string(id)); it != group_index_.end()) return it->second;
+  // The first group of that id, as find_group() gives.
+  std::optional<std::uint32_t> first;
+  const auto [from, to] = group_index_.equal_range(std::hash<std::string_view>{}(id));
+  for (auto it = from; it != to; ++it) {
+    if (model_.groups[it->second].id == id && (!first || it->second < *first)) first = it->second;
+  }
+  if (first) return first;
   if (id == k_default_group_id) return model_.default_group();
   return std::nullopt;
 }

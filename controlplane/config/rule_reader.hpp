@@ -41,9 +41,10 @@ class rule_reader {
 
   toml_reader& in_;
   policy_model& model_;
-  // Group id -> index, for the groups read so far (resolve_group: a
-  // resource names a few of thousands).
-  std::unordered_map<std::string, std::uint32_t> group_index_;
+  // Group id hash -> index, for the groups read so far (resolve_group: a
+  // resource names a few of thousands); each candidate's id is compared
+  // where it is now, so the groups may be assigned or moved meanwhile.
+  std::unordered_multimap<std::size_t, std::uint32_t> group_index_;
   std::size_t indexed_groups_ = 0;
 };
 
