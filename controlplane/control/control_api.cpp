@@ -446,15 +446,10 @@ json control_api::handle(const json& r) {
 // --- changes -----------------------------------------------------------------
 
 std::optional<json> control_api::check_file_unchanged() {
-  // The file as sgfw last wrote or compared it (the stamp was taken before
-  // that read: a write since moves it) needs no read.
-  const std::optional<file_stamp> stamp = stamp_of(settings_.policy_file);
-  if (stamp && stamp == file_stamp_) return std::nullopt;
+  // Read every time: a file's stamp (inode, size, times) misses an edit
+  // in place within one clock tick, or on NFS behind the attribute cache.
   std::string on_disk;
-  if (read_whole_file(settings_.policy_file, on_disk) && on_disk == running_text()) {
-    file_stamp_ = stamp;
-    return std::nullopt;
-  }
+  if (read_whole_file(settings_.policy_file, on_disk) && on_disk == running_text()) return std::nullopt;
   return error_reply(api_code::file_changed,
                      settings_.policy_file +
                          " is not what sgfw last read or wrote (edited by hand?); nothing was changed. Run "
@@ -526,25 +521,39 @@ json control_api::change(const json& request, const edit_fn& edit) {
     e["PolicyGeneration"] = store_.generation();
     return e;
   }
-  if (settings_.persist) {
-    if (settings_.before_commit) settings_.before_commit();
-    if (const std::string why = staged.commit(); !why.empty()) {
-      file_stamp_.reset();
-      return undo_change(why, read);
+  // What runs is this document from here on (unless undone below).
+  const auto adopt = [&] {
+    // The old document is freed after the reply (tidy()): at 10k rules
+    // that is milliseconds.
+    old_docs_.push_back(std::move(doc_));
+    doc_ = std::move(next);
+    reuse_tables_ = read;  // doc_'s, which the running model was read from
+    reuse_generation_ = applied.generation;
+    if (settings_.persist) {
+      text_ = std::move(text);
+    } else {
+      text_.reset();
     }
-    file_stamp_ = staged.stamp();
-  }
-  // The old document is freed after the reply (tidy()): at 10k rules that
-  // is milliseconds.
-  old_docs_.push_back(std::move(doc_));
-  doc_ = std::move(next);
-  reuse_tables_ = read;  // doc_'s, which the running model was read from
-  reuse_generation_ = applied.generation;
+  };
   if (settings_.persist) {
-    text_ = std::move(text);
-  } else {
-    text_.reset();
+    std::string why;
+    try {
+      if (settings_.before_commit) settings_.before_commit();
+      why = staged.commit();
+    } catch (const std::exception& e) {
+      why = std::string("cannot put the file in place: ") + e.what();
+    }
+    if (!why.empty()) {
+      bool undone = false;
+      json e = undo_change(why, read, undone);
+      // Not undone: the change runs, so the document is the change's (the
+      // file then differs from it, and the next change asks for a save or
+      // a reload, PolicyFile.ChangedSinceLoad).
+      if (!undone) adopt();
+      return e;
+    }
   }
+  adopt();
   // The reply waits for every worker to have moved to the new policy: a
   // packet the caller sends once it has the reply meets the new rules.
   if (!store_.wait_readers(std::chrono::milliseconds(500))) {
@@ -563,21 +572,28 @@ json control_api::change(const json& request, const edit_fn& edit) {
 // I/O error flushing or renaming): the document's policy, still what the
 // file says, is published again, and every resource's flows are judged
 // again by it (S8), so that nothing the refused change let in stays.
-json control_api::undo_change(const std::string& why, const std::vector<const toml::table*>& published_tables) {
+json control_api::undo_change(const std::string& why, const std::vector<const toml::table*>& published_tables,
+                              bool& undone) {
   const std::vector<const toml::table*> read = doc_.group_tables();
   const config::group_reuse reuse{&store_.model(), published_tables};
   std::string note;
-  config::checked_policy checked = config::check_policy(
-      config::load_policy_document(doc_.root(), read, running_text(), settings_.policy_file, reuse));
-  prepared_policy prepared = store_.prepare(std::move(checked), config::established_flows_mode::revalidate);
-  const apply_result applied = store_.publish(std::move(prepared), k_source);
+  apply_result applied;
+  try {
+    config::checked_policy checked = config::check_policy(
+        config::load_policy_document(doc_.root(), read, running_text(), settings_.policy_file, reuse));
+    prepared_policy prepared = store_.prepare(std::move(checked), config::established_flows_mode::revalidate);
+    applied = store_.publish(std::move(prepared), k_source);
+  } catch (const std::exception& e) {
+    applied.published = false;
+  }
+  undone = applied.published;
   if (applied.published) {
     reuse_tables_ = read;
     reuse_generation_ = applied.generation;
     note = "; the change was undone: the previous policy runs again (its flows judged again)";
   } else {
-    // Cannot happen for a policy that ran; said rather than hidden.
-    note = "; the change could not be undone and runs, but the file has the previous policy";
+    // Only out of memory: said rather than hidden.
+    note = "; the change could not be undone and runs, but the file has the previous policy (save or reload)";
   }
   if (!store_.wait_readers(std::chrono::milliseconds(500))) note += " (a worker has not yet taken it)";
   if (settings_.log) settings_.log("control: " + settings_.policy_file + ": " + why + note);

@@ -102,7 +102,7 @@ class control_api {
 
  private:
   json change(const json& request, const edit_fn& edit);
-  json undo_change(const std::string& why, const std::vector<const toml::table*>& published_tables);
+  json undo_change(const std::string& why, const std::vector<const toml::table*>& published_tables, bool& undone);
   std::optional<json> check_file_unchanged();
 
   json describe_security_groups(const json& r);
@@ -138,10 +138,6 @@ class control_api {
   // generation: a change reads only the groups it edited
   // (config::group_reuse).  None after a reload (read from the file's text).
   std::vector<const toml::table*> reuse_tables_;
-  // The policy file's stamp when it last held the running text (sgfw wrote
-  // it, or read it and found that): check_file_unchanged() reads it again
-  // only when the stamp moved.
-  std::optional<file_stamp> file_stamp_;
   std::uint64_t reuse_generation_ = ~std::uint64_t{0};
   stats_fn stats_;
   flows_fn flows_;

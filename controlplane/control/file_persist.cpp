@@ -1,6 +1,8 @@
 #include "control/file_persist.hpp"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,53 +44,53 @@ int create_temporary(const std::string& path, std::string& name) {
   return -1;
 }
 
-// FILE.prev := FILE, atomically too (it is what an operator falls back on).
-std::string keep_previous(const std::string& path) {
+// Why a rename over `path` would fail although the folder is writable: a
+// folder in its place, or a file marked immutable or append-only (chattr);
+// "" when none of these (or it does not exist).
+std::string cannot_replace(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return "";
+  if (S_ISDIR(st.st_mode)) return path + " is a folder";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) return "";
+  int flags = 0;
+  const bool marked = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0;
+  ::close(fd);
+  return marked ? path + " is immutable or append-only (chattr)" : "";
+}
+
+// FILE.prev's next content, beside it: a hard link to FILE, or a flushed
+// copy where links are not allowed; commit() renames it over FILE.prev,
+// atomically too (it is what an operator falls back on).  `name` stays
+// empty when there is no FILE.
+std::string stage_previous(const std::string& path, std::string& name) {
+  name.clear();
   const std::string prev = path + ".prev";
-  const std::string tmp_link = prev + ".tmp." + std::to_string(::getpid());
-  ::unlink(tmp_link.c_str());
-  if (::link(path.c_str(), tmp_link.c_str()) == 0) {
-    if (::rename(tmp_link.c_str(), prev.c_str()) != 0) {
-      const std::string why = errno_text("cannot keep the previous file");
-      ::unlink(tmp_link.c_str());
-      return why;
-    }
+  const std::string link_name = prev + ".tmp." + std::to_string(::getpid());
+  ::unlink(link_name.c_str());
+  if (::link(path.c_str(), link_name.c_str()) == 0) {
+    name = link_name;
     return "";
   }
   if (errno == ENOENT) return "";  // no previous file
   // No hard links here (some file systems): a copy, written as safely.
   std::string old;
   if (!read_whole_file(path, old)) return errno_text("cannot read the previous file");
-  std::string name;
-  const int fd = create_temporary(prev, name);
+  std::string copy;
+  const int fd = create_temporary(prev, copy);
   if (fd < 0) return errno_text("cannot keep the previous file");
   const bool ok = write_all(fd, old) && ::fsync(fd) == 0;
+  const std::string why = ok ? "" : errno_text("cannot keep the previous file");
   ::close(fd);
-  if (!ok || ::rename(name.c_str(), prev.c_str()) != 0) {
-    const std::string why = errno_text("cannot keep the previous file");
-    ::unlink(name.c_str());
+  if (!ok) {
+    ::unlink(copy.c_str());
     return why;
   }
+  name = copy;
   return "";
 }
 
-file_stamp stamp_from(const struct stat& st) {
-  file_stamp out;
-  out.dev = st.st_dev;
-  out.ino = st.st_ino;
-  out.size = static_cast<unsigned long long>(st.st_size);
-  out.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-  out.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-  return out;
-}
-
 }  // namespace
-
-std::optional<file_stamp> stamp_of(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return stamp_from(st);
-}
 
 bool read_whole_file(const std::string& path, std::string& out) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -135,6 +137,13 @@ std::string stage_file(const std::string& given, std::string_view text, staged_f
   } else {
     ::fchmod(fd, 0644);
   }
+  // What would make the renames of commit() fail is refused here, before
+  // anything is published.
+  for (const std::string& target : {path, path + ".prev"}) {
+    if (why.empty()) why = cannot_replace(target);
+  }
+  std::string prev;
+  if (why.empty() && existed) why = stage_previous(path, prev);
   if (!why.empty()) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -143,7 +152,7 @@ std::string stage_file(const std::string& given, std::string_view text, staged_f
   out.fd_ = fd;
   out.tmp_ = std::move(tmp);
   out.path_ = std::move(path);
-  out.existed_ = existed;
+  out.prev_tmp_ = std::move(prev);
   return "";
 }
 
@@ -151,25 +160,23 @@ void staged_file::drop() {
   if (fd_ < 0) return;
   ::close(fd_);
   ::unlink(tmp_.c_str());
+  if (!prev_tmp_.empty()) ::unlink(prev_tmp_.c_str());
   fd_ = -1;
 }
 
 std::string staged_file::commit() {
   if (fd_ < 0) return "nothing staged";
-  stamp_.reset();
   std::string why;
   if (::fsync(fd_) != 0) why = errno_text("cannot flush to disk");
-  if (why.empty() && existed_) why = keep_previous(path_);
-  if (why.empty() && ::rename(tmp_.c_str(), path_.c_str()) != 0) why = errno_text("cannot rename into place");
-  if (why.empty()) {
-    // The file as it is in place (a rename moves its change time).
-    struct stat st {};
-    if (::fstat(fd_, &st) == 0) stamp_ = stamp_from(st);
-  }
   ::close(fd_);
   fd_ = -1;
+  if (why.empty() && !prev_tmp_.empty() && ::rename(prev_tmp_.c_str(), (path_ + ".prev").c_str()) != 0) {
+    why = errno_text("cannot keep the previous file");
+  }
+  if (why.empty() && ::rename(tmp_.c_str(), path_.c_str()) != 0) why = errno_text("cannot rename into place");
   if (!why.empty()) {
     ::unlink(tmp_.c_str());
+    if (!prev_tmp_.empty()) ::unlink(prev_tmp_.c_str());
     return why;
   }
   const int dir = ::open(folder_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -7,28 +7,17 @@
 // one's mode and owner.
 //
 // In two steps for the control API: stage_file() writes the temporary
-// file (what fails for a full disk, a read-only folder or a missing
-// permission fails here, and FILE is untouched), and commit() flushes it
-// and puts it in place (the disk's slow part: a change is published in
-// between, docs/operations.md).
+// file and FILE.prev's new content beside it (what fails for a full disk,
+// a read-only folder, a missing permission or an immutable file fails
+// here, and nothing is in place yet), and commit() flushes the new file
+// and renames both into place (the disk's slow part: a change is
+// published in between, docs/operations.md).
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 
 namespace sgfw::cp {
-
-// What tells a file's content apart without reading it: which file it is,
-// its size and when its data or inode last changed (any write, rename or
-// chmod moves the change time).
-struct file_stamp {
-  unsigned long long dev = 0, ino = 0, size = 0;
-  long long mtime_ns = 0, ctime_ns = 0;
-  friend bool operator==(const file_stamp&, const file_stamp&) = default;
-};
-// FILE's stamp (where a link points); nothing when it cannot be read.
-std::optional<file_stamp> stamp_of(const std::string& path);
 
 // A new text for FILE, written beside it, not yet in its place.  Dropped
 // (the temporary file removed) unless committed.
@@ -44,16 +33,13 @@ class staged_file {
   // it was).
   std::string commit();
   void drop();
-  // The new FILE's stamp, taken as it was put in place (after commit()).
-  const std::optional<file_stamp>& stamp() const { return stamp_; }
 
  private:
   friend std::string stage_file(const std::string& path, std::string_view text, staged_file& out);
   int fd_ = -1;
   std::string tmp_;
-  std::string path_;  // where a link points, for a link
-  bool existed_ = false;
-  std::optional<file_stamp> stamp_;
+  std::string path_;      // where a link points, for a link
+  std::string prev_tmp_;  // FILE.prev's new content beside it ("": no FILE)
 };
 
 // "" when staged into `out`; otherwise why not (nothing was written).

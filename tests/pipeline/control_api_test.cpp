@@ -705,6 +705,22 @@ TEST_F(ControlApi, AFileThatCannotBeWrittenRefusesTheChange) {
   EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 8080), "deny");
 }
 
+// What would make the file's renames fail after the publish is found
+// before it: a folder where FILE.prev goes refuses the change cleanly.
+TEST_F(ControlApi, AFileThatCouldNotBePutInPlaceIsRefusedBeforeItRuns) {
+  fs::create_directories(path_ + ".prev/in-the-way");
+  expect_refused(authorize("web", "tcp", "8080", "0.0.0.0/0"), "PolicyFile.WriteFailed");
+  EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 8080), "deny");
+  EXPECT_EQ(verdict("2001:db8:9::5", "2001:db8:1::10", 8080), "deny");
+  // Nothing left beside the file.
+  std::size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(dir_))
+    entries += e.path().filename().string().find(".tmp") != std::string::npos;
+  EXPECT_EQ(entries, 0U);
+  fs::remove_all(path_ + ".prev");
+  expect_done(authorize("web", "tcp", "8080", "0.0.0.0/0"));
+}
+
 TEST_F(ControlApi, DescribeShowsTheCloudsShapes) {
   const json g = call({{"Action", "DescribeSecurityGroups"}, {"GroupIds", {"web"}}});
   ASSERT_EQ(g["SecurityGroups"].size(), 1U) << g.dump();
