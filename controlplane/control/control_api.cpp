@@ -173,55 +173,76 @@ std::optional<json> known_fields(const json& r, std::initializer_list<std::strin
   return std::nullopt;
 }
 
+// Calls matched(x, y) for each item y of `ys` with the item x of `xs` that
+// has its name (nullptr: none), then left(x) for each x no item of `ys`
+// names.  By position when both name the same in the same order (most
+// changes), else by name.
+template <class T, class Name, class Matched, class Left>
+void pair_by_name(const std::vector<T>& xs, const std::vector<T>& ys, Name name_of, Matched matched, Left left) {
+  if (std::equal(xs.begin(), xs.end(), ys.begin(), ys.end(),
+                 [&](const T& x, const T& y) { return name_of(x) == name_of(y); })) {
+    for (std::size_t i = 0; i < ys.size(); ++i) matched(&xs[i], ys[i]);
+    return;
+  }
+  std::map<std::string_view, const T*> by_name;
+  for (const T& x : xs) by_name.emplace(name_of(x), &x);
+  for (const T& y : ys) {
+    const auto it = by_name.find(name_of(y));
+    matched(it == by_name.end() ? nullptr : it->second, y);
+    if (it != by_name.end()) by_name.erase(it);
+  }
+  for (const auto& [name, x] : by_name) left(*x);
+}
+
+// out[added]: what `after` has and `before` has not; out[removed]: the other way.
+template <class Set, class ToJson>
+void added_and_removed(json& out, const char* added, const char* removed, const Set& before, const Set& after,
+                       ToJson to_json) {
+  json add = json::array();
+  json del = json::array();
+  for (const auto& k : after) {
+    if (!before.count(k)) add.push_back(to_json(k));
+  }
+  for (const auto& k : before) {
+    if (!after.count(k)) del.push_back(to_json(k));
+  }
+  if (!add.empty()) out[added] = std::move(add);
+  if (!del.empty()) out[removed] = std::move(del);
+}
+
 // What changed between two models, by the names users know.
 json changes_between(const config::policy_model& a, const config::policy_model& b) {
-  // Rules by (group, rule id), compared only in the groups whose rule ids
+  const auto group_id = [](const config::security_group& g) -> std::string_view { return g.id; };
+  const auto resource_name = [](const config::resource& r) -> std::string_view { return r.name; };
+  const auto list_id = [](const config::prefix_list& p) -> std::string_view { return p.id; };
+  json out = json::object();
+  // Rules by (group, rule id), compared only in the groups whose rules
   // differ: a change touches one or two groups of thousands.
   using rule_key = std::pair<std::string, std::string>;
+  std::set<rule_key> rules_a, rules_b;
   const auto keys_of = [](const config::security_group& g, std::set<rule_key>& into) {
     for (const auto* rules : {&g.ingress, &g.egress}) {
       for (const auto& r : *rules) into.emplace(g.id, r.id);
     }
   };
-  const auto same_ids = [](const config::security_group& x, const config::security_group& y) {
-    const auto same = [](const config::shared_list<config::rule>& p, const config::shared_list<config::rule>& q) {
-      return p.shares_with(q) || std::equal(p.begin(), p.end(), q.begin(), q.end(),
-                                            [](const config::rule& l, const config::rule& r) { return l.id == r.id; });
-    };
-    return same(x.ingress, y.ingress) && same(x.egress, y.egress);
+  const auto same_ids = [](const config::shared_list<config::rule>& p, const config::shared_list<config::rule>& q) {
+    return p.shares_with(q) || std::equal(p.begin(), p.end(), q.begin(), q.end(),
+                                          [](const config::rule& l, const config::rule& r) { return l.id == r.id; });
   };
-  // The rule keys of the groups that differ, before and after: by position
-  // when the groups are the same in the same order (most changes), else by id.
-  std::set<rule_key> rules_a, rules_b;
-  if (std::equal(a.groups.begin(), a.groups.end(), b.groups.begin(), b.groups.end(),
-                 [](const auto& x, const auto& y) { return x.id == y.id; })) {
-    for (std::size_t i = 0; i < b.groups.size(); ++i) {
-      if (!same_ids(a.groups[i], b.groups[i])) {
-        keys_of(a.groups[i], rules_a);
-        keys_of(b.groups[i], rules_b);
-      }
-    }
-  } else {
-    std::map<std::string_view, const config::security_group*> before;
-    for (const auto& g : a.groups) before.emplace(g.id, &g);
-    for (const auto& g : b.groups) {
-      const auto it = before.find(g.id);
-      if (it == before.end()) {
-        keys_of(g, rules_b);
-      } else {
-        if (!same_ids(*it->second, g)) {
-          keys_of(*it->second, rules_a);
-          keys_of(g, rules_b);
-        }
-        before.erase(it);
-      }
-    }
-    for (const auto& [id, g] : before) keys_of(*g, rules_a);
-  }
-  json out = json::object();
+  pair_by_name(
+      a.groups, b.groups, group_id,
+      [&](const config::security_group* was, const config::security_group& now) {
+        if (was != nullptr && same_ids(was->ingress, now.ingress) && same_ids(was->egress, now.egress)) return;
+        if (was != nullptr) keys_of(*was, rules_a);
+        keys_of(now, rules_b);
+      },
+      [&](const config::security_group& was) { keys_of(was, rules_a); });
+  added_and_removed(out, "RulesAdded", "RulesRemoved", rules_a, rules_b, [](const rule_key& k) {
+    return json{{"GroupId", k.first}, {"SecurityGroupRuleId", k.second}};
+  });
   // Names added and removed; nothing to sort when both name the same in
   // the same order (most changes).
-  const auto both = [&](const char* added, const char* removed, const auto& xs, const auto& ys, auto name_of) {
+  const auto names = [&](const char* added, const char* removed, const auto& xs, const auto& ys, auto name_of) {
     if (std::equal(xs.begin(), xs.end(), ys.begin(), ys.end(),
                    [&](const auto& x, const auto& y) { return name_of(x) == name_of(y); })) {
       return;
@@ -229,65 +250,30 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
     std::set<std::string_view> sa, sb;
     for (const auto& x : xs) sa.insert(name_of(x));
     for (const auto& y : ys) sb.insert(name_of(y));
-    json add = json::array();
-    json del = json::array();
-    for (const auto& n : sb) {
-      if (!sa.count(n)) add.push_back(n);
-    }
-    for (const auto& n : sa) {
-      if (!sb.count(n)) del.push_back(n);
-    }
-    if (!add.empty()) out[added] = std::move(add);
-    if (!del.empty()) out[removed] = std::move(del);
+    added_and_removed(out, added, removed, sa, sb, [](std::string_view n) { return json(n); });
   };
-  {
-    json add = json::array();
-    json del = json::array();
-    for (const auto& k : rules_b) {
-      if (!rules_a.count(k)) add.push_back(json{{"GroupId", k.first}, {"SecurityGroupRuleId", k.second}});
-    }
-    for (const auto& k : rules_a) {
-      if (!rules_b.count(k)) del.push_back(json{{"GroupId", k.first}, {"SecurityGroupRuleId", k.second}});
-    }
-    if (!add.empty()) out["RulesAdded"] = std::move(add);
-    if (!del.empty()) out["RulesRemoved"] = std::move(del);
-  }
-  both("GroupsAdded", "GroupsRemoved", a.groups, b.groups,
-       [](const config::security_group& g) -> std::string_view { return g.id; });
-  both("ResourcesAdded", "ResourcesRemoved", a.resources, b.resources,
-       [](const config::resource& r) -> std::string_view { return r.name; });
-  both("PrefixListsAdded", "PrefixListsRemoved", a.prefix_lists, b.prefix_lists,
-       [](const config::prefix_list& p) -> std::string_view { return p.id; });
-  // The same resource before and after: by position when the names are in
-  // the same order, else by name.
-  std::map<std::string_view, const config::resource*> resources_a;
-  const bool in_order = std::equal(a.resources.begin(), a.resources.end(), b.resources.begin(), b.resources.end(),
-                                   [](const auto& x, const auto& y) { return x.name == y.name; });
-  if (!in_order) {
-    for (const auto& r : a.resources) resources_a.emplace(r.name, &r);
-  }
+  names("GroupsAdded", "GroupsRemoved", a.groups, b.groups, group_id);
+  names("ResourcesAdded", "ResourcesRemoved", a.resources, b.resources, resource_name);
+  names("PrefixListsAdded", "PrefixListsRemoved", a.prefix_lists, b.prefix_lists, list_id);
   json changed = json::array();
-  for (std::size_t i = 0; i < b.resources.size(); ++i) {
-    const config::resource& rb = b.resources[i];
-    const config::resource* ra = nullptr;
-    if (in_order) {
-      ra = &a.resources[i];
-    } else if (const auto it = resources_a.find(rb.name); it != resources_a.end()) {
-      ra = it->second;
-    }
-    if (ra == nullptr) continue;
-    const bool same_groups =
-        std::equal(ra->groups.begin(), ra->groups.end(), rb.groups.begin(), rb.groups.end(),
-                   [&](std::uint32_t x, std::uint32_t y) { return a.groups[x].id == b.groups[y].id; });
-    if (!same_groups || ra->addresses != rb.addresses || ra->side != rb.side) changed.push_back(rb.name);
-  }
+  pair_by_name(
+      a.resources, b.resources, resource_name,
+      [&](const config::resource* ra, const config::resource& rb) {
+        if (ra == nullptr) return;
+        const bool same_groups =
+            std::equal(ra->groups.begin(), ra->groups.end(), rb.groups.begin(), rb.groups.end(),
+                       [&](std::uint32_t x, std::uint32_t y) { return a.groups[x].id == b.groups[y].id; });
+        if (!same_groups || ra->addresses != rb.addresses || ra->side != rb.side) changed.push_back(rb.name);
+      },
+      [](const config::resource&) {});
   if (!changed.empty()) out["ResourcesModified"] = std::move(changed);
   json lists = json::array();
-  for (const auto& pb : b.prefix_lists) {
-    for (const auto& pa : a.prefix_lists) {
-      if (pa.id == pb.id && (pa.entries != pb.entries || pa.max_entries != pb.max_entries)) lists.push_back(pb.id);
-    }
-  }
+  pair_by_name(
+      a.prefix_lists, b.prefix_lists, list_id,
+      [&](const config::prefix_list* pa, const config::prefix_list& pb) {
+        if (pa != nullptr && (pa->entries != pb.entries || pa->max_entries != pb.max_entries)) lists.push_back(pb.id);
+      },
+      [](const config::prefix_list&) {});
   if (!lists.empty()) out["PrefixListsModified"] = std::move(lists);
   return out;
 }

@@ -595,6 +595,52 @@ TEST_F(ControlApi, GroupsResourcesAndReferencesFollowChanges) {
   for (const auto& g : groups["SecurityGroups"]) EXPECT_NE(g["GroupId"], "app");
 }
 
+// Each reply's Changes names what the change added, removed and modified,
+// whether the groups, resources and lists stay in their order or not.
+TEST_F(ControlApi, ChangesNameEveryKindOfEdit) {
+  const auto changes = [&](const json& request) {
+    const json r = expect_done(request);
+    return r.value("Changes", json::object());
+  };
+  json c = changes({{"Action", "CreateSecurityGroup"}, {"GroupId", "extra"}});
+  EXPECT_EQ(c["GroupsAdded"], json::array({"extra"})) << c.dump();
+  // Its default egress rules (S4) are new rules of a new group.
+  EXPECT_EQ(c["RulesAdded"].size(), 2U) << c.dump();
+  EXPECT_FALSE(c.contains("GroupsRemoved"));
+  c = changes({{"Action", "AuthorizeSecurityGroupIngress"},
+               {"GroupId", "extra"},
+               {"Protocol", "udp"},
+               {"Port", "53"},
+               {"Cidr", "2001:db8::/32"},
+               {"RuleId", "dns6"}});
+  EXPECT_EQ(c["RulesAdded"], json::array({json{{"GroupId", "extra"}, {"SecurityGroupRuleId", "dns6"}}})) << c.dump();
+  EXPECT_FALSE(c.contains("RulesRemoved")) << c.dump();
+  EXPECT_FALSE(c.contains("GroupsAdded")) << c.dump();
+  c = changes({{"Action", "CreateResource"},
+               {"Name", "db-1"},
+               {"Addresses", {"10.0.9.9", "2001:db8:9::9"}},
+               {"Groups", {"extra"}}});
+  EXPECT_EQ(c["ResourcesAdded"], json::array({"db-1"})) << c.dump();
+  c = changes({{"Action", "ModifyResourceAttribute"}, {"Name", "db-1"}, {"Groups", {"extra", "web"}}});
+  EXPECT_EQ(c["ResourcesModified"], json::array({"db-1"})) << c.dump();
+  EXPECT_FALSE(c.contains("ResourcesAdded")) << c.dump();
+  c = changes(
+      {{"Action", "CreateManagedPrefixList"}, {"PrefixListId", "pl-a"}, {"AddressFamily", "IPv6"}, {"MaxEntries", 4}});
+  EXPECT_EQ(c["PrefixListsAdded"], json::array({"pl-a"})) << c.dump();
+  c = changes({{"Action", "ModifyManagedPrefixList"},
+               {"PrefixListId", "pl-a"},
+               {"AddEntries", {{{"Cidr", "2001:db8:5::/48"}}}}});
+  EXPECT_EQ(c["PrefixListsModified"], json::array({"pl-a"})) << c.dump();
+  c = changes({{"Action", "DeleteManagedPrefixList"}, {"PrefixListId", "pl-a"}});
+  EXPECT_EQ(c["PrefixListsRemoved"], json::array({"pl-a"})) << c.dump();
+  c = changes({{"Action", "DeleteResource"}, {"Name", "db-1"}});
+  EXPECT_EQ(c["ResourcesRemoved"], json::array({"db-1"})) << c.dump();
+  c = changes({{"Action", "DeleteSecurityGroup"}, {"GroupId", "extra"}});
+  EXPECT_EQ(c["GroupsRemoved"], json::array({"extra"})) << c.dump();
+  EXPECT_EQ(c["RulesRemoved"].size(), 3U) << c.dump();
+  EXPECT_FALSE(c.contains("RulesAdded")) << c.dump();
+}
+
 TEST_F(ControlApi, PrefixListsChangeEveryRuleThatNamesThem) {
   expect_done({{"Action", "CreateManagedPrefixList"},
                {"PrefixListId", "pl-office"},
