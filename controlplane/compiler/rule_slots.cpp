@@ -9,7 +9,7 @@ namespace {
 
 bool same_ids(const config::shared_list<config::rule>& rules, const std::vector<std::string>& ids,
               const config::shared_list<config::rule>& seen) {
-  if (rules.shares_with(seen)) return true;
+  if (rules.same_as(seen)) return true;
   return std::equal(rules.begin(), rules.end(), ids.begin(), ids.end(),
                     [](const config::rule& r, const std::string& id) { return r.id == id; });
 }
@@ -107,7 +107,7 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
   }
   // The groups that left free their rules' indices.
   for (std::size_t i = 0; i < by_group_.size(); ++i) {
-    if (taken[i] || by_group_[i].second == nullptr) continue;
+    if (taken[i]) continue;
     for (const rules_of& r : by_group_[i].second->dirs) freed.insert(freed.end(), r.slots.begin(), r.slots.end());
   }
   // Freed oldest first; those freed by one change in index order.

@@ -6,11 +6,6 @@ namespace sgfw::cp {
 
 namespace {
 
-// The same elements: one list shared, or two empty ones.
-bool same_rules(const config::shared_list<config::rule>& a, const config::shared_list<config::rule>& b) {
-  return a.shares_with(b) || (a.empty() && b.empty());
-}
-
 bool same_list(const config::prefix_list& a, const config::prefix_list& b) {
   return a.fam == b.fam && a.entries == b.entries;
 }
@@ -48,7 +43,7 @@ bool set_cache::unchanged(const inputs& was, const compiling::compile_context& c
     const std::uint32_t g = groups[k];
     if (g >= ctx.model.groups.size()) return false;
     const config::security_group& sg = ctx.model.groups[g];
-    if (!same_rules(sg.ingress, was.rules[2 * k]) || !same_rules(sg.egress, was.rules[2 * k + 1])) return false;
+    if (!sg.ingress.same_as(was.rules[2 * k]) || !sg.egress.same_as(was.rules[2 * k + 1])) return false;
     if (ctx.rule_index[g][0] != was.indices[2 * k] || ctx.rule_index[g][1] != was.indices[2 * k + 1]) return false;
   }
   // The rules are the very ones, so they name the same group and list indices.

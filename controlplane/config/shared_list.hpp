@@ -51,6 +51,9 @@ class shared_list {
   const_iterator cend() const { return get().end(); }
   // Whether the two hold the very same elements (a copy not written since).
   bool shares_with(const shared_list& other) const { return items_ != nullptr && items_ == other.items_; }
+  // Known to hold the same elements without comparing them: shared, or
+  // both empty.
+  bool same_as(const shared_list& other) const { return shares_with(other) || (empty() && other.empty()); }
 
   // --- writes: this copy's own elements from here on --------------------
   std::vector<T>& edit() {

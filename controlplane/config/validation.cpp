@@ -287,10 +287,7 @@ class validator {
   // The group's id hashes, made once for its lists (security_group::id_digest).
   static const security_group::id_digest& digest_of(const security_group& g) {
     const auto& d = g.ids_digest;
-    const auto same = [](const shared_list<rule>& a, const shared_list<rule>& b) {
-      return a.shares_with(b) || (a.empty() && b.empty());
-    };
-    if (d == nullptr || !same(d->ingress, g.ingress) || !same(d->egress, g.egress)) {
+    if (d == nullptr || !d->ingress.same_as(g.ingress) || !d->egress.same_as(g.egress)) {
       auto made = std::make_shared<security_group::id_digest>();
       made->ingress = g.ingress;
       made->egress = g.egress;

@@ -226,8 +226,8 @@ json changes_between(const config::policy_model& a, const config::policy_model& 
     }
   };
   const auto same_ids = [](const config::shared_list<config::rule>& p, const config::shared_list<config::rule>& q) {
-    return p.shares_with(q) || std::equal(p.begin(), p.end(), q.begin(), q.end(),
-                                          [](const config::rule& l, const config::rule& r) { return l.id == r.id; });
+    return p.same_as(q) || std::equal(p.begin(), p.end(), q.begin(), q.end(),
+                                      [](const config::rule& l, const config::rule& r) { return l.id == r.id; });
   };
   pair_by_name(
       a.groups, b.groups, group_id,
