@@ -583,12 +583,10 @@ load_result load_policy_text(std::string_view text, const std::string& path, pla
 }
 
 load_result load_policy_document(const toml::table& root, const std::vector<const toml::table*>& groups,
-                                 std::string text, const std::string& path, const group_reuse& reuse) {
+                                 const std::string& path, const group_reuse& reuse) {
   loader l(path, true);
   l.groups_from(groups, reuse);
-  load_result r = l.read(root);
-  r.text = std::move(text);
-  return r;
+  return l.read(root);
 }
 
 namespace {

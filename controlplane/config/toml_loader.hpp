@@ -43,8 +43,9 @@ load_result load_policy_file(const std::string& path);
 enum class places : std::uint8_t { file, model };
 load_result load_policy_text(std::string_view text, const std::string& path, places where = places::file);
 // The same for a document already parsed (the control API's edit of the
-// running one, whose text is `text`), named by model paths: what
-// load_policy_text(text, path, places::model) gives, without parsing again.
+// running one), named by model paths: what load_policy_text(its text,
+// path, places::model) gives, without parsing again (the result's `text`
+// is left empty: the document makes its text when it is written).
 //
 // The document keeps its groups' tables apart from `root` (`groups`, in
 // order, as [[security_group]]).  A change to one group of thousands reads
@@ -60,7 +61,7 @@ struct group_reuse {
   std::vector<const toml::table*> tables;  // the tables its groups were read from, in order
 };
 load_result load_policy_document(const toml::table& root, const std::vector<const toml::table*>& groups,
-                                 std::string text, const std::string& path, const group_reuse& reuse = {});
+                                 const std::string& path, const group_reuse& reuse = {});
 
 // A policy that protects no resource is what an empty or cut-off file
 // looks like; `sgfw run` (at start and on every reload) and `sgfw check`

@@ -434,8 +434,7 @@ json control_api::handle(const json& r) {
 std::optional<json> control_api::check_file_unchanged() {
   // Read every time: a file's stamp (inode, size, times) misses an edit
   // in place within one clock tick, or on NFS behind the attribute cache.
-  std::string on_disk;
-  if (read_whole_file(settings_.policy_file, on_disk) && on_disk == running_text()) return std::nullopt;
+  if (file_holds(settings_.policy_file, running_text())) return std::nullopt;
   return error_reply(api_code::file_changed,
                      settings_.policy_file +
                          " is not what sgfw last read or wrote (edited by hand?); nothing was changed. Run "
@@ -464,9 +463,6 @@ json control_api::change(const json& request, const edit_fn& edit) {
     (*e)["PolicyGeneration"] = store_.generation();
     return *e;
   }
-  // The text is made only to be written: without persistence it is made
-  // when asked for (running_text()).
-  std::string text = settings_.persist && !dry ? next.text() : std::string();
   // The edited document as the file's reader reads it (without parsing
   // the text again: the same tables).  The groups it did not edit are
   // taken from the running policy, when that is what was read from their
@@ -475,7 +471,7 @@ json control_api::change(const json& request, const edit_fn& edit) {
   config::group_reuse reuse;
   if (reuse_generation_ == store_.generation()) reuse = {&store_.model(), reuse_tables_};
   config::checked_policy checked =
-      config::check_policy(config::load_policy_document(next.root(), read, text, settings_.policy_file, reuse));
+      config::check_policy(config::load_policy_document(next.root(), read, settings_.policy_file, reuse));
   if (!checked.ok()) return refusal(checked.findings, placed, store_.generation());
   prepared_policy prepared = store_.prepare(std::move(checked), established);
   if (!prepared.ok()) return refusal(prepared.findings, placed, store_.generation());
@@ -486,13 +482,14 @@ json control_api::change(const json& request, const edit_fn& edit) {
     out["PolicyGeneration"] = store_.generation();
     return out;
   }
-  // The file is written before the policy is published and put in place
-  // after: what a disk refuses (full, read-only, no permission) refuses
-  // the change before anything runs, and the new rules do not wait for
-  // the flush to disk (docs/operations.md, "Persistence").
+  // The file's room is taken before the policy is published, and the text
+  // is written and put in place after: what a disk refuses (full,
+  // read-only, no permission) refuses the change before anything runs,
+  // and the new rules do not wait for the write and the flush to disk
+  // (docs/operations.md, "Persistence").
   staged_file staged;
   if (settings_.persist) {
-    if (const std::string why = stage_file(settings_.policy_file, text, staged); !why.empty()) {
+    if (const std::string why = stage_file(settings_.policy_file, next.text_size(), staged); !why.empty()) {
       json e = error_reply(api_code::file_write_failed,
                            settings_.policy_file + ": " + why +
                                "; nothing was changed (set [appliance.control] persist = false for a read-only file)");
@@ -507,6 +504,9 @@ json control_api::change(const json& request, const edit_fn& edit) {
     e["PolicyGeneration"] = store_.generation();
     return e;
   }
+  // The text is made only to be written, after the publish (without
+  // persistence it is made when asked for, running_text()).
+  std::string text;
   // What runs is this document from here on (unless undone below).
   const auto adopt = [&] {
     // The old document is freed after the reply (tidy()): at 10k rules
@@ -524,8 +524,9 @@ json control_api::change(const json& request, const edit_fn& edit) {
   if (settings_.persist) {
     std::string why;
     try {
+      text = next.text();
       if (settings_.before_commit) settings_.before_commit();
-      why = staged.commit();
+      why = staged.commit(text);
     } catch (const std::exception& e) {
       why = std::string("cannot put the file in place: ") + e.what();
     }
@@ -565,8 +566,8 @@ json control_api::undo_change(const std::string& why, const std::vector<const to
   std::string note;
   apply_result applied;
   try {
-    config::checked_policy checked = config::check_policy(
-        config::load_policy_document(doc_.root(), read, running_text(), settings_.policy_file, reuse));
+    config::checked_policy checked =
+        config::check_policy(config::load_policy_document(doc_.root(), read, settings_.policy_file, reuse));
     prepared_policy prepared = store_.prepare(std::move(checked), config::established_flows_mode::revalidate);
     applied = store_.publish(std::move(prepared), k_source);
   } catch (const std::exception& e) {
@@ -993,11 +994,7 @@ json control_api::save_verb(const json& r) {
   if (auto e = known_fields(r, {"Force"})) return *e;
   const bool force = r.value("Force", false);
   if (!force) {
-    if (auto e = check_file_unchanged()) {
-      std::string on_disk;
-      // Saving over a file that already holds the running policy is a no-op.
-      if (!read_whole_file(settings_.policy_file, on_disk) || on_disk != running_text()) return *e;
-    }
+    if (auto e = check_file_unchanged()) return *e;
   }
   if (const std::string why = replace_file(settings_.policy_file, running_text()); !why.empty()) {
     return error_reply(api_code::file_write_failed, settings_.policy_file + ": " + why);

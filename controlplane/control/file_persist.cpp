@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -35,7 +36,9 @@ bool write_all(int fd, std::string_view text) {
 
 // A file in `folder` that did not exist, open for writing.
 int create_temporary(const std::string& path, std::string& name) {
-  std::random_device rd;
+  // Seeded once: a random_device opened for every file costs more than
+  // the file (O_EXCL and O_NOFOLLOW make the name's guess harmless).
+  thread_local std::minstd_rand rd{std::random_device{}()};
   for (int attempt = 0; attempt < 16; ++attempt) {
     name = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd() & 0xFFFFFF);
     const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -92,6 +95,26 @@ std::string stage_previous(const std::string& path, std::string& name) {
 
 }  // namespace
 
+bool file_holds(const std::string& path, std::string_view text) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool same = ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) == text.size();
+  // Read, not mapped: a file cut short meanwhile would fault (SIGBUS) in a
+  // mapping.  To the end even when the size matched: it may have grown.
+  char buf[65536];
+  while (same) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) break;
+    const auto got = static_cast<std::size_t>(n);
+    same = n > 0 && got <= text.size() && std::memcmp(buf, text.data(), got) == 0;
+    if (same) text.remove_prefix(got);
+  }
+  ::close(fd);
+  return same && text.empty();
+}
+
 bool read_whole_file(const std::string& path, std::string& out) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -109,7 +132,7 @@ bool read_whole_file(const std::string& path, std::string& out) {
   return ok;
 }
 
-std::string stage_file(const std::string& given, std::string_view text, staged_file& out) {
+std::string stage_file(const std::string& given, std::size_t size, staged_file& out) {
   out.drop();
   // A policy file that is a symbolic link is replaced where it points: the
   // link stays a link.
@@ -127,7 +150,9 @@ std::string stage_file(const std::string& given, std::string_view text, staged_f
   const int fd = create_temporary(path, tmp);
   if (fd < 0) return errno_text(("cannot create a file in " + folder_of(path)).c_str());
   std::string why;
-  if (!write_all(fd, text)) {
+  // The room for the text, taken now: a full disk or a quota refuses here.
+  // A file system without fallocate() can still fail in commit().
+  if (size > 0 && ::fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
     why = errno_text("cannot write");
   } else if (existed) {
     // The old file's mode and owner (a root-owned 0640 policy stays so).
@@ -150,6 +175,7 @@ std::string stage_file(const std::string& given, std::string_view text, staged_f
     return why;
   }
   out.fd_ = fd;
+  out.size_ = size;
   out.tmp_ = std::move(tmp);
   out.path_ = std::move(path);
   out.prev_tmp_ = std::move(prev);
@@ -164,10 +190,16 @@ void staged_file::drop() {
   fd_ = -1;
 }
 
-std::string staged_file::commit() {
+std::string staged_file::commit(std::string_view text) {
   if (fd_ < 0) return "nothing staged";
   std::string why;
-  if (::fsync(fd_) != 0) why = errno_text("cannot flush to disk");
+  if (text.size() != size_) {
+    why = "the text is not the size staged";
+  } else if (!write_all(fd_, text)) {
+    why = errno_text("cannot write");
+  } else if (::fsync(fd_) != 0) {
+    why = errno_text("cannot flush to disk");
+  }
   ::close(fd_);
   fd_ = -1;
   if (why.empty() && !prev_tmp_.empty() && ::rename(prev_tmp_.c_str(), (path_ + ".prev").c_str()) != 0) {
@@ -189,8 +221,8 @@ std::string staged_file::commit() {
 
 std::string replace_file(const std::string& path, std::string_view text) {
   staged_file staged;
-  if (std::string why = stage_file(path, text, staged); !why.empty()) return why;
-  return staged.commit();
+  if (std::string why = stage_file(path, text.size(), staged); !why.empty()) return why;
+  return staged.commit(text);
 }
 
 }  // namespace sgfw::cp

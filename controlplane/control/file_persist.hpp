@@ -6,12 +6,13 @@
 // as it was or as it is now, never partial.  The new file keeps the old
 // one's mode and owner.
 //
-// In two steps for the control API: stage_file() writes the temporary
-// file and FILE.prev's new content beside it (what fails for a full disk,
-// a read-only folder, a missing permission or an immutable file fails
-// here, and nothing is in place yet), and commit() flushes the new file
-// and renames both into place (the disk's slow part: a change is
-// published in between, docs/operations.md).
+// In two steps for the control API: stage_file() makes the temporary
+// file with room for the text (fallocate) and FILE.prev's new content
+// beside it (what fails for a full disk, a read-only folder, a missing
+// permission or an immutable file fails here, and nothing is in place
+// yet), and commit() writes and flushes the new file and renames both
+// into place (the disk's slow part: a change is published in between,
+// docs/operations.md).
 #pragma once
 
 #include <string>
@@ -28,25 +29,31 @@ class staged_file {
   staged_file& operator=(const staged_file&) = delete;
   ~staged_file() { drop(); }
 
-  // Flushes the text to disk, keeps FILE.prev and renames it over FILE.
-  // "" when FILE is now the new text; otherwise why not (FILE is then as
-  // it was).
-  std::string commit();
+  // Writes `text` (the size staged) and flushes it to disk, keeps
+  // FILE.prev and renames it over FILE.  "" when FILE is now the new
+  // text; otherwise why not (FILE is then as it was).
+  std::string commit(std::string_view text);
   void drop();
 
  private:
-  friend std::string stage_file(const std::string& path, std::string_view text, staged_file& out);
+  friend std::string stage_file(const std::string& path, std::size_t size, staged_file& out);
   int fd_ = -1;
+  std::size_t size_ = 0;
   std::string tmp_;
   std::string path_;      // where a link points, for a link
   std::string prev_tmp_;  // FILE.prev's new content beside it ("": no FILE)
 };
 
-// "" when staged into `out`; otherwise why not (nothing was written).
-std::string stage_file(const std::string& path, std::string_view text, staged_file& out);
+// "" when a text of `size` bytes is staged into `out`; otherwise why not
+// (nothing was written).
+std::string stage_file(const std::string& path, std::size_t size, staged_file& out);
 
 // Both steps at once.  "" when written; otherwise why not (FILE is then as it was).
 std::string replace_file(const std::string& path, std::string_view text);
+
+// Whether the file holds exactly `text` (read, not allocated: no copy of
+// a large file is made to compare it).
+bool file_holds(const std::string& path, std::string_view text);
 
 // The file's whole content, or nothing when it cannot be read.
 bool read_whole_file(const std::string& path, std::string& out);

@@ -34,7 +34,14 @@ std::optional<policy_document> policy_document::parse(std::string_view text, std
   return d;
 }
 
-std::string policy_document::text() const {
+namespace {
+// An empty array is a plain value: before every table, as TOML++ would
+// place it (after one, it would be a key of that table).
+constexpr std::string_view k_no_groups = "security_group = []\n\n";
+constexpr std::string_view k_between = "\n\n";
+}  // namespace
+
+std::size_t policy_document::text_size() const {
   // Every string as an escaped basic string: a literal or multi-line one
   // would carry a description's ''' or leading newline into the file as
   // TOML of its own (a rule the running policy does not have, or a file
@@ -50,23 +57,25 @@ std::string policy_document::text() const {
   // even where the file wrote them inline (inline, each would be a
   // `security_group = [...]` of its own: a duplicate key, or a key of the
   // table before).  Each one's text is made once.
-  std::size_t size = root_text_->size() + 32;
+  std::size_t size = (groups_.empty() && groups_key_ ? k_no_groups.size() : 0) + root_text_->size() + 1;
   for (const group_entry& g : groups_) {
     if (!g.text) {
       toml::table t = *g.table;
       t.is_inline(false);
       g.text = formatted(toml::table{{"security_group", toml::array{std::move(t)}}});
     }
-    size += g.text->size() + 2;
+    size += k_between.size() + g.text->size();
   }
+  return size;
+}
+
+std::string policy_document::text() const {
   std::string out;
-  out.reserve(size);
-  // An empty array is a plain value: before every table, as TOML++ would
-  // place it (after one, it would be a key of that table).
-  if (groups_.empty() && groups_key_) out += "security_group = []\n\n";
+  out.reserve(text_size());
+  if (groups_.empty() && groups_key_) out += k_no_groups;
   out += *root_text_;
   for (const group_entry& g : groups_) {
-    out += "\n\n";
+    out += k_between;
     out += *g.text;
   }
   out += '\n';

@@ -44,6 +44,9 @@ class policy_document {
   static std::optional<policy_document> parse(std::string_view text, std::string& error);
 
   std::string text() const;
+  // text().size(), formatting what was edited since (which text() then
+  // only assembles).
+  std::size_t text_size() const;
   // Everything but the groups, shared with the copies of this document
   // until one edits it (edit_root, tables, find).
   const toml::table& root() const { return *root_; }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +79,55 @@ TEST_F(FilePersist, AFailedWriteChangesNothingAndLeavesNothing) {
 
 // A writer replacing the file over and over, killed at random moments:
 // the file is always one whole version, never a mix or a prefix.
+// The room for the text is taken when staging, before the control API
+// publishes: a full disk refuses there, and leaves nothing beside the file.
+TEST_F(FilePersist, AFullDiskRefusesWhenStagingNotWhenCommitting) {
+  const fs::path small = dir_ / "small";
+  fs::create_directories(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=64k") != 0) GTEST_SKIP() << "cannot mount a tmpfs (not root?)";
+  const std::string path = (small / "policy.toml").string();
+  ASSERT_EQ(replace_file(path, "one\n"), "");
+  staged_file staged;
+  const std::string big(1U << 20, 'x');
+  EXPECT_NE(stage_file(path, big.size(), staged), "");
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(small)) ++entries;
+  const std::string kept = read(path);
+  ASSERT_EQ(::umount(small.c_str()), 0);
+  EXPECT_EQ(kept, "one\n");
+  EXPECT_EQ(entries, 1U);  // the file alone: no temporary, no FILE.prev staged
+}
+
+TEST_F(FilePersist, StagedRoomIsFilledByTheTextItWasStagedFor) {
+  ASSERT_EQ(replace_file(path_, "one\n"), "");
+  staged_file staged;
+  ASSERT_EQ(stage_file(path_, 4, staged), "");
+  EXPECT_NE(staged.commit("three\n"), "");  // not the size staged: nothing in place
+  EXPECT_EQ(read(path_), "one\n");
+  ASSERT_EQ(stage_file(path_, 4, staged), "");
+  EXPECT_EQ(staged.commit("two\n"), "");
+  EXPECT_EQ(read(path_), "two\n");
+  EXPECT_EQ(read(path_ + ".prev"), "one\n");
+}
+
+TEST_F(FilePersist, FileHoldsComparesEveryByte) {
+  std::string text(200000, 'a');
+  text[150000] = 'b';
+  ASSERT_EQ(replace_file(path_, text), "");
+  EXPECT_TRUE(file_holds(path_, text));
+  std::string other = text;
+  other[199999] = 'c';  // same size, last byte differs
+  EXPECT_FALSE(file_holds(path_, other));
+  other = text;
+  other[0] = 'c';  // same size, first byte differs
+  EXPECT_FALSE(file_holds(path_, other));
+  EXPECT_FALSE(file_holds(path_, text.substr(0, 199999)));
+  EXPECT_FALSE(file_holds(path_, text + "a"));
+  EXPECT_FALSE(file_holds((dir_ / "missing").string(), ""));
+  ASSERT_EQ(replace_file(path_, ""), "");
+  EXPECT_TRUE(file_holds(path_, ""));
+}
+
 TEST_F(FilePersist, AKillAtAnyMomentLeavesTheOldOrTheNewFileWhole) {
   std::string a(256 * 1024, 'a');
   std::string b(300 * 1024, 'b');
