@@ -135,7 +135,8 @@ class loader : public toml_reader {
       case kind::resource_name:
         return {rp.name.line != 0 ? rp.name : res, path + ".name"};
       case kind::resource_address:
-        return rp.addresses[p.item];
+        if (p.item < rp.addresses.size()) return rp.addresses[p.item];
+        return {res, path + ".addresses"};
       case kind::resource_mac:
         return {rp.mac.line != 0 ? rp.mac : res, path + ".mac"};
       case kind::resource_groups:
@@ -413,6 +414,7 @@ class loader : public toml_reader {
 
   void load_group_rules(const std::vector<std::pair<const toml::table*, std::string>>& tables) {
     const bool reusing = may_reuse(tables.size());
+    reusing_ = reusing;
     reused_.assign(tables.size(), false);
     for (std::size_t gi = 0; gi < tables.size(); ++gi) {
       const auto& [t, path] = tables[gi];
@@ -473,6 +475,14 @@ class loader : public toml_reader {
   }
 
   void load_resources(const toml::table& root) {
+    if (reusing_ && reuse_->root == &root) {
+      // The very tables read last time, and every group where it was (the
+      // groups' ids in order; an implicit default group comes after them
+      // either way): the resources as read, normalised and checked then.
+      model_.resources = reuse_->previous->resources;
+      resource_places_.resize(model_.resources.size());
+      return;
+    }
     for (const auto& [t, path] : tables_in(root, "resource", "")) {
       check_keys(*t, path,
                  {"name", "description", "addresses", "security_groups", "timeouts", "side", "mac", "max_flows",
@@ -569,6 +579,7 @@ class loader : public toml_reader {
   const std::vector<const toml::table*>* group_tables_ = nullptr;
   const group_reuse* reuse_ = nullptr;
   unchanged_groups reused_;  // by group: taken from reuse_->previous
+  bool reusing_ = false;     // may_reuse() held
   policy_model model_;
   boot_settings boot_;
   rule_reader rules_;

@@ -54,11 +54,14 @@ load_result load_policy_text(std::string_view text, const std::string& path, pla
 // share unchanged groups' tables) is taken from there as read, normalised
 // and checked then, when everything its reading and checks depend on
 // besides its table is as it was: the groups' ids in order, the prefix
-// lists' ids, families and max_entries, the quotas.  Otherwise, and for
-// every other part of the policy, it is read as from a file.
+// lists' ids, families and max_entries, the quotas.  The resources are
+// taken as read too when, besides that, `root` is the very table they were
+// read from (a change that edited only groups).  Otherwise, and for every
+// other part of the policy, it is read as from a file.
 struct group_reuse {
   const policy_model* previous = nullptr;  // a policy read with no error
   std::vector<const toml::table*> tables;  // the tables its groups were read from, in order
+  const toml::table* root = nullptr;       // the root its resources were read from
 };
 load_result load_policy_document(const toml::table& root, const std::vector<const toml::table*>& groups,
                                  const std::string& path, const group_reuse& reuse = {});

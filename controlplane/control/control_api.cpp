@@ -469,7 +469,7 @@ json control_api::change(const json& request, const edit_fn& edit) {
   // tables (nothing else published since).
   const std::vector<const toml::table*> read = next.group_tables();
   config::group_reuse reuse;
-  if (reuse_generation_ == store_.generation()) reuse = {&store_.model(), reuse_tables_};
+  if (reuse_generation_ == store_.generation()) reuse = {&store_.model(), reuse_tables_, reuse_root_};
   config::checked_policy checked =
       config::check_policy(config::load_policy_document(next.root(), read, settings_.policy_file, reuse));
   if (!checked.ok()) return refusal(checked.findings, placed, store_.generation());
@@ -514,6 +514,7 @@ json control_api::change(const json& request, const edit_fn& edit) {
     old_docs_.push_back(std::move(doc_));
     doc_ = std::move(next);
     reuse_tables_ = read;  // doc_'s, which the running model was read from
+    reuse_root_ = &doc_.root();
     reuse_generation_ = applied.generation;
     if (settings_.persist) {
       text_ = std::move(text);
@@ -532,7 +533,7 @@ json control_api::change(const json& request, const edit_fn& edit) {
     }
     if (!why.empty()) {
       bool undone = false;
-      json e = undo_change(why, read, undone);
+      json e = undo_change(why, {&store_.model(), read, &next.root()}, undone);
       // Not undone: the change runs, so the document is the change's (the
       // file then differs from it, and the next change asks for a save or
       // a reload, PolicyFile.ChangedSinceLoad).
@@ -559,10 +560,8 @@ json control_api::change(const json& request, const edit_fn& edit) {
 // I/O error flushing or renaming): the document's policy, still what the
 // file says, is published again, and every resource's flows are judged
 // again by it (S8), so that nothing the refused change let in stays.
-json control_api::undo_change(const std::string& why, const std::vector<const toml::table*>& published_tables,
-                              bool& undone) {
+json control_api::undo_change(const std::string& why, const config::group_reuse& reuse, bool& undone) {
   const std::vector<const toml::table*> read = doc_.group_tables();
-  const config::group_reuse reuse{&store_.model(), published_tables};
   std::string note;
   apply_result applied;
   try {
@@ -576,6 +575,7 @@ json control_api::undo_change(const std::string& why, const std::vector<const to
   undone = applied.published;
   if (applied.published) {
     reuse_tables_ = read;
+    reuse_root_ = &doc_.root();
     reuse_generation_ = applied.generation;
     note = "; the change was undone: the previous policy runs again (its flows judged again)";
   } else {

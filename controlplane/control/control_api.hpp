@@ -102,7 +102,8 @@ class control_api {
 
  private:
   json change(const json& request, const edit_fn& edit);
-  json undo_change(const std::string& why, const std::vector<const toml::table*>& published_tables, bool& undone);
+  // `reuse`: the published change's model and what it was read from.
+  json undo_change(const std::string& why, const config::group_reuse& reuse, bool& undone);
   std::optional<json> check_file_unchanged();
 
   json describe_security_groups(const json& r);
@@ -134,10 +135,11 @@ class control_api {
   // a change without persistence left it to be made when asked for.
   mutable std::optional<std::string> text_;
   std::vector<policy_document> old_docs_;  // freed by tidy()
-  // The group tables the running model was read from (doc_'s), and its
-  // generation: a change reads only the groups it edited
+  // The group tables and the root the running model was read from
+  // (doc_'s), and its generation: a change reads only the groups it edited
   // (config::group_reuse).  None after a reload (read from the file's text).
   std::vector<const toml::table*> reuse_tables_;
+  const toml::table* reuse_root_ = nullptr;
   std::uint64_t reuse_generation_ = ~std::uint64_t{0};
   stats_fn stats_;
   flows_fn flows_;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "config/address_text.hpp"
 #include "config/policy_check.hpp"
 #include "config/rule_text.hpp"
 #include "config/toml_loader.hpp"
@@ -331,8 +332,14 @@ std::string canonical(const config::policy_model& m) {
     o << "list " << pl.id << " " << pl.max_entries << " " << pl.entries.size() << "\n";
   }
   for (const auto& res : m.resources) {
-    o << "resource " << res.name;
+    o << "resource " << res.name << "|" << res.description << "|" << res.audit << "|" << res.max_flows << "|"
+      << static_cast<int>(res.side) << "|" << (res.established_flows ? static_cast<int>(*res.established_flows) : -1)
+      << " timeouts";
+    for (const auto t : res.timeouts.seconds) o << " " << t;
+    o << " groups";
     for (const auto g : res.groups) o << " " << m.groups.at(g).id;
+    o << " addresses";
+    for (const auto& a : res.addresses) o << " " << config::to_string(a);
     o << "\n";
   }
   return o.str();
@@ -369,6 +376,10 @@ security_groups = ["web"]
 name = "app-1"
 addresses = ["10.0.2.10"]
 security_groups = ["app", "db"]
+
+[[resource]]
+name = "lone-1"
+addresses = ["10.0.3.10"]
 )",
         true);
   std::mt19937 rng(11);
@@ -432,7 +443,26 @@ security_groups = ["app", "db"]
         r = {{"Action", "ModifyResourceAttribute"}, {"Name", "app-1"}, {"Groups", {any_group(), any_group()}}};
         break;
       case 9:
-        r = {{"Action", "Reload"}};
+        switch (rng() % 4) {
+          case 0:
+            r = {{"Action", "Reload"}};
+            break;
+          case 1:
+            // A resource of no group listed: the default group's member.
+            r = {{"Action", "CreateResource"},
+                 {"Name", "r" + std::to_string(made++)},
+                 {"Addresses", {"10.0.4." + std::to_string(made % 250 + 1)}}};
+            if (rng() % 2) r["Groups"] = {any_group()};
+            break;
+          case 2:
+            r = {{"Action", "DeleteResource"}, {"Name", "r" + std::to_string(rng() % static_cast<unsigned>(made + 1))}};
+            break;
+          default:
+            r = {{"Action", "ModifyResourceAttribute"},
+                 {"Name", "lone-1"},
+                 {"Addresses", {"10.0.3." + std::to_string(rng() % 200 + 1)}}};
+            break;
+        }
         break;
       default:
         r = {{"Action", verb}, {"GroupId", any_group()}, {"Protocol", "tcp"},
