@@ -338,9 +338,19 @@ class validator {
           const place here{kind::rule_id, g, d, i};
           if (!unchanged(g) && !well_formed_id(r, here)) continue;
           // Two derived ids only collide for duplicate rules, which are
-          // reported already.
-          if (auto [it, fresh] = seen.emplace(r.id, here); !fresh && !r.derived_id) {
-            error(code::rule_id_duplicate, here, "duplicate rule id " + quoted(r.id) + "; also used at {}", it->second);
+          // reported already.  An explicit id may not be one derived for
+          // another rule either, before or after it: a revoke by that id
+          // would remove the other rule, and flow logs would name the
+          // wrong one.
+          const auto [it, fresh] = seen.emplace(r.id, here);
+          if (fresh) continue;
+          const place first = it->second;
+          if (!r.derived_id) {
+            error(code::rule_id_duplicate, here, "duplicate rule id " + quoted(r.id) + "; also used at {}", first);
+          } else if (!m_.groups[first.index].rules(first.dir)[first.item].derived_id) {
+            error(code::rule_id_duplicate, first,
+                  "rule id " + quoted(r.id) + " is the id of the rule at {} (derived from its content); choose another",
+                  here);
           }
         }
       }

@@ -155,6 +155,31 @@ TEST(Validation, ExplicitRuleIdsAreCheckedDerivedOnesAreNot) {
   EXPECT_EQ(f[0].code, "InvalidSecurityGroupRuleId.Duplicate");
 }
 
+// An explicit id may not be the id derived for another rule, before it or
+// after it (a revoke by that id would take the other rule); both families.
+TEST(Validation, AnExplicitRuleIdMayNotBeAnotherRulesDerivedId) {
+  for (const std::uint32_t victim : {0U, 1U}) {  // the IPv4 rule, the IPv6 one
+    policy_model m = two_tier();
+    normalise(m);
+    const std::string derived = m.groups[0].ingress[victim].id;
+    m = two_tier();
+    // Before the victim, and after it.
+    for (const bool before : {true, false}) {
+      policy_model e = m;
+      rule r = tcp_from(8080, net::cidr::any(victim == 0 ? net::family::ipv4 : net::family::ipv6));
+      r.id = derived;
+      r.derived_id = false;
+      auto& rules = e.groups[0].ingress;
+      rules.insert(before ? rules.begin() : rules.end(), r);
+      const auto f = findings(e);
+      ASSERT_EQ(f.size(), 1U) << derived << " before=" << before;
+      EXPECT_EQ(f[0].code, "InvalidSecurityGroupRuleId.Duplicate");
+      const std::size_t at = before ? 0 : rules.size() - 1;
+      EXPECT_EQ(f[0].path, "security_group[web].ingress[" + std::to_string(at) + "].id") << f[0].message;
+    }
+  }
+}
+
 // An id the source did not give follows the rule: an edit that changes
 // the rule changes its id, so two rules never share one (an attacker's
 // edit cannot pass a rule off as another's in flow logs), and a copy in
