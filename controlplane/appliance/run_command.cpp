@@ -20,6 +20,7 @@
 #include "appliance/status_report.hpp"
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
+#include "control/file_persist.hpp"
 
 namespace sgfw::cp {
 
@@ -106,6 +107,12 @@ int run_command(const std::vector<std::string_view>& args) {
   // backlog until the loop runs, after the workers have started.
   event_loop loop;
   control_settings control{o.config, r.control_persist, {}};
+  if (r.control_persist) {
+    if (const std::size_t n = remove_stale_staged(o.config); n > 0) {
+      std::cout << "sgfw: removed " << n << " temporary file(s) beside " << o.config
+                << " that a writer killed mid-change left (the file itself is whole)\n";
+    }
+  }
   control.boot_note = [&](const config::checked_policy& next) -> std::optional<std::string> {
     // The file carries the run settings too; they apply at the next start.
     if (next.boot == file_boot) return std::nullopt;

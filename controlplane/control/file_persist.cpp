@@ -1,11 +1,14 @@
 #include "control/file_persist.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -217,6 +220,40 @@ std::string staged_file::commit(std::string_view text) {
     ::close(dir);
   }
   return "";
+}
+
+std::size_t remove_stale_staged(const std::string& given) {
+  std::string path = given;
+  if (char* real = ::realpath(given.c_str(), nullptr)) {
+    path = real;
+    std::free(real);
+  }
+  const std::string folder = folder_of(path);
+  const auto slash = path.rfind('/');
+  const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  DIR* d = ::opendir(folder.c_str());
+  if (d == nullptr) return 0;
+  std::size_t removed = 0;
+  const std::string prefixes[] = {base + ".tmp.", base + ".prev.tmp."};
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    std::string_view rest;
+    for (const std::string& prefix : prefixes) {
+      if (name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix) rest = name.substr(prefix.size());
+    }
+    // <pid> or <pid>.<random>: made by a process that is gone.
+    const std::size_t digits = std::min(rest.find('.'), rest.size());
+    if (digits == 0 || digits > 9 || rest.substr(0, digits).find_first_not_of("0123456789") != std::string_view::npos) {
+      continue;
+    }
+    const auto pid = static_cast<pid_t>(std::stol(std::string(rest.substr(0, digits))));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    const std::string full = folder + "/" + std::string(name);
+    struct stat st {};
+    if (::lstat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::unlink(full.c_str()) == 0) ++removed;
+  }
+  ::closedir(d);
+  return removed;
 }
 
 std::string replace_file(const std::string& path, std::string_view text) {

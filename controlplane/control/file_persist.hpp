@@ -51,6 +51,11 @@ std::string stage_file(const std::string& path, std::size_t size, staged_file& o
 // Both steps at once.  "" when written; otherwise why not (FILE is then as it was).
 std::string replace_file(const std::string& path, std::string_view text);
 
+// Removes what a writer killed between stage_file() and commit() left
+// beside FILE (its temporary files, named with its process id, when that
+// process is gone); how many.  At start, before the first change.
+std::size_t remove_stale_staged(const std::string& path);
+
 // Whether the file holds exactly `text` (read, not allocated: no copy of
 // a large file is made to compare it).
 bool file_holds(const std::string& path, std::string_view text);

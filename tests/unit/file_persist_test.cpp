@@ -12,8 +12,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
+#include <vector>
 
 namespace sgfw::cp {
 namespace {
@@ -126,6 +128,31 @@ TEST_F(FilePersist, FileHoldsComparesEveryByte) {
   EXPECT_FALSE(file_holds((dir_ / "missing").string(), ""));
   ASSERT_EQ(replace_file(path_, ""), "");
   EXPECT_TRUE(file_holds(path_, ""));
+}
+
+// What a writer killed between staging and committing left beside the file
+// goes at the next start; what a live process (or this one) is writing
+// stays, and so does everything else in the folder.
+TEST_F(FilePersist, TemporaryFilesOfAWriterThatIsGoneAreRemoved) {
+  ASSERT_EQ(replace_file(path_, "one\n"), "");
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);  // gone: its pid names no process
+  const std::string dead = std::to_string(child);
+  const std::string alive = std::to_string(::getppid());
+  const std::string self = std::to_string(::getpid());
+  const std::vector<std::string> stale{path_ + ".tmp." + dead + ".123", path_ + ".prev.tmp." + dead,
+                                       path_ + ".prev.tmp." + dead + ".9"};
+  const std::vector<std::string> kept{path_ + ".tmp." + alive + ".1", path_ + ".tmp." + self + ".1", path_ + ".tmp.x1",
+                                      path_ + ".tmpx." + dead, (dir_ / "other.tmp.").string() + dead};
+  for (const auto& p : stale) std::ofstream(p) << "partial";
+  for (const auto& p : kept) std::ofstream(p) << "partial";
+  fs::create_directory(path_ + ".tmp." + dead + ".7");  // not a file: left alone
+  EXPECT_EQ(remove_stale_staged(path_), stale.size());
+  for (const auto& p : stale) EXPECT_FALSE(fs::exists(p)) << p;
+  for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
+  EXPECT_TRUE(fs::exists(path_ + ".tmp." + dead + ".7"));
+  EXPECT_EQ(read(path_), "one\n");
 }
 
 TEST_F(FilePersist, AKillAtAnyMomentLeavesTheOldOrTheNewFileWhole) {
