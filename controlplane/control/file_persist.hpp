@@ -6,6 +6,11 @@
 // as it was or as it is now, never partial.  The new file keeps the old
 // one's mode and owner.
 //
+// A policy file that is a symbolic link is written where the link leads,
+// but only through links root or this process's user own (each followed
+// one step at a time, the folder then held open): a link someone else
+// made is refused, since it could lead a root writer to any file.
+//
 // In two steps for the control API: stage_file() makes the temporary
 // file with room for the text (fallocate) and FILE.prev's new content
 // beside it (what fails for a full disk, a read-only folder, a missing
@@ -37,10 +42,14 @@ class staged_file {
 
  private:
   friend std::string stage_file(const std::string& path, std::size_t size, staged_file& out);
-  int fd_ = -1;
+  void release();  // closes what is open
+  int dir_ = -1;   // the folder FILE is in (where its links lead)
+  int fd_ = -1;    // the new file, held (remove_stale_staged)
+  int prev_fd_ = -1;
   std::size_t size_ = 0;
-  std::string tmp_;
-  std::string path_;      // where a link points, for a link
+  std::string tmp_;  // names in dir_
+  std::string file_;
+  std::string prev_;      // FILE.prev
   std::string prev_tmp_;  // FILE.prev's new content beside it ("": no FILE)
 };
 
@@ -53,7 +62,9 @@ std::string replace_file(const std::string& path, std::string_view text);
 
 // Removes what a writer killed between stage_file() and commit() left
 // beside FILE (its temporary files, named with its process id, when that
-// process is gone); how many.  At start, before the first change.
+// process is gone and nobody holds their lock; only the names it makes,
+// only plain files of this user); how many.  At start, before the first
+// change (files named with this process's id count as gone then).
 std::size_t remove_stale_staged(const std::string& path);
 
 // Whether the file holds exactly `text` (read, not allocated: no copy of

@@ -3,8 +3,10 @@
 // previous version kept as FILE.prev; mode kept; links followed.
 #include "control/file_persist.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -79,8 +81,6 @@ TEST_F(FilePersist, AFailedWriteChangesNothingAndLeavesNothing) {
   EXPECT_NE(replace_file((dir_ / "no-such-folder" / "p.toml").string(), "x"), "");
 }
 
-// A writer replacing the file over and over, killed at random moments:
-// the file is always one whole version, never a mix or a prefix.
 // The room for the text is taken when staging, before the control API
 // publishes: a full disk refuses there, and leaves nothing beside the file.
 TEST_F(FilePersist, AFullDiskRefusesWhenStagingNotWhenCommitting) {
@@ -131,8 +131,12 @@ TEST_F(FilePersist, FileHoldsComparesEveryByte) {
 }
 
 // What a writer killed between staging and committing left beside the file
-// goes at the next start; what a live process (or this one) is writing
-// stays, and so does everything else in the folder.
+// goes at the next start: the names the writer makes, with a process id
+// that names no process, or this one's (nothing is staged at start; in a
+// container every start is pid 1).  What a live process is writing stays,
+// and so does what a writer holds the lock of (a writer in another pid
+// namespace looks gone by its id), another user's file, and every name the
+// writer does not make (an operator's policy.toml.tmp.20240101 backup).
 TEST_F(FilePersist, TemporaryFilesOfAWriterThatIsGoneAreRemoved) {
   ASSERT_EQ(replace_file(path_, "one\n"), "");
   const pid_t child = ::fork();
@@ -142,19 +146,81 @@ TEST_F(FilePersist, TemporaryFilesOfAWriterThatIsGoneAreRemoved) {
   const std::string alive = std::to_string(::getppid());
   const std::string self = std::to_string(::getpid());
   const std::vector<std::string> stale{path_ + ".tmp." + dead + ".123", path_ + ".prev.tmp." + dead,
-                                       path_ + ".prev.tmp." + dead + ".9"};
-  const std::vector<std::string> kept{path_ + ".tmp." + alive + ".1", path_ + ".tmp." + self + ".1", path_ + ".tmp.x1",
-                                      path_ + ".tmpx." + dead, (dir_ / "other.tmp.").string() + dead};
+                                       path_ + ".prev.tmp." + dead + ".9", path_ + ".tmp." + self + ".1"};
+  const std::vector<std::string> kept{path_ + ".tmp." + alive + ".1",  path_ + ".tmp.x1",
+                                      path_ + ".tmpx." + dead,         (dir_ / "other.tmp.").string() + dead + ".1",
+                                      path_ + ".tmp.20240101",         path_ + ".tmp." + dead,
+                                      path_ + ".tmp." + dead + ".bak", path_ + ".tmp." + dead + ".123456789",
+                                      path_ + ".tmp.12345678.1",       path_ + ".prev.tmp." + dead + ".x",
+                                      path_ + ".tmp." + dead + ".5",   path_ + ".tmp." + dead + ".6"};
   for (const auto& p : stale) std::ofstream(p) << "partial";
   for (const auto& p : kept) std::ofstream(p) << "partial";
+  // Held by a live writer (its lock), and another user's.
+  const int held = ::open((path_ + ".tmp." + dead + ".5").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);
+  ASSERT_EQ(::chown((path_ + ".tmp." + dead + ".6").c_str(), 65534, 65534), 0);
   fs::create_directory(path_ + ".tmp." + dead + ".7");  // not a file: left alone
   EXPECT_EQ(remove_stale_staged(path_), stale.size());
+  ::close(held);
   for (const auto& p : stale) EXPECT_FALSE(fs::exists(p)) << p;
   for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
   EXPECT_TRUE(fs::exists(path_ + ".tmp." + dead + ".7"));
   EXPECT_EQ(read(path_), "one\n");
 }
 
+// Someone who may write the policy's folder (but is not root) turns the
+// file into a link to a file of root's: a write through it would replace
+// that file (with its mode and owner kept, and its old content as .prev).
+// A link is followed only when root or this process's user owns it: the
+// file itself, a folder on its path, or any link on the way.
+TEST_F(FilePersist, ALinkSomeoneElseOwnsIsNotFollowed) {
+  const fs::path victims = dir_ / "victims";
+  fs::create_directories(victims);
+  const std::string victim = (victims / "shadow").string();
+  std::ofstream(victim) << "root's own\n";
+  const auto untouched = [&] {
+    EXPECT_EQ(read(victim), "root's own\n");
+    std::size_t entries = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(victims)) ++entries;
+    EXPECT_EQ(entries, 1U);  // no temporary, no .prev beside the victim
+  };
+  const auto owned_by_nobody = [](const fs::path& link) { ASSERT_EQ(::lchown(link.c_str(), 65534, 65534), 0) << link; };
+  // The file a link of another user's.
+  fs::create_symlink(victim, path_);
+  owned_by_nobody(path_);
+  EXPECT_NE(replace_file(path_, "pwned\n"), "");
+  staged_file staged;
+  EXPECT_NE(stage_file(path_, 6, staged), "");
+  untouched();
+  // A link of root's that leads to another user's link.
+  fs::remove(path_);
+  const fs::path hop = dir_ / "hop";
+  fs::create_symlink(victim, hop);
+  owned_by_nobody(hop);
+  fs::create_symlink(hop, path_);
+  EXPECT_NE(replace_file(path_, "pwned\n"), "");
+  untouched();
+  // A folder on the path that is another user's link.
+  const fs::path folder = dir_ / "conf";
+  fs::create_directory_symlink(victims, folder);
+  owned_by_nobody(folder);
+  EXPECT_NE(replace_file((folder / "shadow").string(), "pwned\n"), "");
+  untouched();
+  // Root's own links, relative and through "..", are followed.
+  fs::remove(path_);
+  fs::create_directories(dir_ / "real");
+  fs::create_symlink("../" + dir_.filename().string() + "/real/p.toml", path_);
+  ASSERT_EQ(replace_file(path_, "one\n"), "");
+  ASSERT_EQ(replace_file(path_, "two\n"), "");
+  EXPECT_TRUE(fs::is_symlink(path_));
+  EXPECT_EQ(read((dir_ / "real" / "p.toml").string()), "two\n");
+  EXPECT_EQ(read((dir_ / "real" / "p.toml.prev").string()), "one\n");
+  untouched();
+}
+
+// A writer replacing the file over and over, killed at random moments:
+// the file is always one whole version, never a mix or a prefix.
 TEST_F(FilePersist, AKillAtAnyMomentLeavesTheOldOrTheNewFileWhole) {
   std::string a(256 * 1024, 'a');
   std::string b(300 * 1024, 'b');
