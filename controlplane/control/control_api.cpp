@@ -516,7 +516,9 @@ json control_api::change(const json& request, const edit_fn& edit) {
     reuse_tables_ = read;  // doc_'s, which the running model was read from
     reuse_root_ = &doc_.root();
     reuse_generation_ = applied.generation;
-    if (settings_.persist) {
+    // Kept when it was made (not when making it failed, nor without
+    // persistence): otherwise it is made again when asked for.
+    if (settings_.persist && !text.empty()) {
       text_ = std::move(text);
     } else {
       text_.reset();
