@@ -80,7 +80,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rate", type=int, default=100)
     ap.add_argument("--data", default=None)
-    ap.add_argument("--worker-cpu", type=int, default=1,
+    ap.add_argument("--worker-cpu", type=int, default=1, choices=(0, 1),
                     help="the worker's CPU (0 or 1); main, the control thread and the client take the other. "
                          "Put the worker where the disk's interrupt is not: on a VM whose disk interrupt "
                          "cannot be moved off CPU 1, --worker-cpu 0")
@@ -95,8 +95,10 @@ def main():
     other = 1 - a.worker_cpu
     with open(CONFIG) as f:
         text = f.read()
-    text = re.sub(r"(?m)^cores = \[1\]$", f"cores = [{a.worker_cpu}]", text)
-    text = re.sub(r"(?m)^main_core = 0$", f"main_core = {other}", text)
+    text, cores = re.subn(r"(?m)^cores = \[1\]$", f"cores = [{a.worker_cpu}]", text)
+    text, mains = re.subn(r"(?m)^main_core = 0$", f"main_core = {other}", text)
+    if cores != 1 or mains != 1:
+        sys.exit(f"{CONFIG}: expected one 'cores = [1]' and one 'main_core = 0' line to place the threads")
     with open(config, "w") as f:
         f.write(text)
     if a.no_persist:

@@ -3,6 +3,7 @@
 // changes at each policy size (docs/performance.md).
 //
 //   build/perf/change_latency [--changes 1000] [--sizes 100,1000,10000] [--groups 200] [--no-persist]
+//                             [--sgfwctl build/sgfwctl]
 //
 // A worker runs on a thread of its own (the appliance's worker core) over
 // ring ports, injecting a TCP SYN to the port under test from a new source
@@ -19,11 +20,18 @@
 // the worker and the control thread are pinned to cores of their own when
 // there are two: unpinned, the scheduler now and then runs both on one
 // core and the worker waits out a time slice (1-2 ms) before it takes the
-// new policy.  sgfwctl's own process start
-// (exec, dynamic linking, connect) comes on top and is measured apart by
-// perf/change_bench.py.
+// new policy.
+//
+// With --sgfwctl PATH the change is made the way an operator makes it: the
+// control API is served on a socket by an event loop on the control thread
+// (as in `sgfw run`), and each change is a run of sgfwctl, timed from its
+// spawn; then *reply* is spawn -> sgfwctl has exited, and *first packet*
+// spawn -> the first SYN forwarded under the new rule, process start
+// (exec, dynamic linking, connect) included.
 #include <pthread.h>
 #include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,7 +45,9 @@
 #include <thread>
 #include <vector>
 
+#include "appliance/event_loop.hpp"
 #include "control/control_api.hpp"
+#include "control/control_server.hpp"
 #include "pipeline.hpp"
 
 namespace {
@@ -89,8 +99,87 @@ percentiles of(std::vector<double> v) {
   return {at(0.5), at(0.99), v.back()};
 }
 
-int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, bool persist) {
+extern "C" char** environ;
+
+// Runs sgfwctl with `args` and waits for it; its exit status, or -1.
+int run_sgfwctl(const std::string& path, const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(path.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, path.c_str(), nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A change the way it is made: the control API in-process, or an sgfwctl
+// run against the socket a control thread serves.
+class changer {
+ public:
+  changer(cp::control_api& api, const std::string& sgfwctl, const std::filesystem::path& dir)
+      : api_(api), sgfwctl_(sgfwctl), socket_((dir / "control.sock").string()) {
+    if (sgfwctl_.empty()) return;
+    server_ = std::make_unique<cp::control_server>(loop_, api_, cp::control_server_options{.path = socket_});
+    if (const std::string problem = server_->start(); !problem.empty()) {
+      std::fprintf(stderr, "control socket: %s\n", problem.c_str());
+      std::exit(1);
+    }
+    loop_.every(std::chrono::milliseconds(20), [this] {
+      if (stop_.load()) loop_.stop();
+    });
+    thread_ = std::thread([this] {
+      pin_to(0);  // the control thread, as the appliance's main lcore
+      loop_.run();
+    });
+  }
+  ~changer() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  changer(const changer&) = delete;
+  changer& operator=(const changer&) = delete;
+
+  // The rule for port 60000 authorized (true) or revoked; "" or what failed.
+  // `compile_ms` gets what the API reports when it is called in-process.
+  std::string change(bool authorize, double& compile_ms) {
+    if (sgfwctl_.empty()) {
+      nlohmann::json request{{"Action", authorize ? "AuthorizeSecurityGroupIngress" : "RevokeSecurityGroupIngress"},
+                             {"GroupId", "g0"},
+                             {"Protocol", "tcp"},
+                             {"Port", "60000"},
+                             {"Cidr", "198.18.0.0/15"}};
+      const nlohmann::json reply = api_.handle(request);
+      api_.tidy();  // as the server does once the reply is sent
+      compile_ms = reply.value("CompileMs", 0.0);
+      return reply.value("Return", false) ? "" : reply.dump();
+    }
+    const int rc =
+        run_sgfwctl(sgfwctl_, {"--socket", socket_, "--output", "text",
+                               authorize ? "authorize-security-group-ingress" : "revoke-security-group-ingress",
+                               "--group-id", "g0", "--protocol", "tcp", "--port", "60000", "--cidr", "198.18.0.0/15"});
+    compile_ms = 0;
+    return rc == 0 ? "" : "sgfwctl exited with " + std::to_string(rc);
+  }
+
+ private:
+  cp::control_api& api_;
+  std::string sgfwctl_;
+  std::string socket_;
+  cp::event_loop loop_;
+  std::unique_ptr<cp::control_server> server_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, bool persist,
+        const std::string& sgfwctl) {
   pin_to(0);  // the control thread
+  if (!sgfwctl.empty()) {
+    std::printf("each change a run of %s over the control socket; reply = until it exited, from its spawn\n\n",
+                sgfwctl.c_str());
+  }
   std::printf(
       "| rules | groups | persist | reply p50 | reply p99 | reply max | first packet p50 | first packet p99 | "
       "first packet max | compile p50 |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -103,6 +192,7 @@ int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, b
     std::ofstream(file) << text;
     testing::pipeline p(text, {.flow_capacity = 1U << 20});
     cp::control_api api(p.store(), cp::control_settings{file, persist, {}, {}}, text);
+    changer make(api, sgfwctl, dir);
 
     // The worker: a SYN per turn while armed, polling always.
     std::atomic<bool> stop{false};
@@ -131,24 +221,17 @@ int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, b
       }
     });
 
-    const nlohmann::json authorize{{"Action", "AuthorizeSecurityGroupIngress"},
-                                   {"GroupId", "g0"},
-                                   {"Protocol", "tcp"},
-                                   {"Port", "60000"},
-                                   {"Cidr", "198.18.0.0/15"}};
-    nlohmann::json revoke = authorize;
-    revoke["Action"] = "RevokeSecurityGroupIngress";
     std::vector<double> reply_ms, packet_ms, compile_ms;
     for (unsigned i = 0; i < changes; ++i) {
       first_forwarded.store(0);
       armed.store(true, std::memory_order_release);
       std::this_thread::sleep_for(std::chrono::microseconds(200));  // denied SYNs flowing
+      double compiled = 0;
       const auto t0 = clock_type::now();
-      const nlohmann::json reply = api.handle(authorize);
+      const std::string problem = make.change(true, compiled);
       const auto t1 = clock_type::now();
-      api.tidy();  // as the server does once the reply is sent
-      if (!reply.value("Return", false)) {
-        std::fprintf(stderr, "change %u refused: %s\n", i, reply.dump().c_str());
+      if (!problem.empty()) {
+        std::fprintf(stderr, "change %u refused: %s\n", i, problem.c_str());
         stop = true;
         worker.join();
         return 1;
@@ -157,14 +240,13 @@ int run(unsigned changes, const std::vector<unsigned>& sizes, unsigned groups, b
       const auto t2 = clock_type::time_point(clock_type::duration(first_forwarded.load()));
       reply_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
       packet_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
-      compile_ms.push_back(reply.value("CompileMs", 0.0));
-      if (!api.handle(revoke).value("Return", false)) {
-        std::fprintf(stderr, "revoke %u refused\n", i);
+      compile_ms.push_back(compiled);
+      if (const std::string undo = make.change(false, compiled); !undo.empty()) {
+        std::fprintf(stderr, "revoke %u refused: %s\n", i, undo.c_str());
         stop = true;
         worker.join();
         return 1;
       }
-      api.tidy();
     }
     stop = true;
     worker.join();
@@ -183,6 +265,7 @@ int main(int argc, char** argv) {
   unsigned changes = 1000, groups = 200;
   std::vector<unsigned> sizes{100, 1000, 10000};
   bool persist = true;
+  std::string sgfwctl;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--changes" && i + 1 < argc) {
@@ -195,11 +278,14 @@ int main(int argc, char** argv) {
       for (std::string s; std::getline(in, s, ',');) sizes.push_back(static_cast<unsigned>(std::stoul(s)));
     } else if (a == "--no-persist") {
       persist = false;
+    } else if (a == "--sgfwctl" && i + 1 < argc) {
+      sgfwctl = std::filesystem::absolute(argv[++i]).string();
     } else {
-      std::fprintf(stderr, "usage: %s [--changes N] [--sizes A,B,...] [--groups G] [--no-persist]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--changes N] [--sizes A,B,...] [--groups G] [--no-persist] [--sgfwctl PATH]\n",
+                   argv[0]);
       return 2;
     }
   }
   if (!testing::init_test_eal(argv[0], "sgfw-latency", 512)) return 1;
-  return run(changes, sizes, groups, persist);
+  return run(changes, sizes, groups, persist, sgfwctl);
 }
