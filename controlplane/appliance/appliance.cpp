@@ -175,6 +175,15 @@ std::vector<dp::flow_dump*> appliance::flow_dumps() {
   return out;
 }
 
+dp::rule_totals appliance::rule_totals(std::uint32_t index) const {
+  dp::rule_totals t;
+  if (ready_.load(std::memory_order_acquire) < workers_.size()) return t;
+  for (const auto& w : workers_) {
+    if (w) t += w->rule_counts().read(index);
+  }
+  return t;
+}
+
 appliance_totals appliance::totals_of(std::uint32_t worker) const {
   appliance_totals t;
   if (worker < workers_.size() && workers_[worker]) t.add(workers_[worker]->counters());

@@ -59,6 +59,9 @@ class appliance {
   // Every running worker's window on its flows (describe-flows); none
   // before start() has succeeded.
   std::vector<dp::flow_dump*> flow_dumps();
+  // What the rule of a global index admitted, all workers (rule_stats.hpp);
+  // nothing before start() has succeeded.
+  dp::rule_totals rule_totals(std::uint32_t index) const;
 
  private:
   struct launch_args {

@@ -93,6 +93,8 @@ apply_result policy_store::publish(prepared_policy next, const std::string& sour
     out.errors.push_back(source + ": another policy was published since this one was compiled; nothing changed");
     return out;
   }
+  // Before the workers see the rules that now have them.
+  if (on_reuse_ && !next.rules.reused().empty()) on_reuse_(next.rules.reused());
   const dp::compiled_policy* previous = nullptr;
   const std::uint64_t token = handle_->publish(next.compiled.get(), previous);
   retired_.emplace_back(token, std::move(current_));

@@ -105,6 +105,10 @@ class policy_store {
   // for), and reclaims.
   void tidy();
   std::uint64_t generation() const { return generation_; }
+  // Told, before a policy is published, the rule indices it gives to
+  // other rules than the ones that had them (rule_slots::reused): their
+  // counts so far are not the new rules' (rule_stats.hpp).
+  void on_rule_reuse(std::function<void(const std::vector<std::uint32_t>&)> f) { on_reuse_ = std::move(f); }
   const dp::compiled_policy& current() const { return *current_; }
   std::size_t retired() const { return retired_.size(); }
 
@@ -127,6 +131,7 @@ class policy_store {
   std::uint64_t generation_ = 0;
   std::uint64_t last_token_ = 0;  // of the last publish
   bool published_since_start_ = false;
+  std::function<void(const std::vector<std::uint32_t>&)> on_reuse_;
 };
 
 }  // namespace sgfw::cp

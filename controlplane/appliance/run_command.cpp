@@ -16,6 +16,7 @@
 #include "appliance/event_loop.hpp"
 #include "appliance/file_watch.hpp"
 #include "appliance/policy_store.hpp"
+#include "appliance/rule_stats.hpp"
 #include "appliance/run_options.hpp"
 #include "appliance/status_report.hpp"
 #include "control/control_api.hpp"
@@ -162,6 +163,15 @@ int run_command(const std::vector<std::string_view>& args) {
         out["UptimeSeconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         return out;
       });
+      // Per-rule counts: the workers' clock is the TSC's (worker_wiring).
+      rule_stats rules([&app](std::uint32_t i) { return app.rule_totals(i); }, dp::tsc_clock(),
+                       [] {
+                         return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                               std::chrono::system_clock::now().time_since_epoch())
+                                                               .count());
+                       });
+      store.on_rule_reuse([&rules](const std::vector<std::uint32_t>& reused) { rules.reused(reused); });
+      api.set_rule_counts([&rules](std::uint32_t i) { return rules.read(i); });
       api.set_flows([&app](const dp::flow_query& q, std::size_t limit) {
         const std::vector<dp::flow_dump*> dumps = app.flow_dumps();
         // The workers walk their tables between bursts, a slice per loop.
@@ -211,6 +221,8 @@ int run_command(const std::vector<std::string_view>& args) {
       }
       loop.run();
 
+      store.on_rule_reuse(nullptr);  // `rules` ends here
+      api.set_rule_counts(nullptr);
       app.stop();
       std::vector<appliance_totals> per_worker;
       for (std::uint32_t w = 0; w < r.workers; ++w) per_worker.push_back(app.totals_of(w));

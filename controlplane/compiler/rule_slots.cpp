@@ -113,11 +113,13 @@ std::vector<std::uint32_t> rule_slots::assign(const config::policy_model& model)
   // Freed oldest first; those freed by one change in index order.
   std::sort(freed.begin(), freed.end());
   free_.insert(free_.end(), freed.begin(), freed.end());
+  reused_.clear();
   for (const std::size_t i : fresh) {
     std::uint32_t slot = 0;
     if (free_.size() > std::max(k_floor, out.size())) {
       slot = free_.front();
       free_.pop_front();
+      reused_.push_back(slot);
     } else {
       slot = next_++;
     }

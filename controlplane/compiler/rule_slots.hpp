@@ -41,6 +41,10 @@ class rule_slots {
   std::vector<std::uint32_t> assign(const config::policy_model& model);
 
   std::uint32_t limit() const { return next_; }  // every index is below
+  // The indices the last assign() gave again, to a rule other than the
+  // one that last had them: what was counted under them (the per-rule
+  // counts, rule_counters.hpp) is another rule's.
+  const std::vector<std::uint32_t>& reused() const { return reused_; }
 
   // Each group's rule ids as of the last assign(), in the model's order
   // (compile_options::rule_ids): the same object while a group's ids are.
@@ -63,6 +67,7 @@ class rule_slots {
   std::vector<std::pair<std::string, std::shared_ptr<const group_rules>>> by_group_;  // in the model's order
   std::vector<std::shared_ptr<const dp::group_rule_ids>> rule_ids_;
   std::deque<std::uint32_t> free_;  // oldest first
+  std::vector<std::uint32_t> reused_;
   std::uint32_t next_ = 1;
 };
 

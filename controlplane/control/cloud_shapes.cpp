@@ -1,5 +1,8 @@
 #include "control/cloud_shapes.hpp"
 
+#include <cstdio>
+#include <ctime>
+
 #include "config/address_text.hpp"
 #include "config/rule_text.hpp"
 
@@ -126,6 +129,24 @@ json prefix_list_json(const config::prefix_list& pl) {
   out["MaxEntries"] = pl.max_entries;
   out["EntryCount"] = pl.entries.size();
   return out;
+}
+
+void add_rule_counts(json& rule, const dp::rule_totals& t) {
+  rule["Packets"] = t.packets;
+  rule["Bytes"] = t.bytes;
+  rule["FlowsOpened"] = t.flows;
+  rule["LastHit"] = t.last_ms == 0 ? json(nullptr) : json(iso8601_utc(t.last_ms));
+}
+
+std::string iso8601_utc(std::uint64_t unix_ms) {
+  const auto seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char text[40];
+  const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  char ms[8];
+  std::snprintf(ms, sizeof ms, ".%03uZ", static_cast<unsigned>(unix_ms % 1000));
+  return std::string(text, n) + ms;
 }
 
 }  // namespace sgfw::cp

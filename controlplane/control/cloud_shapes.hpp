@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/model.hpp"
+#include "worker/rule_counters.hpp"
 
 namespace sgfw::cp {
 
@@ -15,6 +16,11 @@ nlohmann::json security_group_json(const config::policy_model& m, std::uint32_t 
 nlohmann::json security_group_rule_json(const config::policy_model& m, std::uint32_t group, const config::rule& r);
 nlohmann::json resource_json(const config::policy_model& m, const config::resource& r);
 nlohmann::json prefix_list_json(const config::prefix_list& pl);
+// sgfw's own fields of a rule (the cloud counts nothing): Packets, Bytes
+// and FlowsOpened it admitted, LastHit (ISO 8601, UTC; null: never).
+void add_rule_counts(nlohmann::json& rule, const dp::rule_totals& t);
+// Milliseconds since 1970 as 2026-12-04T12:25:16.123Z.
+std::string iso8601_utc(std::uint64_t unix_ms);
 
 // The cloud's IpProtocol: "tcp", "udp", "icmp", "icmpv6", "-1" for all,
 // otherwise the number as a string.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "config/address_text.hpp"
 #include "config/policy_check.hpp"
@@ -1041,13 +1043,25 @@ json control_api::describe_security_group_rules(const json& r) {
   if (auto e = string_list(r, "SecurityGroupRuleIds", ids, by_id)) return *e;
   json rules = json::array();
   std::set<std::string> seen;
+  // Each rule's global index in the running policy (rule ids are unique
+  // across groups), for its counts.
+  std::unordered_map<std::string_view, std::uint32_t> index_of;
+  const dp::compiled_policy& policy = store_.current();
+  if (rule_counts_) {
+    for (std::uint32_t i = 1; i < policy.rules.size(); ++i) {
+      if (policy.rules[i].used) index_of.emplace(policy.rule_id(i), i);
+    }
+  }
   for (std::uint32_t g = 0; g < m.groups.size(); ++g) {
     if (only && *only != g) continue;
     for (const auto* list : {&m.groups[g].ingress, &m.groups[g].egress}) {
       for (const auto& rule : *list) {
         if (by_id && std::find(ids.begin(), ids.end(), rule.id) == ids.end()) continue;
         seen.insert(rule.id);
-        rules.push_back(security_group_rule_json(m, g, rule));
+        json shown = security_group_rule_json(m, g, rule);
+        if (const auto it = index_of.find(rule.id); it != index_of.end())
+          add_rule_counts(shown, rule_counts_(it->second));
+        rules.push_back(std::move(shown));
       }
     }
   }

@@ -25,6 +25,7 @@
 #include "control/flow_view.hpp"
 #include "control/policy_document.hpp"
 #include "control/request_rules.hpp"
+#include "worker/rule_counters.hpp"
 
 namespace sgfw::cp {
 
@@ -81,6 +82,10 @@ class control_api {
   void set_stats(stats_fn f) { stats_ = std::move(f); }
   // Where describe-flows and explain find the workers' flows.
   void set_flows(flows_fn f) { flows_ = std::move(f); }
+  // What a rule admitted, by its global index (rule_stats::read: last hit
+  // in milliseconds since 1970): describe-security-group-rules shows it.
+  using rule_counts_fn = std::function<dp::rule_totals(std::uint32_t index)>;
+  void set_rule_counts(rule_counts_fn f) { rule_counts_ = std::move(f); }
 
   // Re-reads the file (SIGHUP, watch, the Reload verb): published unless
   // it has errors.  A change seen by the watch whose text is what runs
@@ -143,6 +148,7 @@ class control_api {
   std::uint64_t reuse_generation_ = ~std::uint64_t{0};
   stats_fn stats_;
   flows_fn flows_;
+  rule_counts_fn rule_counts_;
 };
 
 }  // namespace sgfw::cp

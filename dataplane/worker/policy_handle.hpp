@@ -15,8 +15,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 #include "policy/compiled_policy.hpp"
+#include "worker/rule_counters.hpp"
 
 namespace sgfw::dp {
 
@@ -32,9 +35,14 @@ class policy_handle {
   void register_worker(std::uint32_t id);
   void unregister_worker(std::uint32_t id);
   void quiescent(std::uint32_t id) { rte_rcu_qsbr_quiescent(qsbr_, id); }
+  // The per-rule counts worker `id` keeps (nullptr: none any more): from
+  // the return on, every policy published has room in them for all its
+  // rules, the current one included.  Not on the packet path.
+  void attach_rule_counters(std::uint32_t id, rule_counters* counts);
 
   // Control plane: makes `next` current and returns the token after which
-  // the previous policy (returned in `previous`) may be freed.
+  // the previous policy (returned in `previous`) may be freed.  Each
+  // worker's rule counts are made to fit it first.
   std::uint64_t publish(const compiled_policy* next, const compiled_policy*& previous);
   // True once every registered worker has been quiescent since `token`.
   bool readers_done(std::uint64_t token) { return rte_rcu_qsbr_check(qsbr_, token, false) == 1; }
@@ -42,6 +50,8 @@ class policy_handle {
  private:
   std::atomic<const compiled_policy*> current_{nullptr};
   rte_rcu_qsbr* qsbr_ = nullptr;
+  std::mutex counts_lock_;              // attach and publish, never a worker's loop
+  std::vector<rule_counters*> counts_;  // [worker id]
 };
 
 }  // namespace sgfw::dp

@@ -77,12 +77,17 @@ worker::worker(worker_config config)
       fragments_(config_.fragment_slots),
       aged_at_(static_cast<std::uint32_t>(config_.clock.now_ms())) {
   config_.policy->register_worker(config_.id);
+  config_.policy->attach_rule_counters(config_.id, &rule_counts_);
 }
 
-worker::~worker() { config_.policy->unregister_worker(config_.id); }
+worker::~worker() {
+  config_.policy->attach_rule_counters(config_.id, nullptr);
+  config_.policy->unregister_worker(config_.id);
+}
 
 unsigned worker::poll_once(bool ports) {
-  now_ = static_cast<std::uint32_t>(config_.clock.now_ms());
+  now_ms_ = config_.clock.now_ms();
+  now_ = static_cast<std::uint32_t>(now_ms_);
   std::array<rte_mbuf*, k_burst> burst;
   unsigned received = 0;
   for (const std::uint16_t port : {config_.outside_port, config_.inside_port}) {
@@ -632,16 +637,28 @@ void worker::commit(slot& s, const compiled_policy& policy) {
   }
   if (first_fragment && fragments_.remember(p, s.in_port, now_, config_.fragment_timeout_ms))
     ++tally_[counter_id::fragments_evicted];
+  const std::uint32_t bytes = s.mbuf->pkt_len;
   for (std::uint8_t k = 0; k < s.sides; ++k) {
     side& sd = s.side_of[k];
-    if (!sd.known && !created[k]) continue;  // judged by the rules alone, or related
+    if (!sd.known && !created[k]) {
+      // Judged by the rules alone: the rule that allowed it admitted it
+      // (k_no_rule: an audit-mode resource let it pass).  Related: no
+      // rule's.
+      if (sd.classify && sd.stateless) rule_counts_.admit(decisions_[sd.classify_index].rule, bytes, now_ms_);
+      continue;
+    }
     flow_entry* e = entry_of(sd);
     if (e == nullptr) continue;
-    if (created[k]) conns_.opened(*e, now_);
+    if (created[k]) {
+      conns_.opened(*e, now_);
+      rule_counts_.opened(e->rule);
+    }
     // Counted: every packet forwarded on the flow, those from the
     // resource's wrong port too (they passed; the flow log should show
-    // them).  ICMP errors passed as related belong to no flow's counts.
-    conns_.count(*e, s.mbuf->pkt_len, sd.inbound != ((e->flags & flow_flag::initiated_inbound) != 0));
+    // them), for the flow and for the rule that allows it.  ICMP errors
+    // passed as related belong to no flow's counts.
+    conns_.count(*e, bytes, sd.inbound != ((e->flags & flow_flag::initiated_inbound) != 0));
+    rule_counts_.admit(e->rule, bytes, now_ms_);
     // From the resource's wrong port: forwarded on its flow, changing
     // nothing of it (no state, window or timeout) on any side.
     if (sd.known && !s.wrong_side) track(*e, p, sd.inbound, now_, timeouts_of(policy, sd.resource));

@@ -48,6 +48,7 @@
 #include "worker/flow_dump.hpp"
 #include "worker/flow_owner.hpp"
 #include "worker/policy_handle.hpp"
+#include "worker/rule_counters.hpp"
 
 namespace sgfw::dp {
 
@@ -104,6 +105,9 @@ class worker {
   // The control thread's window on this worker's flows (any thread).
   flow_dump& dump() { return dump_; }
   std::uint64_t resource_exceeded(std::uint16_t quota_slot) const { return conns_.resource_exceeded(quota_slot); }
+  // What each rule admitted on this worker, by global rule index (any
+  // thread); last hits in this worker's clock.
+  const rule_counters& rule_counts() const { return rule_counts_; }
 
  private:
   struct side {
@@ -182,7 +186,9 @@ class worker {
   fragment_table fragments_;
   worker_counters counters_;
   flow_dump dump_;
+  rule_counters rule_counts_;
   std::uint32_t now_ = 0;
+  std::uint64_t now_ms_ = 0;   // now_, not wrapped (the rules' last hits)
   std::uint32_t aged_at_ = 0;  // now_ when the sweep last ran
 
   // Scratch for one burst.

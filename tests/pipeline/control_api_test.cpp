@@ -212,6 +212,42 @@ TEST_F(ControlApi, IpPermissionsInTheCloudsShapeAndRevokeById) {
   EXPECT_EQ(verdict("198.51.100.1", "10.0.1.10", 5005, "udp"), "deny");
 }
 
+// describe-security-group-rules shows each rule's counts, found by the
+// rule's index in the running policy: after a change that adds a rule
+// before them, every rule still shows its own.
+TEST_F(ControlApi, RuleCountsAreShownForEachRuleAndFollowItThroughChanges) {
+  api_->set_rule_counts([](std::uint32_t i) {
+    return dp::rule_totals{i * 10, i * 1000, i, i == 1 ? 0U : 1'764'851'116'000U + i};
+  });
+  const auto counts_by_id = [this] {
+    std::map<std::string, json> out;
+    const json reply = call({{"Action", "DescribeSecurityGroupRules"}});
+    for (const auto& x : reply["SecurityGroupRules"]) {
+      out[x["SecurityGroupRuleId"]] = x;
+    }
+    return out;
+  };
+  const auto before = counts_by_id();
+  ASSERT_GE(before.size(), 3U);
+  const dp::compiled_policy& policy = store_->current();
+  for (std::uint32_t i = 1; i < policy.rules.size(); ++i) {
+    if (!policy.rules[i].used) continue;
+    const json& x = before.at(std::string(policy.rule_id(i)));
+    EXPECT_EQ(x["Packets"], i * 10);
+    EXPECT_EQ(x["Bytes"], i * 1000);
+    EXPECT_EQ(x["FlowsOpened"], i);
+    if (i == 1) {
+      EXPECT_TRUE(x["LastHit"].is_null());
+    } else {
+      EXPECT_EQ(x["LastHit"], "2025-12-04T12:25:16.0" + std::string(i < 10 ? "0" : "") + std::to_string(i) + "Z");
+    }
+  }
+  expect_done(authorize("web", "udp", "53", "192.0.2.0/24"));
+  const auto after = counts_by_id();
+  EXPECT_EQ(after.size(), before.size() + 1);
+  for (const auto& [id, x] : before) EXPECT_EQ(after.at(id), x) << id;
+}
+
 TEST_F(ControlApi, BadRequestsAreRefusedWithTheCloudsCodesAndChangeNothing) {
   expect_refused(authorize("nope", "tcp", "22", "10.0.0.0/8"), "InvalidGroup.NotFound", "GroupId");
   // The same rule as web4 (its id aside): the cloud's duplicate.

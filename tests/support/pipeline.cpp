@@ -69,9 +69,18 @@ pipeline::pipeline(std::string_view toml, pipeline_options options) : ports_(rin
     c.ageing_period_ms = options.ageing_period_ms;  // the tests' own knob
     workers_.push_back(std::make_unique<dp::worker>(std::move(c)));
   }
+  rule_stats_ = std::make_unique<cp::rule_stats>(
+      [this](std::uint32_t i) {
+        dp::rule_totals t;
+        for (const auto& w : workers_) t += w->rule_counts().read(i);
+        return t;
+      },
+      clock_.source(), [this] { return k_unix_start + clock_.ms; });
+  store_.on_rule_reuse([this](const std::vector<std::uint32_t>& reused) { rule_stats_->reused(reused); });
 }
 
 pipeline::~pipeline() {
+  store_.on_rule_reuse(nullptr);
   workers_.clear();
   for (rte_ring* r : handoff_) {
     drain(r, nullptr);
@@ -161,6 +170,15 @@ std::uint64_t pipeline::resource_exceeded(std::string_view name) const {
   std::uint64_t n = 0;
   for (const auto& w : workers_) n += w->resource_exceeded(slot);
   return n;
+}
+
+dp::rule_totals pipeline::rule_counts(std::string_view rule_id) const {
+  const dp::compiled_policy& p = store_.current();
+  for (std::uint32_t i = 1; i < p.rules.size(); ++i) {
+    if (p.rules[i].used && p.rule_id(i) == rule_id) return rule_stats_->read(i);
+  }
+  ADD_FAILURE() << "no rule " << rule_id;
+  return {};
 }
 
 }  // namespace sgfw::testing

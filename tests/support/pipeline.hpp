@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "appliance/policy_store.hpp"
+#include "appliance/rule_stats.hpp"
 #include "config/model.hpp"
 #include "packet_builder.hpp"
 #include "policy/compiled_policy.hpp"
@@ -78,6 +79,11 @@ class pipeline {
   // new flows refused it for want of room (S11).
   std::uint64_t resource_flows(std::string_view name) const;
   std::uint64_t resource_exceeded(std::string_view name) const;
+  // What the rule with this id admitted, all workers (rule_stats.hpp); its
+  // last hit in milliseconds since 1970, k_unix_start when this
+  // pipeline's clock read 0.
+  static constexpr std::uint64_t k_unix_start = 1'700'000'000'000;
+  dp::rule_totals rule_counts(std::string_view rule_id) const;
 
  private:
   static config::checked_policy load(std::string_view toml);
@@ -90,6 +96,7 @@ class pipeline {
   cp::policy_store store_;  // destroyed after the workers (declared before them)
   std::vector<rte_ring*> handoff_;
   std::vector<std::unique_ptr<dp::worker>> workers_;
+  std::unique_ptr<cp::rule_stats> rule_stats_;
 };
 
 }  // namespace sgfw::testing

@@ -65,8 +65,23 @@ TEST(RuleSlots, RemovedIndicesAreReusedLateAndNeverTwiceAtOnce) {
     removed.insert(next[0]);
   }
   // ... and then the space stops growing: indices come back, oldest first.
+  // reused() names exactly the indices given again (their old rules'
+  // counts are not the new rules').
   std::uint32_t top = s.limit();
-  for (int i = 0; i < 10000; ++i) s.assign(model_with({"x" + std::to_string(i)}));
+  std::size_t reused = 0;
+  for (int i = 0; i < 10000; ++i) {
+    const std::uint32_t before = s.limit();
+    const auto next = s.assign(model_with({"x" + std::to_string(i)}));
+    const bool fresh = s.limit() != before;
+    ASSERT_EQ(s.reused().size(), fresh ? 0U : 1U) << i;
+    if (!fresh) {
+      EXPECT_EQ(s.reused()[0], next[0]);
+      EXPECT_EQ(removed.count(next[0]), 1U);
+      ++reused;
+    }
+    removed.insert(next[0]);
+  }
+  EXPECT_GT(reused, 5000U);
   EXPECT_LE(s.limit(), top + 4096 + 8);
   // Whatever comes back, the live rules never share one.
   for (int i = 0; i < 50; ++i) {
