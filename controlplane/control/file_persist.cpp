@@ -122,11 +122,16 @@ std::string locate(const std::string& given, int& dir, std::string& name) {
   return "";
 }
 
-// Takes the writer's lock on a file it is writing beside FILE: while it is
-// held, remove_stale_staged() leaves the file alone, whatever its name's
-// process id says (a writer in another pid namespace looks gone).
-void hold(int fd) {
-  while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+// Takes the writer's lock on a file it made beside FILE: while it is held,
+// remove_stale_staged() leaves the file alone, whatever its name's process
+// id says (a writer in another pid namespace looks gone).  Never waits: the
+// file is new and only root or sgfw's user can open it, so the lock is
+// free, and a writer that waited on a lock anyone could take would hang
+// the control API.
+bool hold(int fd) {
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    if (errno != EINTR) return false;
   }
 }
 
@@ -138,7 +143,11 @@ int create_temporary(int dir, const std::string& base, std::string& name) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     name = base + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd() & 0xFFFFFF);
     const int fd = ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) hold(fd);
+    if (fd >= 0 && !hold(fd)) {
+      ::close(fd);
+      ::unlinkat(dir, name.c_str(), 0);
+      continue;
+    }
     if (fd >= 0 || errno != EEXIST) return fd;
   }
   return -1;
@@ -159,10 +168,25 @@ std::string cannot_replace(int dir, const std::string& name, const std::string& 
   return marked ? shown + " is immutable or append-only (chattr)" : "";
 }
 
-// The whole content of `name` in `dir` (AT_FDCWD: a path), read and
-// closed; `follow`: through a link.
+// A file open for reading only if it is a regular file (not a FIFO, whose
+// open or read would wait for a writer, nor a device), or -1; `follow`:
+// through a link.
+int open_regular(int dir, const std::string& name, bool follow) {
+  const int fd = ::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
+  if (fd < 0) return -1;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
+}
+
+// The whole content of `name` in `dir` (AT_FDCWD: a path), a regular
+// file, read and closed; `follow`: through a link.
 bool read_at(int dir, const std::string& name, std::string& out, bool follow = false) {
-  const int fd = ::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+  const int fd = open_regular(dir, name, follow);
   if (fd < 0) return false;
   out.clear();
   char buf[65536];
@@ -181,20 +205,25 @@ bool read_at(int dir, const std::string& name, std::string& out, bool follow = f
 // FILE.prev's next content, beside it: a hard link to FILE, or a flushed
 // copy where links are not allowed; commit() renames it over FILE.prev,
 // atomically too (it is what an operator falls back on).  `name` stays
-// empty when there is no FILE; `held` is open on it, with the writer's
-// lock.
+// empty when there is no FILE; `held` is open on a copy, with the
+// writer's lock.  The link is not locked: its inode is FILE's, which
+// anyone who may read the policy can lock too (remove_stale_staged()
+// judges it by its process id).
 std::string stage_previous(int dir, const std::string& file, std::string& name, int& held) {
   name.clear();
   held = -1;
   const std::string link_name = file + ".prev.tmp." + std::to_string(::getpid());
   ::unlinkat(dir, link_name.c_str(), 0);
   if (::linkat(dir, file.c_str(), dir, link_name.c_str(), 0) == 0) {
-    held = ::openat(dir, link_name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (held >= 0) hold(held);
     name = link_name;
     return "";
   }
   if (errno == ENOENT) return "";  // no previous file
+  // Something in the link's place that is not a file (a folder): refused,
+  // rather than a copy of whatever FILE is now.
+  if (errno != EPERM && errno != EXDEV && errno != EMLINK && errno != EOPNOTSUPP && errno != ENOSYS) {
+    return errno_text(("cannot keep the previous file as " + link_name).c_str());
+  }
   // No hard links here (some file systems): a copy, written as safely.
   std::string old;
   if (!read_at(dir, file, old)) return errno_text("cannot read the previous file");
@@ -238,7 +267,7 @@ pid_t staged_name_pid(std::string_view name, const std::string& base) {
 }  // namespace
 
 bool file_holds(const std::string& path, std::string_view text) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = open_regular(AT_FDCWD, path, true);
   if (fd < 0) return false;
   struct stat st {};
   bool same = ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) == text.size();
@@ -268,6 +297,13 @@ std::string stage_file(const std::string& given, std::size_t size, staged_file& 
   if (std::string why = locate(given, dir, file); !why.empty()) return why;
   struct stat old {};
   const bool existed = ::fstatat(dir, file.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
+  // locate() followed the links it trusts: what is there now must be a
+  // file (a FIFO would hang the copy's read; a link put there since would
+  // lend the new file its mode and owner).
+  if (existed && !S_ISREG(old.st_mode)) {
+    ::close(dir);
+    return given + " is not a regular file; nothing was written";
+  }
   std::string tmp;
   const int fd = create_temporary(dir, file, tmp);
   if (fd < 0) {

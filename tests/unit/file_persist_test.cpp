@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -138,6 +139,7 @@ TEST_F(FilePersist, FileHoldsComparesEveryByte) {
 // namespace looks gone by its id), another user's file, and every name the
 // writer does not make (an operator's policy.toml.tmp.20240101 backup).
 TEST_F(FilePersist, TemporaryFilesOfAWriterThatIsGoneAreRemoved) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (files of another user)";
   ASSERT_EQ(replace_file(path_, "one\n"), "");
   const pid_t child = ::fork();
   if (child == 0) ::_exit(0);
@@ -175,6 +177,7 @@ TEST_F(FilePersist, TemporaryFilesOfAWriterThatIsGoneAreRemoved) {
 // A link is followed only when root or this process's user owns it: the
 // file itself, a folder on its path, or any link on the way.
 TEST_F(FilePersist, ALinkSomeoneElseOwnsIsNotFollowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (links of another user)";
   const fs::path victims = dir_ / "victims";
   fs::create_directories(victims);
   const std::string victim = (victims / "shadow").string();
@@ -217,6 +220,57 @@ TEST_F(FilePersist, ALinkSomeoneElseOwnsIsNotFollowed) {
   EXPECT_EQ(read((dir_ / "real" / "p.toml").string()), "two\n");
   EXPECT_EQ(read((dir_ / "real" / "p.toml.prev").string()), "one\n");
   untouched();
+}
+
+// What `write` returns, run in a child process given 10 s: "hung" when it
+// did not finish (the child is killed), "refused" when it returned an
+// error, "" when it wrote.
+std::string in_child(const std::function<std::string()>& write) {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(write().empty() ? 0 : 1);
+  int status = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (::waitpid(child, &status, WNOHANG) == child) return WEXITSTATUS(status) == 0 ? "" : "refused";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return "hung";
+}
+
+// Anyone who may read the policy may lock it (flock(1), an editor): a
+// change neither waits for that lock nor fails for it.
+TEST_F(FilePersist, AReaderHoldingALockOnThePolicyDoesNotStopAChange) {
+  ASSERT_EQ(replace_file(path_, "one\n"), "");
+  for (const int how : {LOCK_SH, LOCK_EX}) {
+    const int reader = ::open(path_.c_str(), O_RDONLY);
+    ASSERT_GE(reader, 0);
+    ASSERT_EQ(::flock(reader, how), 0);
+    EXPECT_EQ(in_child([this] { return replace_file(path_, "two\n"); }), "");
+    ::close(reader);
+    EXPECT_EQ(read(path_), "two\n");
+    EXPECT_EQ(read(path_ + ".prev"), "one\n");
+    ASSERT_EQ(replace_file(path_, "one\n"), "");
+  }
+}
+
+// A FIFO in the policy's place (someone who may write its folder) is
+// refused, not waited on: neither the comparison with the running text
+// nor the write opens it for reading.
+TEST_F(FilePersist, AFifoInThePolicysPlaceIsRefusedNotWaitedOn) {
+  ASSERT_EQ(::mkfifo(path_.c_str(), 0644), 0);
+  EXPECT_EQ(in_child([this] { return file_holds(path_, "") ? std::string() : std::string("differs"); }), "refused");
+  EXPECT_EQ(in_child([this] { return replace_file(path_, "two\n"); }), "refused");
+  std::string why;
+  staged_file staged;
+  EXPECT_NE(why = stage_file(path_, 4, staged), "");
+  EXPECT_NE(why.find("not a regular file"), std::string::npos) << why;
+  // Something that is not a file where the previous version is staged.
+  fs::remove(path_);
+  ASSERT_EQ(replace_file(path_, "one\n"), "");
+  fs::create_directory(path_ + ".prev.tmp." + std::to_string(::getpid()));
+  EXPECT_NE(replace_file(path_, "two\n"), "");
+  EXPECT_EQ(read(path_), "one\n");
 }
 
 // A writer replacing the file over and over, killed at random moments:
