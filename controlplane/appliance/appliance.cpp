@@ -166,6 +166,20 @@ std::uint64_t appliance::slot_exceeded(std::uint16_t slot) const {
   return n;
 }
 
+appliance::slot_figures appliance::slot_stats(std::uint16_t slot, std::uint32_t per_worker_limit) const {
+  slot_figures f;
+  if (ready_.load(std::memory_order_acquire) < workers_.size()) return f;
+  for (const auto& w : workers_) {
+    if (!w) continue;
+    const std::uint32_t flows = w->resource_flows(slot);
+    f.flows += flows;
+    f.opened += w->resource_opened(slot);
+    f.exceeded += w->resource_exceeded(slot);
+    f.available += flows < per_worker_limit ? per_worker_limit - flows : 0;
+  }
+  return f;
+}
+
 std::vector<dp::flow_dump*> appliance::flow_dumps() {
   std::vector<dp::flow_dump*> out;
   if (ready_.load(std::memory_order_acquire) < workers_.size()) return out;

@@ -56,6 +56,13 @@ class appliance {
   // New flows refused a resource slot for want of room, all workers (the
   // cloud's conntrack_allowance_exceeded, per resource).
   std::uint64_t slot_exceeded(std::uint16_t slot) const;
+  // One resource slot on all workers: flows open, flows created since the
+  // start, new flows refused for want of room, and the room left
+  // (`per_worker_limit` each: compiled_policy::resource_flow_limit).
+  struct slot_figures {
+    std::uint64_t flows = 0, opened = 0, exceeded = 0, available = 0;
+  };
+  slot_figures slot_stats(std::uint16_t slot, std::uint32_t per_worker_limit) const;
   // Every running worker's window on its flows (describe-flows); none
   // before start() has succeeded.
   std::vector<dp::flow_dump*> flow_dumps();

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "appliance/appliance.hpp"
+#include "appliance/appliance_stats.hpp"
+#include "appliance/control_bridge.hpp"
 #include "appliance/eal_options.hpp"
 #include "appliance/event_loop.hpp"
 #include "appliance/file_watch.hpp"
@@ -19,6 +21,7 @@
 #include "appliance/rule_stats.hpp"
 #include "appliance/run_options.hpp"
 #include "appliance/status_report.hpp"
+#include "appliance/telemetry_commands.hpp"
 #include "control/control_api.hpp"
 #include "control/control_server.hpp"
 #include "control/file_persist.hpp"
@@ -43,19 +46,6 @@ void print_reload(const apply_result& r, const std::string& path) {
               << (r.errors.size() == 1 ? " error" : " errors") << "); still running policy generation " << r.generation
               << std::endl;
   }
-}
-
-// What describe-stats shows of the workers' counters.
-nlohmann::json stats_json(const appliance_totals& t) {
-  nlohmann::json counters = nlohmann::json::object();
-  for (std::size_t i = 0; i < dp::counter_count; ++i) {
-    counters[std::string(dp::k_counters[i].name)] = t.value(static_cast<dp::counter_id>(i));
-  }
-  nlohmann::json drops = nlohmann::json::object();
-  for (std::size_t r = 1; r < dp::drop_reason_count; ++r) {
-    if (t.drops[r] != 0) drops[std::string(dp::k_drop_reasons[r].name)] = t.drops[r];
-  }
-  return {{"Counters", counters}, {"Drops", drops}};
 }
 
 }  // namespace
@@ -139,6 +129,9 @@ int run_command(const std::vector<std::string_view>& args) {
     std::cerr << "sgfw: cannot start DPDK: " << rte_strerror(rte_errno) << " (EAL arguments: " << line << ")\n";
     return 1;
   }
+  // DPDK's telemetry socket answers sgfw's commands too (telemetry_commands.hpp).
+  if (!register_telemetry_commands())
+    std::cerr << "sgfw: note: the /sgfw/ telemetry commands could not be registered\n";
   int status = 0;
   {
     appliance app(boot);
@@ -158,11 +151,13 @@ int run_command(const std::vector<std::string_view>& args) {
       auto last_status = started;
       appliance_totals before = app.totals();
 
-      api.set_stats([&app, started] {
-        nlohmann::json out = stats_json(app.totals());
-        out["UptimeSeconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        return out;
-      });
+      appliance_stats stats(app, store, started);
+      stats.sample(started);
+      loop.every(std::chrono::seconds(1), [&stats] { stats.sample(); });
+      api.set_stats([&stats] { return stats.describe(); });
+      // Other threads' questions (telemetry) are answered between handlers.
+      const auto bridge = std::make_shared<control_bridge>(loop);
+      serve_telemetry(bridge, api);
       // Per-rule counts: the workers' clock is the TSC's (worker_wiring).
       rule_stats rules([&app](std::uint32_t i) { return app.rule_totals(i); }, dp::tsc_clock(),
                        [] {
@@ -221,8 +216,11 @@ int run_command(const std::vector<std::string_view>& args) {
       }
       loop.run();
 
-      store.on_rule_reuse(nullptr);  // `rules` ends here
+      stop_telemetry();
+      bridge->close();
+      store.on_rule_reuse(nullptr);  // `rules` and `stats` end here
       api.set_rule_counts(nullptr);
+      api.set_stats(nullptr);
       app.stop();
       std::vector<appliance_totals> per_worker;
       for (std::uint32_t w = 0; w < r.workers; ++w) per_worker.push_back(app.totals_of(w));

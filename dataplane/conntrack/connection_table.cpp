@@ -8,7 +8,8 @@ connection_table::connection_table(const connection_table_config& c)
     : flows_(c.capacity, c.count),
       early_drop_(c.early_drop),
       resource_flows_(new std::atomic<std::uint32_t>[k_resource_slots]()),
-      resource_exceeded_(new std::atomic<std::uint64_t>[k_resource_slots]()) {}
+      resource_exceeded_(new std::atomic<std::uint64_t>[k_resource_slots]()),
+      resource_opened_(new std::atomic<std::uint64_t>[k_resource_slots]()) {}
 
 void connection_table::expire(flow_entry* e, std::uint32_t now_ms) {
   end(e, flow_event::expired, now_ms);
@@ -56,6 +57,8 @@ flow_entry* connection_table::open(const flow_key& k, std::uint64_t hash, std::u
 void connection_table::opened(flow_entry& e, std::uint32_t now_ms) {
   if (flows_.counts()) flows_.counts_of(&e).start_ms = now_ms;
   ++tally_.created;
+  std::atomic<std::uint64_t>& opened = resource_opened_[e.quota_slot];
+  opened.store(opened.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   tell(flow_event::created, e, now_ms);
 }
 

@@ -139,6 +139,11 @@ class connection_table {
   std::uint64_t resource_exceeded(std::uint16_t slot) const {
     return resource_exceeded_[slot].load(std::memory_order_relaxed);
   }
+  // Flows created under the slot since the start (their first packet
+  // passed): its new flows per second, read twice.
+  std::uint64_t resource_opened(std::uint16_t slot) const {
+    return resource_opened_[slot].load(std::memory_order_relaxed);
+  }
 
  private:
   void expire(flow_entry* e, std::uint32_t now_ms);
@@ -156,6 +161,7 @@ class connection_table {
   tally tally_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> resource_flows_;     // [k_resource_slots]
   std::unique_ptr<std::atomic<std::uint64_t>[]> resource_exceeded_;  // [k_resource_slots]
+  std::unique_ptr<std::atomic<std::uint64_t>[]> resource_opened_;    // [k_resource_slots]
   // Early drop's round-robin scan (flow_table::scan_from): where it goes
   // on, and how far it looks for one refused flow.
   std::size_t evict_cursor_ = 0;

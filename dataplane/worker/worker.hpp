@@ -105,6 +105,7 @@ class worker {
   // The control thread's window on this worker's flows (any thread).
   flow_dump& dump() { return dump_; }
   std::uint64_t resource_exceeded(std::uint16_t quota_slot) const { return conns_.resource_exceeded(quota_slot); }
+  std::uint64_t resource_opened(std::uint16_t quota_slot) const { return conns_.resource_opened(quota_slot); }
   // What each rule admitted on this worker, by global rule index (any
   // thread); last hits in this worker's clock.
   const rule_counters& rule_counts() const { return rule_counts_; }

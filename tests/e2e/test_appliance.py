@@ -651,6 +651,63 @@ id = "extra"
         self.stop(t)
 
 
+class Telemetry(ApplianceTest):
+    """sgfw's commands on DPDK's telemetry socket, asked by a client of the
+    socket as dpdk-telemetry.py asks: the figures follow the traffic."""
+
+    def telemetry(self, t, *commands):
+        path = f"/var/run/dpdk/sgfw{t.tag}/dpdk_telemetry.v2"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.settimeout(10)
+            s.connect(path)
+            hello = json.loads(s.recv(16384))
+            self.assertIn("max_output_len", hello)
+            out = []
+            for c in commands:
+                s.send(c.encode())
+                reply = json.loads(s.recv(hello["max_output_len"]))
+                out.append(reply[c.split(",")[0]])
+            return out
+
+    def test_stats_rules_resources_and_flows_follow_the_traffic(self):
+        t = self.topology()
+        t.serve(80)
+        before, = self.telemetry(t, "/sgfw/stats")
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        self.assertEqual(self.http(t, SERVER_V6), "200")
+        self.assertFalse(t.connect(SERVER_V4, 8080, timeout=1))
+        self.assertFalse(t.connect(SERVER_V6, 8080, timeout=1))
+        stats, workers, resources, rules, flows, web = self.telemetry(
+            t, "/sgfw/stats", "/sgfw/workers", "/sgfw/resources", "/sgfw/rules", "/sgfw/flows", "/sgfw/rules,web")
+        self.assertGreater(stats["Counters"]["rx"], before["Counters"]["rx"])
+        self.assertGreaterEqual(stats["Counters"]["flows_created"], 2)
+        self.assertGreaterEqual(stats["Drops"]["policy_denied"], 2, stats)
+        self.assertEqual(stats["PolicyGeneration"], 1)
+        self.assertGreater(workers["0"]["Counters"]["rx"], before["Counters"]["rx"])
+        self.assertEqual(resources["0"]["Name"], "web-1")
+        self.assertGreaterEqual(resources["0"]["FlowsCreated"], 2)
+        self.assertGreater(resources["0"]["ConntrackAllowanceAvailable"], 0)
+        # Port 80's rules (IPv4 and IPv6) each opened one flow.
+        http = [r for r in rules.values() if r.get("FromPort") == 80]
+        self.assertEqual(len(http), 2, rules)
+        for r in http:
+            self.assertGreaterEqual(r["FlowsOpened"], 1, r)
+            self.assertGreater(r["Packets"], 0, r)
+            self.assertNotEqual(r["LastHit"], "", r)
+        self.assertTrue(all(r["GroupId"] == "web" for r in web.values()))
+        self.assertGreaterEqual(len(flows), 2, flows)
+        self.stop(t)
+
+    def test_unknown_group_and_parameters_get_an_error_not_a_crash(self):
+        t = self.topology()
+        missing, nothing, flows = self.telemetry(t, "/sgfw/rules,no-such-group", "/sgfw/resources,nope",
+                                                 "/sgfw/flows," + "x" * 200)
+        self.assertEqual(missing["Error"]["Code"], "InvalidGroup.NotFound")
+        self.assertEqual(nothing, [])
+        self.assertIn("Error", flows)
+        self.stop(t)
+
+
 class Lifecycle(unittest.TestCase):
     """Start failures: one clear line, a non-zero exit, before any traffic."""
 
