@@ -45,6 +45,7 @@ std::optional<nlohmann::json> control_bridge::ask(question_fn f, std::chrono::mi
     // Given up: the control thread skips it (or has it running: its
     // answer is then dropped with the last reference).
     std::erase(waiting_, q);
+    q->abandoned = true;
     return std::nullopt;
   }
   return std::move(q->answer);
@@ -54,13 +55,18 @@ void control_bridge::answer_all() {
   std::uint64_t n = 0;
   while (::read(fd_, &n, sizeof n) < 0 && errno == EINTR) {
   }
-  for (;;) {
-    std::shared_ptr<question> q;
+  // Only the questions waiting now: one asked meanwhile wrote the eventfd
+  // again and waits for the next turn, so askers that ask again at once
+  // cannot keep the loop from its signals, sockets and timers.
+  std::deque<std::shared_ptr<question>> batch;
+  {
+    std::lock_guard lock(m_);
+    batch.swap(waiting_);
+  }
+  for (auto& q : batch) {
     {
       std::lock_guard lock(m_);
-      if (waiting_.empty()) return;
-      q = std::move(waiting_.front());
-      waiting_.pop_front();
+      if (q->abandoned) continue;
     }
     std::optional<nlohmann::json> a;
     try {

@@ -8,6 +8,8 @@
 // Bounded: at most k_max_waiting questions wait at once (more are refused
 // at once), so a flood of telemetry or scrape requests cannot grow memory
 // or starve the control socket; a question whose asker gave up is skipped.
+// Each turn of the loop answers only the questions waiting when it began,
+// so askers asking again at once never keep the loop from its other work.
 //
 // ask(): any thread.  Everything else: control thread.
 #pragma once
@@ -51,6 +53,7 @@ class control_bridge {
     question_fn f;
     std::optional<nlohmann::json> answer;
     bool done = false;
+    bool abandoned = false;  // its asker gave up: not run
   };
   void answer_all();
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -89,6 +90,40 @@ TEST(ControlBridge, NoAnswerWhenTheLoopDoesNotRunOrTheBridgeIsClosed) {
   waiting.join();
   EXPECT_LT(std::chrono::steady_clock::now() - closing, 2s);
   EXPECT_FALSE(bridge.ask([] { return nlohmann::json(); }, 1s).has_value());
+}
+
+// Two askers that ask again the moment they are answered (two telemetry
+// clients in a loop) do not keep the loop from its timers (nor its
+// signals and sockets): a 100 ms timer still stops it in time.
+TEST(ControlBridge, AskersAskingAgainAtOnceDoNotStarveTheLoop) {
+  event_loop loop;
+  control_bridge bridge(loop);
+  std::atomic<bool> quit{false};
+  std::atomic<std::uint64_t> answers{0};
+  std::vector<std::thread> askers;
+  for (int i = 0; i < 2; ++i) {
+    askers.emplace_back([&] {
+      const auto until = std::chrono::steady_clock::now() + 3s;  // without the fix: the loop's only way out
+      while (!quit && std::chrono::steady_clock::now() < until) {
+        // Each question takes a while (a big describe): meanwhile the other
+        // asker, just answered, asks again.
+        const auto slow = [] {
+          std::this_thread::sleep_for(2ms);
+          return nlohmann::json(1);
+        };
+        if (bridge.ask(slow, 1s)) ++answers;
+      }
+    });
+  }
+  const auto start = std::chrono::steady_clock::now();
+  loop.every(100ms, [&loop] { loop.stop(); });
+  loop.run();
+  const auto took = std::chrono::steady_clock::now() - start;
+  quit = true;
+  bridge.close();
+  for (auto& t : askers) t.join();
+  EXPECT_LT(took, 1500ms);
+  EXPECT_GT(answers.load(), 0U);
 }
 
 TEST(ControlBridge, AFloodOfAskersIsBounded) {
