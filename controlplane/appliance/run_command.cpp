@@ -130,8 +130,12 @@ int run_command(const std::vector<std::string_view>& args) {
     return 1;
   }
   // DPDK's telemetry socket answers sgfw's commands too (telemetry_commands.hpp).
-  if (!register_telemetry_commands())
+  if (const std::string exposed = telemetry_exposed(); !exposed.empty()) {
+    std::cerr << "sgfw: note: " << exposed << "; the /sgfw/ telemetry commands are off (make it 0700, owned by "
+              << "sgfw's user)\n";
+  } else if (!register_telemetry_commands()) {
     std::cerr << "sgfw: note: the /sgfw/ telemetry commands could not be registered\n";
+  }
   int status = 0;
   {
     appliance app(boot);

@@ -1,10 +1,14 @@
 #include "appliance/telemetry_commands.hpp"
 
+#include <rte_eal.h>
 #include <rte_telemetry.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <string_view>
@@ -39,12 +43,14 @@ std::string tel_name(std::string_view key) {
   return name.empty() ? "_" : name;
 }
 
+// Telemetry's JSON writer escapes neither control characters nor bytes
+// past ASCII (it drops them or writes an invalid escape): both become '?',
+// whatever a name or an echoed parameter holds.
 std::string tel_string(std::string_view s) {
   std::string out(s.substr(0, RTE_TEL_MAX_STRING_LEN - 1));
-  // Not cut inside a UTF-8 sequence: the JSON writer would refuse it.
-  if (out.size() < s.size()) {
-    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
-    if (!out.empty() && (static_cast<unsigned char>(out.back()) & 0x80) != 0) out.pop_back();
+  for (char& c : out) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b >= 0x7F) c = '?';
   }
   return out;
 }
@@ -247,13 +253,23 @@ int answer(rte_tel_data* d, const json& v) {
   return 0;
 }
 
+// A callback's body: nothing it throws (memory) crosses telemetry's C frames.
+template <typename F>
+int guarded(rte_tel_data* d, F&& body) {
+  try {
+    return answer(d, body());
+  } catch (...) {
+    return -1;
+  }
+}
+
 int stats_cmd(const char*, const char*, rte_tel_data* d) {
-  return answer(d, ask({{"Action", "DescribeStats"}}, stats_only));
+  return guarded(d, [] { return ask({{"Action", "DescribeStats"}}, stats_only); });
 }
 int workers_cmd(const char*, const char*, rte_tel_data* d) {
-  return answer(d, ask({{"Action", "DescribeStats"}}, workers_only));
+  return guarded(d, [] { return ask({{"Action", "DescribeStats"}}, workers_only); });
 }
-int resources_cmd(const char*, const char* params, rte_tel_data* d) {
+json resources_of(const char* params) {
   json v = ask({{"Action", "DescribeStats"}}, resources_only);
   if (params != nullptr && *params != '\0' && v.is_array()) {
     json only = json::array();
@@ -265,22 +281,43 @@ int resources_cmd(const char*, const char* params, rte_tel_data* d) {
     }
     v = std::move(only);
   }
-  return answer(d, v);
+  return v;
+}
+int resources_cmd(const char*, const char* params, rte_tel_data* d) {
+  return guarded(d, [params] { return resources_of(params); });
 }
 int rules_cmd(const char*, const char* params, rte_tel_data* d) {
-  json request{{"Action", "DescribeSecurityGroupRules"}};
-  if (params != nullptr && *params != '\0') request["GroupId"] = params;
-  return answer(d, ask(request, rule_counts));
+  return guarded(d, [params] {
+    json request{{"Action", "DescribeSecurityGroupRules"}};
+    if (params != nullptr && *params != '\0') request["GroupId"] = params;
+    return ask(request, rule_counts);
+  });
 }
 int flows_cmd(const char*, const char* params, rte_tel_data* d) {
-  json request{{"Action", "DescribeFlows"}, {"Limit", k_max_flows_in_telemetry}};
-  if (params != nullptr && *params != '\0') request["Resource"] = params;
-  return answer(d, ask(request, flows_only));
+  return guarded(d, [params] {
+    json request{{"Action", "DescribeFlows"}, {"Limit", k_max_flows_in_telemetry}};
+    if (params != nullptr && *params != '\0') request["Resource"] = params;
+    return ask(request, flows_only);
+  });
 }
 
 }  // namespace
 
 void to_telemetry(const json& v, rte_tel_data* d, std::size_t budget) { fill(v, d, 1, budget); }
+
+std::string telemetry_exposed() {
+  const char* dir = rte_eal_get_runtime_dir();
+  if (dir == nullptr || *dir == '\0') return "";
+  struct stat st {};
+  if (::stat(dir, &st) != 0) return "";  // no folder, no socket
+  if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return std::string("DPDK's runtime folder ") + dir + " (mode " + mode + ", owner uid " + std::to_string(st.st_uid) +
+           ") lets others reach its telemetry socket";
+  }
+  return "";
+}
 
 bool register_telemetry_commands() {
   struct command {

@@ -36,6 +36,11 @@ namespace sgfw::cp {
 inline constexpr std::size_t k_max_flows_in_telemetry = 32;
 inline constexpr std::size_t k_telemetry_budget = 15000;  // bytes of JSON in one answer
 
+// Why the telemetry socket is open to others ("" when only sgfw's user can
+// reach it): DPDK makes its runtime folder 0700 but takes one that exists
+// as it is, and the socket has no access check of its own.  The commands
+// (live flows, the policy file's path) are then not registered.
+std::string telemetry_exposed();
 // Registers the commands; false when telemetry refused one (it is off:
 // --no-telemetry, or a command of the name exists).
 bool register_telemetry_commands();

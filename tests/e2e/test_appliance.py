@@ -656,6 +656,7 @@ class Telemetry(ApplianceTest):
     socket as dpdk-telemetry.py asks: the figures follow the traffic."""
 
     def telemetry(self, t, *commands):
+        """Each command's answer; commands are bytes or text."""
         path = f"/var/run/dpdk/sgfw{t.tag}/dpdk_telemetry.v2"
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
             s.settimeout(10)
@@ -664,9 +665,11 @@ class Telemetry(ApplianceTest):
             self.assertIn("max_output_len", hello)
             out = []
             for c in commands:
-                s.send(c.encode())
-                reply = json.loads(s.recv(hello["max_output_len"]))
-                out.append(reply[c.split(",")[0]])
+                c = c if isinstance(c, bytes) else c.encode()
+                s.send(c)
+                # Strict JSON: an invalid escape or a raw control character fails.
+                reply = json.loads(s.recv(hello["max_output_len"]).decode("utf-8"))
+                out.append(reply[c.split(b",")[0].decode()])
             return out
 
     def test_stats_rules_resources_and_flows_follow_the_traffic(self):
@@ -705,7 +708,30 @@ class Telemetry(ApplianceTest):
         self.assertEqual(missing["Error"]["Code"], "InvalidGroup.NotFound")
         self.assertEqual(nothing, [])
         self.assertIn("Error", flows)
+        # Bytes telemetry's writer cannot escape, echoed in the errors, in
+        # group and resource names: still JSON, as '?'.
+        hostile = b"\xc3\xa9\xff\x01\x1f\\\"x"
+        group, resource = self.telemetry(t, b"/sgfw/rules," + hostile, b"/sgfw/flows," + hostile)
+        self.assertEqual(group["Error"]["Code"], "InvalidGroup.NotFound")
+        self.assertNotIn("\x01", json.dumps(group))
+        self.assertIn("Error", resource)
         self.stop(t)
+
+    def test_commands_are_off_when_the_runtime_folder_is_open_to_others(self):
+        # EAL takes a runtime folder that exists as it is, and the socket
+        # checks no one: one that others may enter gets no sgfw commands.
+        t = Topology(SGFW, ports=self.ports)
+        self.addCleanup(t.close)
+        t.open()
+        folder = f"/var/run/dpdk/sgfw{t.tag}"
+        os.makedirs(folder, exist_ok=True)
+        os.chmod(folder, 0o755)
+        self.addCleanup(shutil.rmtree, folder, True)
+        t.start(WEB)
+        stats, = self.telemetry(t, "/sgfw/stats")
+        self.assertIsNone(stats)  # telemetry's answer to a command it does not know
+        out = self.stop(t)
+        self.assertIn("telemetry commands are off", out)
 
 
 class Lifecycle(unittest.TestCase):
