@@ -25,11 +25,11 @@ packages=(
   build-essential pkg-config meson ninja-build clang clang-format libclang-rt-14-dev
   libdpdk-dev dpdk
   libhyperscan-dev
-  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
+  libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-scapy iproute2 iputils-ping ethtool curl tcpdump
-  nftables
+  nftables prometheus
 )
 
 log() { printf '\n== %s\n' "$*"; }

@@ -1,6 +1,8 @@
 #include "appliance/appliance.hpp"
 
+#include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -23,6 +25,7 @@ appliance::appliance(const config::boot_settings& settings)
     : settings_(settings),
       handle_(std::make_unique<dp::policy_handle>(settings.workers)),
       workers_(settings.workers),
+      load_(std::make_unique<worker_load[]>(settings.workers)),
       failed_(settings.workers) {}
 
 appliance::~appliance() {
@@ -129,7 +132,21 @@ void appliance::worker_loop(std::uint32_t id) {
   }
   dp::worker& w = *workers_[id];
   ready_.fetch_add(1, std::memory_order_release);
-  while (phase_.load(std::memory_order_relaxed) == phase::running) w.poll_once();
+  // Busy: the cycles of loops that received something (two stores a loop,
+  // to this worker's own line).
+  worker_load& load = load_[id];
+  std::uint64_t busy = 0;
+  std::uint64_t total = 0;
+  std::uint64_t last = rte_rdtsc();
+  while (phase_.load(std::memory_order_relaxed) == phase::running) {
+    const unsigned received = w.poll_once();
+    const std::uint64_t now = rte_rdtsc();
+    total += now - last;
+    if (received != 0) busy += now - last;
+    last = now;
+    load.busy.store(busy, std::memory_order_relaxed);
+    load.total.store(total, std::memory_order_relaxed);
+  }
   // Stopping: the ports are no longer read, but other workers may still
   // hand over packets they had received.  Once every worker has stopped
   // reading its ports nothing more is handed over, so the inbox is emptied
@@ -196,6 +213,17 @@ dp::rule_totals appliance::rule_totals(std::uint32_t index) const {
     if (w) t += w->rule_counts().read(index);
   }
   return t;
+}
+
+appliance::cycle_figures appliance::cycles_of(std::uint32_t worker) const {
+  if (worker >= settings_.workers) return {};
+  return {load_[worker].busy.load(std::memory_order_relaxed), load_[worker].total.load(std::memory_order_relaxed)};
+}
+
+appliance::port_figures appliance::port_stats(std::uint16_t port) const {
+  rte_eth_stats s{};
+  if (!ports_started_ || rte_eth_stats_get(port, &s) != 0) return {};
+  return {s.ipackets, s.ibytes, s.opackets, s.obytes, s.imissed, s.ierrors, s.oerrors, s.rx_nombuf};
 }
 
 appliance_totals appliance::totals_of(std::uint32_t worker) const {

@@ -69,8 +69,25 @@ class appliance {
   // What the rule of a global index admitted, all workers (rule_stats.hpp);
   // nothing before start() has succeeded.
   dp::rule_totals rule_totals(std::uint32_t index) const;
+  // A worker's TSC cycles since it started looping, and those spent in
+  // loops that received packets (its busy ratio is the share of the two).
+  struct cycle_figures {
+    std::uint64_t busy = 0, total = 0;
+  };
+  cycle_figures cycles_of(std::uint32_t worker) const;
+  // A port's own counters (rte_eth_stats): what it received, sent and
+  // could not take.  Zeros before start().
+  struct port_figures {
+    std::uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+    std::uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_buffer = 0;
+  };
+  port_figures port_stats(std::uint16_t port) const;
 
  private:
+  // Written by its worker once per loop (relaxed stores), read by anyone.
+  struct alignas(64) worker_load {
+    std::atomic<std::uint64_t> busy{0}, total{0};
+  };
   struct launch_args {
     appliance* self;
     std::uint32_t id;
@@ -91,6 +108,7 @@ class appliance {
   // workers_[id]: built by worker id on its lcore, before it counts itself
   // in ready_; read by the control thread after that.
   std::vector<std::unique_ptr<dp::worker>> workers_;
+  std::unique_ptr<worker_load[]> load_;
   std::vector<std::string> failed_;  // failed_[id]: why worker id could not be built
   std::atomic<std::uint32_t> ready_{0};
   enum class phase : std::uint8_t { running, draining, exit };

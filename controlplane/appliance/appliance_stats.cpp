@@ -1,6 +1,8 @@
 #include "appliance/appliance_stats.hpp"
 
+#include <algorithm>
 #include <unordered_set>
+#include <utility>
 
 namespace sgfw::cp {
 
@@ -17,9 +19,15 @@ nlohmann::json counters_json(const appliance_totals& t) {
 }
 
 appliance_stats::appliance_stats(const appliance& app, const policy_store& store, clock::time_point started)
-    : app_(app), store_(store), started_(started), last_sample_(started) {}
+    : app_(app), loads_(app.workers()), store_(store), started_(started), last_sample_(started) {}
 
 void appliance_stats::sample(clock::time_point now) {
+  for (std::uint32_t w = 0; w < loads_.size(); ++w) {
+    load& l = loads_[w];
+    l.before = l.last;
+    l.last = app_.cycles_of(w);
+    l.measured = l.last.total > l.before.total;
+  }
   const dp::compiled_policy& p = store_.current();
   const double seconds = std::chrono::duration<double>(now - last_sample_).count();
   std::unordered_set<std::string> seen;
@@ -47,9 +55,32 @@ nlohmann::json appliance_stats::describe(clock::time_point now) const {
   for (std::uint32_t w = 0; w < app_.workers(); ++w) {
     nlohmann::json one = counters_json(app_.totals_of(w));
     one["Worker"] = w;
+    const appliance::cycle_figures c = app_.cycles_of(w);
+    one["BusyCycles"] = c.busy;
+    one["Cycles"] = c.total;
+    // Over the last sampling period; none before two samples.
+    if (w < loads_.size() && loads_[w].measured) {
+      const load& l = loads_[w];
+      const double busy = static_cast<double>(l.last.busy - l.before.busy);
+      one["BusyRatio"] = std::min(1.0, busy / static_cast<double>(l.last.total - l.before.total));
+    }
     workers.push_back(std::move(one));
   }
   out["Workers"] = std::move(workers);
+  nlohmann::json ports = nlohmann::json::array();
+  for (const auto& [name, port] : {std::pair{"outside", &app_.outside()}, std::pair{"inside", &app_.inside()}}) {
+    const appliance::port_figures f = app_.port_stats(port->id);
+    ports.push_back({{"Name", name},
+                     {"RxPackets", f.rx_packets},
+                     {"RxBytes", f.rx_bytes},
+                     {"TxPackets", f.tx_packets},
+                     {"TxBytes", f.tx_bytes},
+                     {"RxMissed", f.rx_missed},
+                     {"RxErrors", f.rx_errors},
+                     {"TxErrors", f.tx_errors},
+                     {"RxNoBuffer", f.rx_no_buffer}});
+  }
+  out["Ports"] = std::move(ports);
   const dp::compiled_policy& p = store_.current();
   nlohmann::json resources = nlohmann::json::array();
   for (std::size_t r = 0; r < p.resource_count(); ++r) {

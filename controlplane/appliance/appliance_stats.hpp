@@ -4,7 +4,10 @@
 // resource its flows, new flows per second and the cloud's
 // conntrack_allowance_exceeded / conntrack_allowance_available.
 //
-// New flows per second are the flows a resource created over the last
+// Each worker's busy ratio is the share of its cycles spent in loops that
+// received packets, and each port's counters are the port's own.
+//
+// New flows per second, like the busy ratio, are over the last
 // sampling period (sample(), every second from the event loop), not a
 // moving average: what `sgfwctl top` and an operator reading twice expect.
 //
@@ -16,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "appliance/appliance.hpp"
 #include "appliance/policy_store.hpp"
@@ -33,7 +37,7 @@ class appliance_stats {
 
   // Takes the per-resource flow counts the rates are measured against.
   void sample(clock::time_point now = clock::now());
-  // Counters, Drops, UptimeSeconds, Workers[] and ResourceStats[].
+  // Counters, Drops, UptimeSeconds, Ports[], Workers[] and ResourceStats[].
   nlohmann::json describe(clock::time_point now = clock::now()) const;
 
  private:
@@ -43,7 +47,12 @@ class appliance_stats {
     double seconds = 0;        // between the two
     bool measured = false;     // two samples taken
   };
+  struct load {
+    appliance::cycle_figures last, before;
+    bool measured = false;
+  };
   const appliance& app_;
+  std::vector<load> loads_;  // per worker
   const policy_store& store_;
   clock::time_point started_;
   clock::time_point last_sample_;

@@ -17,6 +17,8 @@
 #include "appliance/eal_options.hpp"
 #include "appliance/event_loop.hpp"
 #include "appliance/file_watch.hpp"
+#include "appliance/metrics_server.hpp"
+#include "appliance/metrics_text.hpp"
 #include "appliance/policy_store.hpp"
 #include "appliance/rule_stats.hpp"
 #include "appliance/run_options.hpp"
@@ -108,7 +110,8 @@ int run_command(const std::vector<std::string_view>& args) {
     // The file carries the run settings too; they apply at the next start.
     if (next.boot == file_boot) return std::nullopt;
     return o.config +
-           ": the run settings ([appliance] workers, cores, ports, eal, conntrack, control) differ from the running "
+           ": the run settings ([appliance] workers, cores, ports, eal, conntrack, control, metrics) differ from the "
+           "running "
            "ones; they apply at the next start, the rest applies now";
   };
   control.log = [](const std::string& line) { std::cout << "sgfw: " << line << std::endl; };
@@ -120,6 +123,21 @@ int run_command(const std::vector<std::string_view>& args) {
     return 1;
   }
 
+  // The metrics endpoint is bound before anything starts, so a taken
+  // address stops the start as a taken control socket does.
+  metrics_server metrics;
+  if (r.metrics_listen) {
+    if (std::string problem = metrics.start(*r.metrics_listen); !problem.empty()) {
+      std::cerr << "sgfw: " << problem << " ([appliance.metrics] listen, or --metrics-listen); nothing was started\n";
+      return 1;
+    }
+    if (!r.metrics_listen->loopback) {
+      std::cout << "sgfw: note: metrics on " << r.metrics_listen->host
+                << ", not a loopback address: whoever reaches it reads the groups', rules' and resources' names "
+                   "and figures (no authentication; restrict it with a host firewall)"
+                << std::endl;
+    }
+  }
   std::vector<std::string> eal = eal_arguments(r, machine_facts::read());
   std::vector<char*> eal_argv;
   for (auto& a : eal) eal_argv.push_back(a.data());
@@ -177,6 +195,19 @@ int run_command(const std::vector<std::string_view>& args) {
         return gather_flows(dumps, q, limit, std::chrono::seconds(2),
                             [] { std::this_thread::sleep_for(std::chrono::microseconds(100)); });
       });
+      // Prometheus: gathered and written on the control thread, a scrape at
+      // a time through the bridge (metrics_text.hpp).
+      metrics.serve([bridge, &stats, &rules, &store]() -> std::optional<std::string> {
+        auto answer = bridge->ask(
+            [&stats, &rules, &store] {
+              const std::vector<rule_row> rows =
+                  rule_rows(store.current(), [&rules](std::uint32_t i) { return rules.read(i); });
+              return nlohmann::json(metrics_text(stats.describe(), rows, store.generation()));
+            },
+            std::chrono::seconds(2));
+        if (!answer || !answer->is_string()) return std::nullopt;
+        return std::move(answer->get_ref<std::string&>());
+      });
       loop.on_signal(SIGINT, [&loop] { loop.stop(); });
       loop.on_signal(SIGTERM, [&loop] { loop.stop(); });
       // Watching starts where the first read ended (a change since is seen).
@@ -221,7 +252,9 @@ int run_command(const std::vector<std::string_view>& args) {
       loop.run();
 
       stop_telemetry();
-      bridge->close();
+      metrics.serve(nullptr);
+      bridge->close();  // a scrape waiting on it gets none
+      metrics.stop();
       store.on_rule_reuse(nullptr);  // `rules` and `stats` end here
       api.set_rule_counts(nullptr);
       api.set_stats(nullptr);

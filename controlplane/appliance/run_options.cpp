@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view k_run_usage =
     "usage: sgfw run --config FILE [--outside DEVARGS] [--inside DEVARGS] [--workers N]\n"
     "                [--cores LIST] [--eal \"EAL ARGS\"] [--status-interval SECONDS]\n"
-    "                [--control-socket PATH]\n";
+    "                [--control-socket PATH] [--metrics-listen ADDRESS:PORT]\n";
 
 bool parse_number(std::string_view text, long lo, long hi, long& out) {
   long v = 0;
@@ -67,6 +67,8 @@ bool parse_run_options(const std::vector<std::string_view>& args, run_options& o
       o.cores = std::string(args[++i]);
     } else if (a == "--control-socket" && has_value) {
       o.control_socket = std::string(args[++i]);
+    } else if (a == "--metrics-listen" && has_value) {
+      o.metrics_listen = std::string(args[++i]);
     } else if (a == "--eal" && has_value) {
       o.eal = std::string(args[++i]);
     } else if (a == "--status-interval" && has_value) {
@@ -115,6 +117,15 @@ std::string prepare_run(const run_options& o, config::boot_settings& r, bool& us
     for (std::string& a : split_words(o.eal)) r.eal_args.push_back(std::move(a));
   }
   if (!o.control_socket.empty()) r.control_socket = o.control_socket;
+  if (!o.metrics_listen.empty()) {
+    std::string why;
+    auto a = config::parse_listen_address(o.metrics_listen, why);
+    if (!a) {
+      usage = true;
+      return "--metrics-listen '" + o.metrics_listen + "': " + why;
+    }
+    r.metrics_listen = std::move(*a);
+  }
   if (o.status_interval >= 0) r.status_interval = static_cast<std::uint32_t>(o.status_interval);
   if (r.outside.empty() || r.inside.empty()) {
     const std::string which = r.outside.empty() ? "outside" : "inside";

@@ -14,7 +14,7 @@ namespace sgfw::cp {
 
 struct run_options {
   std::string config;
-  std::string outside, inside, cores, eal, control_socket;
+  std::string outside, inside, cores, eal, control_socket, metrics_listen;
   long workers = -1;
   long status_interval = -1;
 };

@@ -73,6 +73,18 @@ void read_boot(toml_reader& in, const toml::table& t, const std::string& path, b
     }
     if (auto v = in.get_bool(*ct, "persist", cpath)) r.control_persist = *v;
   }
+  if (const toml::table* mt = in.sub_table(t, "metrics", path)) {
+    const std::string mpath = with_key(path, "metrics");
+    in.check_keys(*mt, mpath, {"listen"});
+    if (auto v = in.get_string(*mt, "listen", mpath, false, "ADDRESS:PORT such as \"127.0.0.1:9477\"")) {
+      std::string why;
+      if (auto a = parse_listen_address(*v, why)) {
+        r.metrics_listen = std::move(*a);
+      } else {
+        in.error(pos_of(*mt->get("listen")), with_key(mpath, "listen"), quoted(*v) + ": " + why);
+      }
+    }
+  }
   if (const toml::table* et = in.sub_table(t, "eal", path)) {
     const std::string epath = with_key(path, "eal");
     in.check_keys(*et, epath, {"hugepages", "memory_mb", "file_prefix", "args"});

@@ -1,14 +1,18 @@
 // How `sgfw run` starts: ports, cores, EAL and the sizes of the tables it
 // allocates once ([appliance] workers, cores, main_core, watch,
-// status_interval, [appliance.ports], [appliance.eal], [appliance.control]
+// status_interval, [appliance.ports], [appliance.eal], [appliance.control],
+// [appliance.metrics]
 // and the sizing keys of [appliance.conntrack]).  Read from the same file as the policy, but
 // not part of it: the policy store never sees these, and a reload that
 // asks for other values keeps the running ones and says so.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "config/listen_address.hpp"
 
 namespace sgfw::config {
 
@@ -45,6 +49,9 @@ struct boot_settings {
   std::string control_socket = k_default_control_socket;  // Unix stream socket sgfwctl talks to
   std::string control_socket_group;                       // "": mode 0600, root only; a group: 0660 for it
   bool control_persist = true;                            // accepted changes rewrite the policy file
+
+  // The Prometheus endpoint ([appliance.metrics] listen); none: off.
+  std::optional<listen_address> metrics_listen;
 
   friend bool operator==(const boot_settings&, const boot_settings&) = default;
 };

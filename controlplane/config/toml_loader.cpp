@@ -213,7 +213,7 @@ class loader : public toml_reader {
     check_keys(t, path,
                {"icmp_errors", "unprotected_traffic", "other_ethertypes", "arp_nd", "ra_guard", "midstream",
                 "forward_multicast", "conntrack", "timeouts", "workers", "cores", "main_core", "watch",
-                "status_interval", "ports", "eal", "control", "established_flows"});
+                "status_interval", "ports", "eal", "control", "metrics", "established_flows"});
     appliance_settings& a = model_.appliance;
     read_boot(*this, t, path, boot_);
     if (auto v = get_choice(t, "icmp_errors", path, "related", "rules-only")) a.icmp_errors_related = *v;

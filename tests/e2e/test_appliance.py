@@ -734,6 +734,110 @@ class Telemetry(ApplianceTest):
         self.assertIn("telemetry commands are off", out)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scrape(port):
+    """The /metrics text as {(name, frozenset(labels)): value}, and the text."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers
+        text = r.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$', line)
+        assert m, line
+        labels = frozenset(re.findall(r'([a-z_]+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples, text
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())))
+
+
+class Metrics(ApplianceTest):
+    """The Prometheus endpoint, scraped during real traffic: promtool
+    accepts it, the counters move as the traffic does, and a real
+    Prometheus server scrapes it."""
+
+    def test_scraped_during_traffic_it_passes_promtool_and_follows_the_traffic(self):
+        port = free_port()
+        t = self.topology(extra=("--metrics-listen", f"127.0.0.1:{port}"))
+        t.serve(80)
+        before, text = scrape(port)
+        self.assertEqual(value(before, "sgfw_policy_generation"), 1)
+        self.assertEqual(self.http(t, SERVER_V4), "200")
+        self.assertEqual(self.http(t, SERVER_V6), "200")
+        self.assertFalse(t.connect(SERVER_V4, 8080, timeout=1))
+        self.assertFalse(t.connect(SERVER_V6, 8080, timeout=1))
+        after, text = scrape(port)
+        if shutil.which("promtool"):
+            check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        for direction in ("rx", "tx"):
+            for side in ("outside", "inside"):
+                self.assertGreater(value(after, "sgfw_packets_total", port=side, direction=direction),
+                                   value(before, "sgfw_packets_total", port=side, direction=direction))
+        self.assertGreaterEqual(value(after, "sgfw_drops_total", reason="policy_denied"),
+                                value(before, "sgfw_drops_total", reason="policy_denied") + 2)
+        self.assertGreaterEqual(value(after, "sgfw_flows_created_total", resource="web-1"), 2)
+        self.assertGreater(value(after, "sgfw_worker_rx_total", worker="0"),
+                           value(before, "sgfw_worker_rx_total", worker="0"))
+        self.assertGreater(value(after, "sgfw_worker_cycles_total", worker="0"), 0)
+        # Port 80's rules (one per family) each opened a flow and have a last hit.
+        opened = {dict(k[1])["rule"]: v for k, v in after.items()
+                  if k[0] == "sgfw_rule_flows_opened_total" and dict(k[1])["group"] == "web" and v > 0}
+        self.assertEqual(len(opened), 2, opened)
+        for rule in opened:
+            hit = value(after, "sgfw_rule_last_hit_timestamp_seconds", group="web", rule=rule, direction="ingress")
+            self.assertIsNotNone(hit, rule)
+            self.assertLess(abs(hit - time.time()), 120)
+        out = self.stop(t)
+        self.assertNotIn("cannot listen", out)
+
+    def test_a_real_prometheus_scrapes_it(self):
+        prometheus = shutil.which("prometheus")
+        if not prometheus:
+            self.skipTest("no prometheus binary (setup.sh installs Debian's prometheus)")
+        port, web = free_port(), free_port()
+        t = self.topology(extra=("--metrics-listen", f"127.0.0.1:{port}"))
+        folder = tempfile.mkdtemp(prefix="prom-", dir=_SCRATCH)
+        with open(os.path.join(folder, "prometheus.yml"), "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+                    "scrape_configs:\n  - job_name: sgfw\n    static_configs:\n"
+                    f"      - targets: ['127.0.0.1:{port}']\n")
+        p = subprocess.Popen([prometheus, f"--config.file={folder}/prometheus.yml",
+                              f"--storage.tsdb.path={folder}/data", f"--web.listen-address=127.0.0.1:{web}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_harness)
+        self.addCleanup(lambda: (p.kill(), p.wait()))
+        import urllib.parse
+        import urllib.request
+
+        def query(q):
+            url = f"http://127.0.0.1:{web}/api/v1/query?" + urllib.parse.urlencode({"query": q})
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.loads(r.read())["data"]["result"]
+
+        result = []
+        deadline = time.time() + 60
+        while time.time() < deadline and not result:
+            time.sleep(1)
+            try:
+                result = query('up{job="sgfw"} == 1 and on() sgfw_policy_generation == 1')
+            except OSError:
+                pass  # not listening yet
+        self.assertTrue(result, "Prometheus did not scrape sgfw within 60 s")
+        drops = query('count(sgfw_drops_total{job="sgfw"})')
+        self.assertGreater(float(drops[0]["value"][1]), 10)
+        self.stop(t)
+
+
 class Lifecycle(unittest.TestCase):
     """Start failures: one clear line, a non-zero exit, before any traffic."""
 
