@@ -835,6 +835,16 @@ class Metrics(ApplianceTest):
         self.assertTrue(result, "Prometheus did not scrape sgfw within 60 s")
         drops = query('count(sgfw_drops_total{job="sgfw"})')
         self.assertGreater(float(drops[0]["value"][1]), 10)
+        # Every query of the shipped Grafana dashboard is valid PromQL on
+        # these series (Prometheus answers an error otherwise).
+        dashboard = os.path.join(EXAMPLES, "..", "grafana", "sgfw-dashboard.json")
+        with open(dashboard) as f:
+            panels = json.load(f)["panels"]
+        exprs = [tgt["expr"] for p in panels for tgt in p["targets"]]
+        self.assertGreater(len(exprs), 10)
+        for e in exprs:
+            query(e.replace("$instance", ".*"))
+        self.assertTrue(query('sgfw_policy_generation{instance=~".*"}'))
         self.stop(t)
 
 
