@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "worker/drop_reason.hpp"
@@ -39,6 +38,33 @@ json stats_with(const std::string& resource) {
   };
 }
 
+// name{label="value",...} number, checked by hand: std::regex trips GCC 12's
+// maybe-uninitialized warning under the sanitizer build.
+bool sample_parses(const std::string& l) {
+  std::size_t i = 0;
+  const auto lower = [&](std::size_t at) { return at < l.size() && ((l[at] >= 'a' && l[at] <= 'z') || l[at] == '_'); };
+  if (!lower(i)) return false;
+  while (lower(i)) ++i;
+  if (i < l.size() && l[i] == '{') {
+    ++i;
+    while (i < l.size() && l[i] != '}') {
+      if (!lower(i)) return false;
+      while (lower(i)) ++i;
+      if (l.compare(i, 2, "=\"") != 0) return false;
+      for (i += 2; i < l.size() && l[i] != '"'; ++i) {
+        if (l[i] == '\\' && ++i == l.size()) return false;
+      }
+      if (i == l.size()) return false;
+      ++i;
+      if (i < l.size() && l[i] == ',') ++i;
+    }
+    if (i == l.size()) return false;
+    ++i;
+  }
+  if (i == l.size() || l[i] != ' ' || ++i == l.size()) return false;
+  return l.find_first_not_of("-+0123456789.eEInfNa", i) == std::string::npos;
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);
@@ -54,8 +80,6 @@ TEST(MetricsText, EveryFamilyOnceWithHelpAndTypeAndEverySampleParses) {
   EXPECT_EQ(text.back(), '\n');
   std::map<std::string, int> help, type;
   std::string current;
-  // name{label="value",...} number
-  const std::regex sample(R"(^([a-z_]+)(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? [-+0-9.eEInfNa]+$)");
   for (const std::string& l : lines_of(text)) {
     if (l.rfind("# HELP ", 0) == 0) {
       current = l.substr(7, l.find(' ', 7) - 7);
@@ -63,7 +87,7 @@ TEST(MetricsText, EveryFamilyOnceWithHelpAndTypeAndEverySampleParses) {
     } else if (l.rfind("# TYPE ", 0) == 0) {
       ++type[l.substr(7, l.find(' ', 7) - 7)];
     } else {
-      ASSERT_TRUE(std::regex_match(l, sample)) << l;
+      ASSERT_TRUE(sample_parses(l)) << l;
       EXPECT_EQ(l.rfind(current, 0), 0U) << l << " outside its family " << current;
     }
   }
